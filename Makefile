@@ -1,0 +1,85 @@
+# pgrpo — build, test, run, bench, deps, install.  `make help` lists the targets.
+CC       = mpicc
+PKGS     = hdf5-openmpi scalapack-openmpi openblas
+ARCH    ?= -march=native
+OPT     ?= -O3
+CFLAGS  ?= $(OPT) $(ARCH) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS   = $(PKG_LIBS) -lm
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer
+PREFIX  ?= /usr/local
+PYTHON   = /usr/bin/python3
+
+SRC      = $(wildcard src/*.c)
+LIBSRC   = $(filter-out src/main.c,$(SRC))
+OBJ      = $(LIBSRC:src/%.c=build/obj/%.o)
+ASANOBJ  = $(LIBSRC:src/%.c=build/asan/%.o)
+UNIT     = $(wildcard tests/unit/test_*.c)
+UNITBIN  = $(UNIT:tests/unit/%.c=build/tests/%)
+ASANBIN  = $(UNIT:tests/unit/%.c=build/asan/tests/%)
+TOOLS    = $(wildcard tests/tools/*.c)
+TOOLBIN  = $(TOOLS:tests/tools/%.c=build/tests/%)
+BENCH    = $(wildcard tests/bench/*.c)
+BENCHBIN = $(BENCH:tests/bench/%.c=build/bench/%)
+HDR      = $(wildcard include/*.h)
+
+.PHONY: all check test-bin run bench deps install clean help report
+all: bin/pgrpo
+
+help:
+	@echo "make            build bin/pgrpo"
+	@echo "make deps       install the Debian packages (as root), else print the apt line"
+	@echo "make check      build and run every test (unit, ASan/UBSan, MPI, HDF5, reference, restart, Slurm)"
+	@echo "make run        run the default demo deck end to end (SFT base, P-GRPO, report)"
+	@echo "make bench      benchmarks: ratios against peers measured in the same run"
+	@echo "make install PREFIX=/path   install binary, job scripts, decks and post-processing"
+
+deps:
+	@bash tests/deps.sh
+
+build/obj/%.o: src/%.c $(HDR) | build/obj
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+build/asan/%.o: src/%.c $(HDR) | build/asan
+	$(CC) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+build/libpgrpo.a: $(OBJ)
+	ar rcs $@ $^
+build/asan/libpgrpo.a: $(ASANOBJ)
+	ar rcs $@ $^
+bin/pgrpo: build/obj/main.o build/libpgrpo.a | bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+build/obj/main.o: src/main.c $(HDR) | build/obj
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+build/tests/%: tests/unit/%.c tests/unit/test.h build/libpgrpo.a | build/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libpgrpo.a $(LDLIBS)
+build/tests/%: tests/tools/%.c build/libpgrpo.a | build/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libpgrpo.a $(LDLIBS)
+build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libpgrpo.a | build/asan/tests
+	$(CC) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/asan/libpgrpo.a $(LDLIBS)
+build/bench/%: tests/bench/%.c build/libpgrpo.a | build/bench
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libpgrpo.a $(LDLIBS)
+
+build/obj build/asan build/tests build/asan/tests build/bench bin:
+	mkdir -p $@
+
+test-bin: bin/pgrpo $(UNITBIN) $(ASANBIN) $(TOOLBIN)
+
+check:
+	@bash tests/run.sh
+
+run: bin/pgrpo
+	@bash tests/demo.sh
+
+bench: bin/pgrpo $(BENCHBIN)
+	@bash tests/bench/run.sh
+
+install: bin/pgrpo
+	install -d $(PREFIX)/bin $(PREFIX)/share/pgrpo/jobs $(PREFIX)/share/pgrpo/inputs $(PREFIX)/share/pgrpo/postproc
+	install -m 755 bin/pgrpo $(PREFIX)/bin/pgrpo
+	install -m 644 jobs/* $(PREFIX)/share/pgrpo/jobs/
+	install -m 644 inputs/*.deck $(PREFIX)/share/pgrpo/inputs/
+	install -m 755 postproc/*.py $(PREFIX)/share/pgrpo/postproc/
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,54 @@
+// app.h — what the subcommands share: the run context, task/model construction from the deck,
+// policy files, and the rank-0 logger. (The command drivers are the only code that sees every layer.)
+#ifndef PGRPO_APP_H
+#define PGRPO_APP_H
+#include <mpi.h>
+#include <stdio.h>
+#include "deck.h"
+#include "model.h"
+#include "task.h"
+
+#define PGRPO_VERSION "0.1.0"
+#define POLICY_SCHEMA_VERSION 1
+
+typedef struct {
+    MPI_Comm world;
+    int rank, size;
+    Deck *deck;
+    const char *checkpoint;   // --checkpoint FILE (eval, sample)
+    const char *resume;       // --resume auto|PATH (train)
+    int quiet;
+} App;
+
+// Rank-0 log line to stdout (flushed), nothing on other ranks.
+void app_log(const App *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Task from the deck's [task] section (exits 2 with the deck's words on a bad config).
+Task *app_task(const App *a);
+// Model config from [model] and the task's vocabulary; validates with deck_fail on a bad shape.
+ModelConfig app_model_config(const App *a, const Task *t);
+// Prints parameter/gradient/optimizer/activation memory for the config (rank 0).
+void app_print_memory(const App *a, Model *m, int with_optimizer);
+
+// Policy files (SFT bases, final weights): kind "policy"; /model/params plus config attributes.
+// Written by one rank atomically; errors exit with a message naming the file.
+void app_save_policy(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage);
+// Loads a policy file into a new model; checks the config matches the deck/task (or adopts the file's
+// when cfg_out is given and *allow_adopt). Exits 2/3 with the file named on any problem.
+Model *app_load_policy(const App *a, const char *path, const Task *t, Rng *init_rng);
+
+// "<run.out_dir>/<name>" (creates run.out_dir on rank 0).
+void app_out_path(const App *a, const char *name, char *buf, size_t n);
+// Default SFT base path: sft.out or <out_dir>/sft_base.h5
+void app_sft_path(const App *a, char *buf, size_t n);
+
+// Held-out NLL (nats/token) of the policy on the first n eval-split corpus examples; scratch buffers
+// tok/tgt (TASK_MAX_SEQ) and logp (max_t). Every rank computes the same value.
+double sft_heldout_nll(Model *m, const Task *t, uint64_t seed, int n, int *tok, int *tgt, float *logp);
+
+int cmd_sft(App *a);
+int cmd_train(App *a);
+int cmd_eval(App *a);
+int cmd_sample(App *a);
+
+#endif

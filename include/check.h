@@ -1,0 +1,28 @@
+// check.h — error reporting for users and for programmers.
+// Every user-caused error ends in one line that names what was wrong and a HINT the user can act on.
+#ifndef PGRPO_CHECK_H
+#define PGRPO_CHECK_H
+#include <stdio.h>
+#include <stdlib.h>
+
+// Exit codes are part of the CLI contract (README "Exit codes").
+#define EXIT_USAGE 2        // bad deck, bad option, missing input file
+#define EXIT_RUNTIME 3      // I/O failure, corrupt file, MPI failure
+#define EXIT_PREEMPTED 75   // stopped cleanly on SIGTERM/SIGUSR1/max_walltime after a checkpoint (EX_TEMPFAIL)
+
+// Fatal user error: "pgrpo: error: <msg> (HINT: <hint>)" then exit(code).
+void die_user(int code, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+
+// Internal invariant; a failure here is a pgrpo bug, reported with file:line.
+#define CHECK(cond, ...) do { if (!(cond)) { \
+    fprintf(stderr, "pgrpo: internal error at %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fprintf(stderr, " (HINT: this is a bug; please report it with the deck)\n"); \
+    abort(); } } while (0)
+
+// Allocation that cannot fail silently: names the size and the call site.
+void *xmalloc_at(size_t n, const char *file, int line);
+void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
+#define xmalloc(n) xmalloc_at((n), __FILE__, __LINE__)
+#define xcalloc(n, sz) xcalloc_at((n), (sz), __FILE__, __LINE__)
+
+#endif

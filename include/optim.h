@@ -1,0 +1,33 @@
+// optim.h — AdamW with decoupled weight decay, global grad-norm clipping, LR schedules. Plain arrays only.
+#ifndef PGRPO_OPTIM_H
+#define PGRPO_OPTIM_H
+#include <stddef.h>
+
+typedef enum { SCHED_CONSTANT = 0, SCHED_COSINE = 1 } LrSchedule;
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+    float grad_clip;      // max global L2 norm; <= 0 disables
+    LrSchedule schedule;
+    int warmup_steps;     // linear warmup from 0 (both schedules)
+    int total_steps;      // cosine decays to min_lr_frac*lr at total_steps
+    float min_lr_frac;
+} AdamWConfig;
+
+typedef struct {
+    AdamWConfig cfg;
+    size_t n;
+    float *m;   // (n) first moments  } one allocation
+    float *v;   // (n) second moments }
+    long t;     // number of updates applied (the schedule's step)
+} AdamW;
+
+void adamw_init(AdamW *o, const AdamWConfig *cfg, size_t n);
+void adamw_free(AdamW *o);
+float adamw_lr(const AdamWConfig *cfg, long step);  // learning rate at update index `step` (0-based)
+double grad_global_norm(const float *g, size_t n);  // accumulated in double
+// Clips g in place to cfg.grad_clip (if >0), applies one AdamW step to params, increments t.
+// decay_mask (n) may be NULL (decay everything) or 1/0 per element; returns the pre-clip grad norm.
+float adamw_step(AdamW *o, float *params, float *grads, const unsigned char *decay_mask);
+
+#endif

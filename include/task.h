@@ -1,0 +1,77 @@
+// task.h — heterogeneous-preference tasks behind one interface (no MPI, no HDF5 here).
+// A task owns a word-level vocabulary, a population of users with ground-truth preference groups,
+// deterministic prompts, a reward, an SFT corpus and a per-group oracle.
+// Families: "personas", "recsys", "reviews" (README "Tasks").
+#ifndef PGRPO_TASK_H
+#define PGRPO_TASK_H
+#include <stddef.h>
+#include <stdint.h>
+#include "rng.h"
+
+#define TASK_MAX_PROMPT 64   // tokens, BOS included
+#define TASK_MAX_SEQ   128   // prompt + completion, for SFT examples
+#define TASK_META       24   // ints of task-private data per prompt (items seen, book, rating, ...)
+#define TASK_MAX_GROUPS 16
+
+// Special tokens every task vocabulary starts with.
+enum { TOK_PAD = 0, TOK_BOS = 1, TOK_EOS = 2, TOK_SEP = 3, TOK_UNK = 4 };
+
+typedef enum { SPLIT_TRAIN = 0, SPLIT_EVAL = 1 } Split; // eval users and prompts are disjoint from train
+
+typedef struct {
+    const char *name;      // "personas" | "recsys" | "reviews"
+    int n_users;           // training users; eval users are a disjoint population of n_eval_users
+    int n_eval_users;
+    uint64_t seed;         // the world (users, items, books) derives from this
+    double group_shares[TASK_MAX_GROUPS]; // 0 everywhere = the task's imbalanced default
+    int n_items;           // recsys catalogue / reviews books (0 = task default)
+    int max_new;           // completion length budget the reward expects (0 = task default)
+} TaskConfig;
+
+typedef struct {
+    int user;                   // user id (within its split)
+    int group;                  // ground-truth preference group of the user
+    int split;
+    int len;                    // prompt length in tokens, BOS first, ends with TOK_SEP
+    int tok[TASK_MAX_PROMPT];
+    int meta[TASK_META];
+} Prompt;
+
+typedef struct Task Task;
+
+// NULL + message in err on a bad config (unknown name, shares not summing to 1, ...).
+Task *task_create(const TaskConfig *cfg, char *err, size_t errlen);
+void task_free(Task *t);
+const char *task_name(const Task *t);
+
+// Vocabulary
+int task_vocab_size(const Task *t);
+const char *task_token_str(const Task *t, int tok);
+int task_token_id(const Task *t, const char *word);  // TOK_UNK when absent
+// Encodes space-separated words into tok (max n); returns the count.
+int task_encode(const Task *t, const char *text, int *tok, int max);
+// Decodes n tokens into buf (always NUL-terminated); returns strlen.
+int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize);
+
+// Users and groups
+int task_n_groups(const Task *t);
+const char *task_group_name(const Task *t, int g);
+int task_n_users(const Task *t, Split s);
+int task_user_group(const Task *t, Split s, int user);
+
+// Prompt number `index` of split s for stream seed (deterministic in (seed, split, index)).
+void task_prompt(const Task *t, uint64_t seed, Split s, long index, Prompt *out);
+// Reward of a completion (n tokens, EOS included when present). Deterministic. Range [-1, 1];
+// malformed completions (no EOS, degenerate repetition, wrong format) get -1.
+float task_reward(const Task *t, const Prompt *p, const int *comp, int n);
+// Best achievable reward for this prompt (what a perfect personalised policy gets), in [-1,1].
+float task_oracle(const Task *t, const Prompt *p);
+// Recommended completion budget (tokens incl. EOS) for sampling.
+int task_max_new(const Task *t);
+
+// SFT corpus: one fluent, well-formed, NOT personalised example (prompt + completion + EOS) for
+// index `index` of split s. Writes tok (len <= TASK_MAX_SEQ); *prompt_len is where the completion starts.
+// Returns the total length.
+int task_sft_example(const Task *t, uint64_t seed, Split s, long index, int *tok, int *prompt_len);
+
+#endif

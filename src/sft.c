@@ -1,0 +1,102 @@
+// sft.c — `pgrpo sft DECK`: supervised pre-training of the base policy on the task's corpus,
+// data-parallel over ranks with one bucketed gradient allreduce per step.
+#include <string.h>
+#include "app.h"
+#include "check.h"
+#include "comm.h"
+#include "optim.h"
+
+// Held-out NLL per token of the policy on `n` eval-split corpus examples (every rank computes the same).
+double sft_heldout_nll(Model *m, const Task *t, uint64_t seed, int n, int *tok, int *tgt, float *logp) {
+    const ModelConfig *c = model_config(m);
+    int T = c->max_t;
+    double nll = 0, cnt = 0;
+    for (int i = 0; i < n; i++) {
+        int plen, len = task_sft_example(t, seed, SPLIT_EVAL, i, tok, &plen);
+        if (len > T + 1) len = T + 1;
+        for (int j = 0; j < len - 1; j++) tgt[j] = tok[j + 1];
+        model_forward(m, tok, tgt, 1, len - 1, logp, NULL);
+        for (int j = 0; j < len - 1; j++) { nll -= logp[j]; cnt += 1; }
+    }
+    return nll / (cnt > 0 ? cnt : 1);
+}
+
+int cmd_sft(App *a) {
+    const Deck *d = a->deck;
+    Task *task = app_task(a);
+    ModelConfig cfg = app_model_config(a, task);
+    uint64_t seed = (uint64_t)deck_int(d, "run.seed");
+    int steps = (int)deck_int(d, "sft.steps"), B = (int)deck_int(d, "sft.batch");
+    if (B < a->size) deck_fail(d, "sft.batch", "use at least one sequence per rank", "batch %d < %d ranks", B, a->size);
+    long b0, nb;
+    comm_split_range(B, a->size, a->rank, &b0, &nb);
+    int T = cfg.max_t;
+
+    Rng init;
+    rng_seed(&init, seed, RNG_INIT, 0, 0);   // same initial weights on every rank
+    Model *m = model_create(&cfg, &init);
+    model_reserve(m, (int)nb, T, 0);
+    AdamWConfig oc = {
+        .lr = (float)deck_float(d, "sft.lr"), .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+        .weight_decay = (float)deck_float(d, "sft.weight_decay"), .grad_clip = (float)deck_float(d, "sft.grad_clip"),
+        .schedule = strcmp(deck_str(d, "sft.schedule"), "cosine") ? SCHED_CONSTANT : SCHED_COSINE,
+        .warmup_steps = (int)deck_int(d, "sft.warmup"), .total_steps = steps, .min_lr_frac = 0.1f,
+    };
+    AdamW opt;
+    adamw_init(&opt, &oc, model_num_params(m));
+    app_print_memory(a, m, 1);
+
+    int *tok = xmalloc(sizeof(int) * (size_t)nb * T), *tgt = xmalloc(sizeof(int) * (size_t)nb * T);
+    int *ex = xmalloc(sizeof(int) * TASK_MAX_SEQ);
+    float *logp = xmalloc(sizeof(float) * (size_t)nb * T), *dlogp = xmalloc(sizeof(float) * (size_t)nb * T);
+    char path[1024];
+    app_sft_path(a, path, sizeof path);
+
+    double flops = model_train_flops(&cfg, B, T), t_start = comm_now();
+    app_log(a, "%6s %9s %9s %9s %10s %9s %7s %8s\n", "step", "loss", "lr", "gnorm", "tok/s", "ms/step", "GF/s", "eta_s");
+    for (int step = 0; step < steps; step++) {
+        double t0 = comm_now();
+        // Batch of this rank: examples (step*B + b0 .. +nb), PAD after the end, PAD targets masked out.
+        float n_tok_local = 0;
+        for (long i = 0; i < nb; i++) {
+            int plen, len = task_sft_example(task, seed, SPLIT_TRAIN, (long)step * B + b0 + i, ex, &plen);
+            if (len > T + 1) len = T + 1;
+            for (int j = 0; j < T; j++) {
+                tok[i * T + j] = j < len ? ex[j] : TOK_PAD;
+                tgt[i * T + j] = j + 1 < len ? ex[j + 1] : TOK_PAD;
+                n_tok_local += j + 1 < len;
+            }
+        }
+        float n_tok = n_tok_local;
+        MPI_Allreduce(MPI_IN_PLACE, &n_tok, 1, MPI_FLOAT, MPI_SUM, a->world);
+        model_forward(m, tok, tgt, (int)nb, T, logp, NULL);
+        float loss = 0;
+        for (long k = 0; k < nb * T; k++) {
+            float w = tgt[k] != TOK_PAD ? 1.0f / n_tok : 0.0f;
+            dlogp[k] = -w;
+            loss -= w * logp[k];
+        }
+        model_zero_grad(m);
+        model_backward(m, dlogp);
+        comm_allreduce_sum(model_grads(m), model_num_params(m), a->world);
+        MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_FLOAT, MPI_SUM, a->world);
+        float lr = adamw_lr(&oc, opt.t);
+        float gnorm = adamw_step(&opt, model_params(m), model_grads(m), NULL);
+        double dt = comm_now() - t0;
+        if (step % deck_int(d, "run.log_every") == 0 || step == steps - 1) {
+            double eta = (comm_now() - t_start) / (step + 1) * (steps - step - 1);
+            app_log(a, "%6d %9.4f %9.2e %9.3f %10.0f %9.1f %7.2f %8.0f\n", step, loss, lr, gnorm, n_tok / dt,
+                    1e3 * dt, flops / dt / a->size * 1e-9, eta);
+        }
+    }
+    double nll = sft_heldout_nll(m, task, seed, 64, ex, tgt, logp);
+    app_log(a, "sft: held-out NLL %.4f nats/token over 64 eval-split examples\n", nll);
+    if (a->rank == 0) app_save_policy(a, path, m, task, steps, "sft");
+    MPI_Barrier(a->world);
+    app_log(a, "sft: wrote %s\n", path);
+    free(tok); free(tgt); free(ex); free(logp); free(dlogp);
+    adamw_free(&opt);
+    model_free(m);
+    task_free(task);
+    return 0;
+}

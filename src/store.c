@@ -1,0 +1,755 @@
+// store.c — the checksummed container (writer: temp file + fsync + rename; reader: verifies every dataset) and
+// the HDF5 helpers the other store_*.c files share. See store.h for the file contract.
+#include "store_impl.h"
+#include "check.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------------------------------------------------------
+// CRC-32, slicing-by-8. The tables are rebuilt per call (8 KiB, ~2k operations) rather than cached in a static,
+// because the project keeps no global mutable state; that cost is noise next to any dataset read.
+
+uint32_t store_crc32(uint32_t crc, const void *data, size_t n) {
+    uint32_t t[8][256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        t[0][i] = c;
+    }
+    for (int s = 1; s < 8; s++)
+        for (int i = 0; i < 256; i++) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n >= 8) {
+        uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^
+              t[3][b & 0xff] ^ t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// shared helpers
+
+StoreQuiet store_quiet_begin(void) {
+    StoreQuiet q = {0};
+    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
+}
+
+void store_quiet_end(StoreQuiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
+
+typedef struct { char *buf; size_t n; int got; } ErrWalk;
+
+static herr_t errwalk_cb(unsigned nth, const H5E_error2_t *e, void *ud) {
+    (void)nth;
+    ErrWalk *w = ud;
+    if (!w->got && e->desc && *e->desc) { snprintf(w->buf, w->n, "%s", e->desc); w->got = 1; }
+    return 0;
+}
+
+void store_h5_errtext(char *buf, size_t n) {
+    if (!n) return;
+    buf[0] = 0;
+    ErrWalk w = {buf, n, 0};
+    // Upward starts at the innermost frame, where HDF5 says what it actually found wrong.
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, errwalk_cb, &w);
+}
+
+void store_seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+hid_t store_h5_file_type(StoreType t) {
+    switch (t) {
+    case STORE_F32: return H5T_IEEE_F32LE;
+    case STORE_F64: return H5T_IEEE_F64LE;
+    case STORE_I32: return H5T_STD_I32LE;
+    case STORE_I64: return H5T_STD_I64LE;
+    case STORE_U64: return H5T_STD_U64LE;
+    case STORE_U8: return H5T_STD_U8LE;
+    }
+    return -1;
+}
+
+hid_t store_h5_mem_type(StoreType t) {
+    switch (t) {
+    case STORE_F32: return H5T_NATIVE_FLOAT;
+    case STORE_F64: return H5T_NATIVE_DOUBLE;
+    case STORE_I32: return H5T_NATIVE_INT32;
+    case STORE_I64: return H5T_NATIVE_INT64;
+    case STORE_U64: return H5T_NATIVE_UINT64;
+    case STORE_U8: return H5T_NATIVE_UINT8;
+    }
+    return -1;
+}
+
+size_t store_type_size(StoreType t) {
+    static const size_t sz[] = {4, 8, 4, 8, 8, 1};
+    return (unsigned)t < 6 ? sz[t] : 0;
+}
+
+const char *store_type_name(StoreType t) {
+    static const char *const nm[] = {"float32", "float64", "int32", "int64", "uint64", "uint8"};
+    return (unsigned)t < 6 ? nm[t] : "?";
+}
+
+int store_h5_type_of(hid_t dtype, StoreType *out) {
+    H5T_class_t c = H5Tget_class(dtype);
+    size_t sz = H5Tget_size(dtype);
+    if (c == H5T_FLOAT) {
+        if (sz == 4) { *out = STORE_F32; return 0; }
+        if (sz == 8) { *out = STORE_F64; return 0; }
+    } else if (c == H5T_INTEGER) {
+        int sgn = H5Tget_sign(dtype) == H5T_SGN_2;
+        if (sz == 4 && sgn) { *out = STORE_I32; return 0; }
+        if (sz == 8 && sgn) { *out = STORE_I64; return 0; }
+        if (sz == 8 && !sgn) { *out = STORE_U64; return 0; }
+        if (sz == 1 && !sgn) { *out = STORE_U8; return 0; }
+    }
+    return -1;
+}
+
+static hid_t attr_recreate(hid_t obj, const char *key, hid_t type, hid_t space) {
+    if (H5Aexists(obj, key) > 0) H5Adelete(obj, key);
+    return H5Acreate2(obj, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+// Variable-length UTF-8 so h5py returns str (not bytes) and the deck has no size limit in the object header.
+int store_h5_attr_set_str(hid_t obj, const char *key, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = attr_recreate(obj, key, t, s);
+    const char *v = value ? value : "";
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc < 0 ? -1 : 0;
+}
+
+static int attr_set_scalar(hid_t obj, const char *key, hid_t ftype, hid_t mtype, const void *v) {
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = attr_recreate(obj, key, ftype, s);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, mtype, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_h5_attr_set_int(hid_t obj, const char *key, long value) {
+    int64_t v = value;
+    return attr_set_scalar(obj, key, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+}
+
+int store_h5_attr_set_double(hid_t obj, const char *key, double value) {
+    return attr_set_scalar(obj, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+char *store_h5_attr_get_str(hid_t obj, const char *key) {
+    if (H5Aexists(obj, key) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, key, H5P_DEFAULT);
+    if (a < 0) return NULL;
+    hid_t ft = H5Aget_type(a);
+    char *res = NULL;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_cset(mt, H5Tget_cset(ft));   // HDF5 refuses ASCII<->UTF-8 conversion
+        if (H5Tis_variable_str(ft) > 0) {
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *v = NULL;
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                res = strdup(v);
+                H5free_memory(v);
+            }
+        } else {
+            size_t sz = H5Tget_size(ft);
+            H5Tset_size(mt, sz + 1);   // room for the terminator HDF5 adds with NULLTERM
+            res = xcalloc(sz + 2, 1);
+            if (H5Aread(a, mt, res) < 0) { free(res); res = NULL; }
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return res;
+}
+
+int store_h5_attr_get_int(hid_t obj, const char *key, long *out) {
+    if (H5Aexists(obj, key) <= 0) return -1;
+    hid_t a = H5Aopen(obj, key, H5P_DEFAULT);
+    if (a < 0) return -1;
+    int64_t v = 0;
+    herr_t rc = H5Aread(a, H5T_NATIVE_INT64, &v);
+    H5Aclose(a);
+    if (rc < 0) return -1;
+    *out = (long)v;
+    return 0;
+}
+
+int store_h5_attr_get_double(hid_t obj, const char *key, double *out) {
+    if (H5Aexists(obj, key) <= 0) return -1;
+    hid_t a = H5Aopen(obj, key, H5P_DEFAULT);
+    if (a < 0) return -1;
+    herr_t rc = H5Aread(a, H5T_NATIVE_DOUBLE, out);
+    H5Aclose(a);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text) {
+    char schema[128], creator[128], created[64];
+    snprintf(schema, sizeof schema, "pgrpo/%s", kind);
+    snprintf(creator, sizeof creator, "pgrpo %s", PGRPO_VERSION);
+    // SOURCE_DATE_EPOCH (reproducible-builds convention) pins the time for byte-comparable test files.
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    int rc = 0;
+    rc |= store_h5_attr_set_str(file, "schema", schema);
+    rc |= store_h5_attr_set_int(file, "schema_version", STORE_SCHEMA_VERSION);
+    rc |= store_h5_attr_set_str(file, "creator", creator);
+    rc |= store_h5_attr_set_str(file, "deck", deck_text ? deck_text : "");
+    rc |= store_h5_attr_set_str(file, "created", created);
+    return rc ? -1 : 0;
+}
+
+int store_h5_check_schema(hid_t file, const char *path, const char *kind, char *kind_out, size_t kn,
+                          char *err, size_t errlen) {
+    char *schema = store_h5_attr_get_str(file, "schema");
+    if (!schema || strncmp(schema, "pgrpo/", 6) != 0) {
+        store_seterr(err, errlen, "%s is an HDF5 file but not one pgrpo wrote (no 'schema' = \"pgrpo/...\" root "
+                     "attribute)", path);
+        free(schema);
+        return -1;
+    }
+    const char *k = schema + 6;
+    if (kind && strcmp(k, kind) != 0) {
+        store_seterr(err, errlen, "%s holds a pgrpo %s file, expected a %s file", path, k, kind);
+        free(schema);
+        return -1;
+    }
+    if (kind_out) snprintf(kind_out, kn, "%s", k);
+    free(schema);
+    long ver = 0;
+    if (store_h5_attr_get_int(file, "schema_version", &ver) != 0) {
+        store_seterr(err, errlen, "%s has no schema_version attribute", path);
+        return -1;
+    }
+    if (ver < 1 || ver > STORE_SCHEMA_VERSION) {
+        store_seterr(err, errlen, "%s has schema_version %ld; this pgrpo reads versions 1..%d (a newer pgrpo "
+                     "wrote it?)", path, ver, STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+int store_h5_path_exists(hid_t loc, const char *path) {
+    char buf[STORE_PATHLEN];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *start = buf + (buf[0] == '/');
+    if (!*start) return 1;   // the root
+    for (char *p = start; ; p++) {
+        if (*p != '/' && *p != 0) continue;
+        char c = *p;
+        *p = 0;
+        if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+        if (!c) return 1;
+        *p = c;
+    }
+}
+
+int store_h5_scan_dataset(hid_t d, uint32_t *crc, char *why, size_t whylen) {
+    hid_t ft = H5Dget_type(d), fs = H5Dget_space(d);
+    StoreType st;
+    int rc = -1;
+    hsize_t dims[H5S_MAX_RANK];
+    int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
+    *crc = 0;
+    if (store_h5_type_of(ft, &st) != 0 || nd < 0) {
+        store_seterr(why, whylen, "unsupported element type or shape");
+        goto out;
+    }
+    size_t es = store_type_size(st), row = es;   // bytes per index of the leading axis
+    for (int i = 1; i < nd; i++) row *= dims[i];
+    hsize_t nrows = nd ? dims[0] : 1;
+    if (row == 0 || nrows == 0) { rc = 0; goto out; }
+    // Blocks of about 64 MiB along the leading axis bound memory for multi-GB trajectory files.
+    hsize_t per = (hsize_t)((64u << 20) / row);
+    if (per < 1) per = 1;
+    unsigned char *buf = xmalloc((size_t)(per < nrows ? per : nrows) * row);
+    rc = 0;
+    for (hsize_t r0 = 0; r0 < nrows && !rc; r0 += per) {
+        hsize_t k = nrows - r0 < per ? nrows - r0 : per;
+        hsize_t off[H5S_MAX_RANK] = {0}, cnt[H5S_MAX_RANK];
+        hid_t ms;
+        if (nd) {
+            for (int i = 0; i < nd; i++) cnt[i] = dims[i];
+            off[0] = r0;
+            cnt[0] = k;
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+            ms = H5Screate_simple(nd, cnt, NULL);
+        } else {
+            ms = H5Screate(H5S_SCALAR);
+        }
+        // Read as little-endian whatever the host, so the checksum is of the bytes the writer hashed.
+        if (H5Dread(d, store_h5_file_type(st), ms, fs, H5P_DEFAULT, buf) < 0) {
+            char h5[256];
+            store_h5_errtext(h5, sizeof h5);
+            store_seterr(why, whylen, "data unreadable (%s)", h5[0] ? h5 : "HDF5 read failed");
+            rc = -1;
+        } else {
+            *crc = store_crc32(*crc, buf, (size_t)k * row);
+        }
+        H5Sclose(ms);
+    }
+    free(buf);
+out:
+    H5Sclose(fs);
+    H5Tclose(ft);
+    return rc;
+}
+
+int store_h5_verify_dataset(hid_t d, char *why, size_t whylen) {
+    long want = 0;
+    if (store_h5_attr_get_int(d, "checksum", &want) != 0) {
+        store_seterr(why, whylen, "no checksum attribute");
+        return -1;
+    }
+    uint32_t got;
+    if (store_h5_scan_dataset(d, &got, why, whylen) != 0) return -1;
+    if (got != (uint32_t)want) {
+        store_seterr(why, whylen, "checksum mismatch (stored %08x, data %08x)", (uint32_t)want, got);
+        return -1;
+    }
+    return 0;
+}
+
+static void names_push(StoreNames *s, const char *name) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 32;
+        char **v = realloc(s->v, (size_t)s->cap * sizeof *v);
+        CHECK(v, "out of memory listing datasets");
+        s->v = v;
+    }
+    size_t l = strlen(name);
+    s->v[s->n] = xmalloc(l + 2);
+    s->v[s->n][0] = '/';
+    memcpy(s->v[s->n] + 1, name, l + 1);
+    s->n++;
+}
+
+static herr_t list_cb(hid_t obj, const char *name, const H5O_info_t *info, void *ud) {
+    (void)obj;
+    if (info->type == H5O_TYPE_DATASET) names_push(ud, name);
+    return 0;
+}
+
+int store_h5_list_datasets(hid_t file, StoreNames *out) {
+    memset(out, 0, sizeof *out);
+    // Name order, so reports and verification are stable whatever the creation order was.
+    return H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, list_cb, out, H5O_INFO_BASIC) < 0 ? -1 : 0;
+}
+
+void store_names_free(StoreNames *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// writer
+
+struct StoreWriter {
+    hid_t file;
+    char final_path[STORE_PATHLEN];
+    char tmp_path[STORE_PATHLEN + 32];
+    char err[STORE_ERRLEN];
+    int gzip_level;
+    size_t gzip_min_bytes;
+};
+
+static int host_is_little_endian(void) {
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+StoreWriter *store_writer_create(const char *final_path, const char *kind, const char *deck_text,
+                                 char *err, size_t errlen) {
+    // Checksums are of little-endian bytes and computed on the caller's array as is.
+    CHECK(host_is_little_endian(), "the store assumes a little-endian host");
+    if (strlen(final_path) >= STORE_PATHLEN) {
+        store_seterr(err, errlen, "path too long: %s", final_path);
+        return NULL;
+    }
+    StoreWriter *w = xcalloc(1, sizeof *w);
+    snprintf(w->final_path, sizeof w->final_path, "%s", final_path);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", final_path, (long)getpid());
+    // Create the file ourselves first: HDF5 does not report errno, and "No such file or directory" is what
+    // tells the user which part of the path to fix.
+    int fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        store_seterr(err, errlen, "cannot create %s: %s", w->tmp_path, strerror(errno));
+        free(w);
+        return NULL;
+    }
+    close(fd);
+    StoreQuiet q = store_quiet_begin();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (w->file < 0 || store_h5_root_attrs(w->file, kind, deck_text) != 0) {
+        char h5[256];
+        store_h5_errtext(h5, sizeof h5);
+        store_seterr(err, errlen, "cannot create HDF5 file %s (%s)", w->tmp_path, h5);
+        if (w->file >= 0) H5Fclose(w->file);
+        unlink(w->tmp_path);
+        free(w);
+        store_quiet_end(q);
+        return NULL;
+    }
+    store_quiet_end(q);
+    return w;
+}
+
+void store_writer_set_gzip(StoreWriter *w, int level, size_t min_bytes) {
+    w->gzip_level = level < 0 ? 0 : level > 9 ? 9 : level;
+    w->gzip_min_bytes = min_bytes;
+}
+
+const char *store_writer_error(const StoreWriter *w) { return w->err[0] ? w->err : NULL; }
+
+// Chunks of about 1 MiB along the leading axes: big enough for gzip to work, small enough to read piecewise.
+static void chunk_dims(int ndims, const hsize_t *dims, size_t esize, hsize_t *chunk) {
+    const double target = 1 << 20;
+    for (int i = 0; i < ndims; i++) chunk[i] = dims[i] ? dims[i] : 1;
+    for (int i = 0; i < ndims; i++) {
+        double bytes = (double)esize;
+        for (int j = 0; j < ndims; j++) bytes *= (double)chunk[j];
+        if (bytes <= target) break;
+        double c = (double)chunk[i] * target / bytes;
+        chunk[i] = c < 1 ? 1 : (hsize_t)c;
+    }
+}
+
+static int put_checksum(hid_t d, uint32_t crc) {
+    return attr_set_scalar(d, "checksum", H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc);
+}
+
+int store_put(StoreWriter *w, const char *name, StoreType type, const void *data, int ndims, const size_t *dims) {
+    if (w->err[0]) return -1;
+    if (ndims < 0 || ndims > STORE_MAX_DIMS || (unsigned)type > STORE_U8) {
+        store_seterr(w->err, sizeof w->err, "%s: dataset %s: bad rank %d or type", w->final_path, name, ndims);
+        return -1;
+    }
+    hsize_t hd[STORE_MAX_DIMS], ch[STORE_MAX_DIMS];
+    size_t ne = 1;
+    for (int i = 0; i < ndims; i++) { hd[i] = dims[i]; ne *= dims[i]; }
+    size_t nb = ne * store_type_size(type);
+    StoreQuiet q = store_quiet_begin();
+    hid_t sp = ndims ? H5Screate_simple(ndims, hd, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);   // no mtime in the object header: same data, same bytes
+    if (w->gzip_level > 0 && ndims > 0 && ne > 0 && nb >= w->gzip_min_bytes) {
+        chunk_dims(ndims, hd, store_type_size(type), ch);
+        H5Pset_chunk(dcpl, ndims, ch);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, (unsigned)w->gzip_level);
+    }
+    int rc = -1;
+    if (store_h5_path_exists(w->file, name)) {
+        store_seterr(w->err, sizeof w->err, "%s: dataset %s written twice", w->final_path, name);
+    } else {
+        hid_t d = H5Dcreate2(w->file, name, store_h5_file_type(type), sp, lcpl, dcpl, H5P_DEFAULT);
+        if (d >= 0 && (ne == 0 || H5Dwrite(d, store_h5_mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) &&
+            put_checksum(d, store_crc32(0, data, nb)) == 0)
+            rc = 0;
+        if (rc) {
+            char h5[256];
+            store_h5_errtext(h5, sizeof h5);
+            store_seterr(w->err, sizeof w->err, "%s: cannot write dataset %s (%s)", w->tmp_path, name, h5);
+        }
+        if (d >= 0) H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(sp);
+    store_quiet_end(q);
+    return rc;
+}
+
+typedef enum { ATTR_STR, ATTR_INT, ATTR_DBL } AttrKind;
+
+static int put_attr(StoreWriter *w, const char *obj, const char *key, AttrKind k, const char *s, long i, double d) {
+    if (w->err[0]) return -1;
+    StoreQuiet q = store_quiet_begin();
+    hid_t o = H5Oopen(w->file, obj, H5P_DEFAULT);
+    int rc = -1;
+    if (o >= 0) {
+        rc = k == ATTR_STR ? store_h5_attr_set_str(o, key, s)
+           : k == ATTR_INT ? store_h5_attr_set_int(o, key, i) : store_h5_attr_set_double(o, key, d);
+        H5Oclose(o);
+    }
+    if (rc) store_seterr(w->err, sizeof w->err, "%s: cannot set attribute %s on %s", w->tmp_path, key, obj);
+    store_quiet_end(q);
+    return rc;
+}
+
+int store_put_attr_str(StoreWriter *w, const char *obj, const char *key, const char *value) {
+    return put_attr(w, obj, key, ATTR_STR, value, 0, 0);
+}
+int store_put_attr_int(StoreWriter *w, const char *obj, const char *key, long value) {
+    return put_attr(w, obj, key, ATTR_INT, NULL, value, 0);
+}
+int store_put_attr_double(StoreWriter *w, const char *obj, const char *key, double value) {
+    return put_attr(w, obj, key, ATTR_DBL, NULL, 0, value);
+}
+
+static int fsync_path(const char *path, int dir) {
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static void dir_of(const char *path, char *out, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, n, ".");
+    else if (slash == path) snprintf(out, n, "/");
+    else snprintf(out, n, "%.*s", (int)(slash - path), path);
+}
+
+int store_commit(StoreWriter *w, char *err, size_t errlen) {
+    int rc = -1;
+    StoreQuiet q = store_quiet_begin();
+    herr_t closed = H5Fclose(w->file);
+    store_quiet_end(q);
+    w->file = -1;
+    char dir[STORE_PATHLEN];
+    dir_of(w->final_path, dir, sizeof dir);
+    if (w->err[0]) store_seterr(err, errlen, "%s", w->err);
+    else if (closed < 0) store_seterr(err, errlen, "cannot finish writing %s (HDF5 close failed; disk full?)",
+                                      w->tmp_path);
+    else if (fsync_path(w->tmp_path, 0) != 0)
+        store_seterr(err, errlen, "cannot fsync %s: %s", w->tmp_path, strerror(errno));
+    else if (rename(w->tmp_path, w->final_path) != 0)
+        store_seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp_path, w->final_path, strerror(errno));
+    else if (fsync_path(dir, 1) != 0)
+        // The file is complete and in place; only its durability across a power loss is unconfirmed.
+        store_seterr(err, errlen, "wrote %s but cannot fsync its directory %s: %s", w->final_path, dir,
+                     strerror(errno));
+    else rc = 0;
+    if (rc) unlink(w->tmp_path);
+    free(w);
+    return rc;
+}
+
+void store_abort(StoreWriter *w) {
+    if (!w) return;
+    StoreQuiet q = store_quiet_begin();
+    if (w->file >= 0) H5Fclose(w->file);
+    store_quiet_end(q);
+    unlink(w->tmp_path);
+    free(w);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// reader
+
+struct StoreReader {
+    hid_t file;
+    char path[STORE_PATHLEN];
+    char kind[64];
+    char err[STORE_ERRLEN];
+};
+
+StoreReader *store_open(const char *path, const char *kind, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        store_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    close(fd);
+    StoreQuiet q = store_quiet_begin();
+    StoreReader *r = NULL;
+    hid_t f = -1;
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        store_seterr(err, errlen, "%s is not an HDF5 file (%lld bytes, no HDF5 signature)", path,
+                     (long long)st.st_size);
+        goto done;
+    }
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        char h5[256];
+        store_h5_errtext(h5, sizeof h5);
+        store_seterr(err, errlen, "%s is truncated or damaged (%s)", path, h5[0] ? h5 : "HDF5 cannot open it");
+        goto done;
+    }
+    char k[64];
+    if (store_h5_check_schema(f, path, kind, k, sizeof k, err, errlen) != 0) goto done;
+    StoreNames names;
+    if (store_h5_list_datasets(f, &names) != 0) {
+        store_seterr(err, errlen, "%s is damaged: cannot list its datasets", path);
+        goto done;
+    }
+    int bad = 0;
+    for (int i = 0; i < names.n && !bad; i++) {
+        hid_t d = H5Dopen2(f, names.v[i], H5P_DEFAULT);
+        char why[512];
+        if (d < 0) { snprintf(why, sizeof why, "cannot open it"); bad = 1; }
+        else { bad = store_h5_verify_dataset(d, why, sizeof why) != 0; H5Dclose(d); }
+        if (bad) store_seterr(err, errlen, "%s is corrupt: dataset %s: %s", path, names.v[i], why);
+    }
+    store_names_free(&names);
+    if (bad) goto done;
+    r = xcalloc(1, sizeof *r);
+    r->file = f;
+    f = -1;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    snprintf(r->kind, sizeof r->kind, "%s", k);
+done:
+    if (f >= 0) H5Fclose(f);
+    store_quiet_end(q);
+    return r;
+}
+
+const char *store_reader_error(const StoreReader *r) { return r->err[0] ? r->err : NULL; }
+const char *store_reader_kind(const StoreReader *r) { return r->kind; }
+
+int store_has(StoreReader *r, const char *name) {
+    StoreQuiet q = store_quiet_begin();
+    int e = strcmp(name, "/") == 0 || store_h5_path_exists(r->file, name);
+    store_quiet_end(q);
+    return e;
+}
+
+int store_dims(StoreReader *r, const char *name, int *ndims, size_t dims[STORE_MAX_DIMS]) {
+    if (!store_has(r, name)) return -1;
+    StoreQuiet q = store_quiet_begin();
+    int rc = -1;
+    hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        hsize_t hd[H5S_MAX_RANK];
+        int nd = H5Sget_simple_extent_dims(sp, hd, NULL);
+        if (nd >= 0 && nd <= STORE_MAX_DIMS) {
+            *ndims = nd;
+            for (int i = 0; i < nd; i++) dims[i] = (size_t)hd[i];
+            rc = 0;
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    store_quiet_end(q);
+    return rc;
+}
+
+int store_get(StoreReader *r, const char *name, StoreType type, void *out, size_t n_elems) {
+    if (!store_has(r, name)) {
+        store_seterr(r->err, sizeof r->err, "%s: no dataset %s", r->path, name);
+        return -1;
+    }
+    StoreQuiet q = store_quiet_begin();
+    int rc = -1;
+    hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
+    if (d < 0) {
+        store_seterr(r->err, sizeof r->err, "%s: %s is not a dataset", r->path, name);
+        store_quiet_end(q);
+        return -1;
+    }
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    StoreType have;
+    hssize_t ne = H5Sget_simple_extent_npoints(sp);
+    // Strict: a silent float64->float32 conversion while loading a checkpoint would hide a layout change.
+    if (store_h5_type_of(ft, &have) != 0 || have != type)
+        store_seterr(r->err, sizeof r->err, "%s: dataset %s is %s, expected %s", r->path, name,
+                     store_h5_type_of(ft, &have) == 0 ? store_type_name(have) : "unsupported", store_type_name(type));
+    else if ((size_t)ne != n_elems)
+        store_seterr(r->err, sizeof r->err, "%s: dataset %s has %lld elements, expected %zu", r->path, name,
+                     (long long)ne, n_elems);
+    else if (ne > 0 && H5Dread(d, store_h5_mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        store_seterr(r->err, sizeof r->err, "%s: cannot read dataset %s", r->path, name);
+    else rc = 0;
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Dclose(d);
+    store_quiet_end(q);
+    return rc;
+}
+
+static hid_t open_obj(StoreReader *r, const char *obj) {
+    if (!store_has(r, obj)) return -1;
+    return H5Oopen(r->file, obj, H5P_DEFAULT);
+}
+
+char *store_get_attr_strdup(StoreReader *r, const char *obj, const char *key) {
+    StoreQuiet q = store_quiet_begin();
+    hid_t o = open_obj(r, obj);
+    char *s = o >= 0 ? store_h5_attr_get_str(o, key) : NULL;
+    if (o >= 0) H5Oclose(o);
+    store_quiet_end(q);
+    return s;
+}
+
+int store_get_attr_str(StoreReader *r, const char *obj, const char *key, char *out, size_t n) {
+    char *s = store_get_attr_strdup(r, obj, key);
+    if (!s) {
+        store_seterr(r->err, sizeof r->err, "%s: no string attribute %s on %s", r->path, key, obj);
+        return -1;
+    }
+    int fits = strlen(s) < n;
+    if (n) snprintf(out, n, "%s", s);
+    if (!fits) store_seterr(r->err, sizeof r->err, "%s: attribute %s on %s longer than %zu", r->path, key, obj, n);
+    free(s);
+    return fits ? 0 : -1;
+}
+
+static int get_num_attr(StoreReader *r, const char *obj, const char *key, long *li, double *d) {
+    StoreQuiet q = store_quiet_begin();
+    hid_t o = open_obj(r, obj);
+    int rc = o < 0 ? -1 : li ? store_h5_attr_get_int(o, key, li) : store_h5_attr_get_double(o, key, d);
+    if (o >= 0) H5Oclose(o);
+    store_quiet_end(q);
+    if (rc) store_seterr(r->err, sizeof r->err, "%s: no numeric attribute %s on %s", r->path, key, obj);
+    return rc;
+}
+
+int store_get_attr_int(StoreReader *r, const char *obj, const char *key, long *out) {
+    return get_num_attr(r, obj, key, out, NULL);
+}
+int store_get_attr_double(StoreReader *r, const char *obj, const char *key, double *out) {
+    return get_num_attr(r, obj, key, NULL, out);
+}
+
+void store_close(StoreReader *r) {
+    if (!r) return;
+    StoreQuiet q = store_quiet_begin();
+    H5Fclose(r->file);
+    store_quiet_end(q);
+    free(r);
+}

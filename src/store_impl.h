@@ -1,0 +1,52 @@
+// store_impl.h — helpers shared by the store_*.c files (private; nothing outside src/store*.c includes this).
+#ifndef PGRPO_STORE_IMPL_H
+#define PGRPO_STORE_IMPL_H
+#include <hdf5.h>
+#include <stdarg.h>
+#include "store.h"
+
+#ifndef PGRPO_VERSION
+#define PGRPO_VERSION "0.1.0"
+#endif
+#define STORE_ERRLEN 1024
+#define STORE_PATHLEN 4096
+
+// HDF5 prints its whole error stack to stderr by default; users get our one line instead. Save and restore the
+// handler so a caller that wants HDF5's stack (a debugger session) still gets it outside the store.
+typedef struct { H5E_auto2_t fn; void *data; } StoreQuiet;
+StoreQuiet store_quiet_begin(void);
+void store_quiet_end(StoreQuiet q);
+
+// The innermost HDF5 error description on the current stack ("truncated file: eof = ..."), or "" if none.
+void store_h5_errtext(char *buf, size_t n);
+void store_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+hid_t store_h5_file_type(StoreType t);     // explicit little-endian file type
+hid_t store_h5_mem_type(StoreType t);      // native memory type
+int store_h5_type_of(hid_t dtype, StoreType *out);   // 0 if the dataset type maps onto a StoreType
+
+int store_h5_attr_set_str(hid_t obj, const char *key, const char *value);
+int store_h5_attr_set_int(hid_t obj, const char *key, long value);
+int store_h5_attr_set_double(hid_t obj, const char *key, double value);
+char *store_h5_attr_get_str(hid_t obj, const char *key);   // malloc'd, NULL if absent/not a string
+int store_h5_attr_get_int(hid_t obj, const char *key, long *out);
+int store_h5_attr_get_double(hid_t obj, const char *key, double *out);
+// Root attributes every pgrpo file carries (schema, schema_version, creator, deck, created).
+int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text);
+// Checks root schema/version; kind NULL = any. Writes the kind found into kind_out. Message names path.
+int store_h5_check_schema(hid_t file, const char *path, const char *kind, char *kind_out, size_t kn,
+                          char *err, size_t errlen);
+// 1 if every component of "a/b/c" exists under loc (H5Lexists alone fails when a parent is missing).
+int store_h5_path_exists(hid_t loc, const char *path);
+// Reads dataset `d` whole as little-endian bytes and compares with its `checksum` attribute.
+// Returns 0 ok, -1 mismatch or read error (reason in why).
+// Reads dataset `d` whole (in blocks) as little-endian bytes; *crc = CRC-32 of them. -1 if unreadable.
+int store_h5_scan_dataset(hid_t d, uint32_t *crc, char *why, size_t whylen);
+int store_h5_verify_dataset(hid_t d, char *why, size_t whylen);
+
+// Names of every dataset under the root, depth first ("/model/wte"). Caller frees with store_names_free.
+typedef struct { char **v; int n, cap; } StoreNames;
+int store_h5_list_datasets(hid_t file, StoreNames *out);
+void store_names_free(StoreNames *s);
+
+#endif

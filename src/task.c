@@ -1,0 +1,270 @@
+// task.c — task dispatch, the word-level tokenizer, and the user population shared by every family (task.h).
+// The families (task_personas.c, task_recsys.c, task_reviews.c) only describe their world; everything that must be
+// identical across them — validation, group assignment, prompt seeding, SFT seeding — lives here.
+#include "task.h"
+#include "task_impl.h"
+#include "check.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const TaskFamily *const task_families[] = { &task_family_personas, &task_family_recsys, &task_family_reviews };
+#define TASK_N_FAMILIES ((int)(sizeof task_families / sizeof task_families[0]))
+
+// Distinct "rank" slots of the RNG_TASK role, so the world, the prompts and the SFT completions never share bits.
+enum { TASK_STREAM_PROMPT = 10, TASK_STREAM_SFT = 20, TASK_STREAM_ASSIGN = 30, TASK_STREAM_TRAITS = 40 };
+
+static const char *const task_specials[] = { "<pad>", "<bos>", "<eos>", "<sep>", "<unk>" };
+
+// ---------------------------------------------------------------------------------------------------------------
+// small shared helpers
+
+float task_clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+int task_find_eos(const int *comp, int n) {
+    for (int i = 0; i < n; i++) if (comp[i] == TOK_EOS) return i;
+    return -1;
+}
+
+double task_hash_normal(uint64_t a, uint64_t b) {
+    uint64_t h1 = rng_hash(a, b), h2 = rng_hash(h1, 0x5851F42D4C957F2DULL);
+    double u1 = ((double)(h1 >> 11) + 0.5) * 0x1.0p-53, u2 = (double)(h2 >> 11) * 0x1.0p-53;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+int task_pick_weighted(Rng *r, const double *w, int n) {
+    double tot = 0;
+    for (int i = 0; i < n; i++) tot += w[i];
+    double x = rng_uniform(r) * tot;
+    for (int i = 0; i < n; i++) { if (x < w[i]) return i; x -= w[i]; }
+    for (int i = n - 1; i >= 0; i--) if (w[i] > 0) return i;   // rounding left x just past the end
+    return n - 1;
+}
+
+const TaskUser *task_user_of(const Task *t, const Prompt *p) {
+    CHECK(p->split == SPLIT_TRAIN || p->split == SPLIT_EVAL, "prompt split %d", p->split);
+    CHECK(p->user >= 0 && p->user < t->n_users[p->split], "prompt user %d of %d", p->user, t->n_users[p->split]);
+    return &t->users[p->split][p->user];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// vocabulary
+
+int task_vocab_add(Task *t, const char *word) {
+    CHECK(t->n_vocab < TASK_MAX_VOCAB, "vocabulary of task %s exceeds %d words", t->fam->name, TASK_MAX_VOCAB);
+    CHECK(strlen(word) < TASK_WORD_MAX && !strchr(word, ' '), "bad vocabulary word '%s'", word);
+    CHECK(task_token_id(t, word) == TOK_UNK || !strcmp(word, "<unk>"), "duplicate vocabulary word '%s'", word);
+    memcpy(t->words[t->n_vocab], word, strlen(word) + 1);
+    return t->n_vocab++;
+}
+
+int task_vocab_size(const Task *t) { return t->n_vocab; }
+
+const char *task_token_str(const Task *t, int tok) {
+    return tok >= 0 && tok < t->n_vocab ? t->words[tok] : "<unk>";
+}
+
+int task_token_id(const Task *t, const char *word) {
+    // Linear search: vocabularies are a few hundred words and lookup is only used for text, never in a hot loop.
+    for (int i = 0; i < t->n_vocab; i++) if (!strcmp(t->words[i], word)) return i;
+    return TOK_UNK;
+}
+
+int task_encode(const Task *t, const char *text, int *tok, int max) {
+    int n = 0;
+    const char *s = text;
+    while (*s && n < max) {
+        while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+        if (!*s) break;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != '\t' && *e != '\n') e++;
+        char w[TASK_WORD_MAX];
+        size_t len = (size_t)(e - s);
+        if (len < TASK_WORD_MAX) { memcpy(w, s, len); w[len] = 0; tok[n++] = task_token_id(t, w); }
+        else tok[n++] = TOK_UNK;   // longer than any vocabulary word
+        s = e;
+    }
+    return n;
+}
+
+int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize) {
+    if (!bufsize) return 0;
+    size_t pos = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const char *w = task_token_str(t, tok[i]);
+        size_t need = strlen(w) + (i ? 1 : 0);
+        if (pos + need >= bufsize) break;   // truncate at a word boundary rather than mid-word
+        if (i) buf[pos++] = ' ';
+        memcpy(buf + pos, w, strlen(w) + 1);
+        pos += strlen(w);
+    }
+    return (int)pos;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// users
+
+// Largest-remainder allocation: realised shares are within 1/n of the targets, with no sampling luck. A group with
+// a positive share always gets at least one user (taken from the largest group), so tiny populations still contain
+// every minority the deck asked for.
+static void task_group_counts(const double *shares, int n_groups, int n, int *count) {
+    double rem[TASK_MAX_GROUPS];
+    int given = 0;
+    for (int g = 0; g < n_groups; g++) {
+        double x = shares[g] * n;
+        count[g] = (int)floor(x);
+        rem[g] = x - count[g];
+        given += count[g];
+    }
+    while (given < n) {
+        int best = 0;
+        for (int g = 1; g < n_groups; g++) if (rem[g] > rem[best]) best = g;
+        count[best]++; rem[best] = -1; given++;
+    }
+    for (int g = 0; g < n_groups; g++) {
+        if (shares[g] <= 0 || count[g] > 0) continue;
+        int big = 0;
+        for (int h = 1; h < n_groups; h++) if (count[h] > count[big]) big = h;
+        if (count[big] > 1) { count[big]--; count[g]++; }
+    }
+}
+
+static TaskUser *task_make_users(const TaskConfig *cfg, int n_groups, Split s, int n) {
+    int count[TASK_MAX_GROUPS];
+    task_group_counts(cfg->group_shares, n_groups, n, count);
+    TaskUser *u = xcalloc((size_t)n, sizeof *u);
+    int k = 0;
+    for (int g = 0; g < n_groups; g++) for (int i = 0; i < count[g]; i++) u[k++].group = g;
+    Rng r;
+    rng_seed(&r, cfg->seed, RNG_TASK, TASK_STREAM_ASSIGN + s, 0);
+    for (int i = n - 1; i > 0; i--) {   // Fisher-Yates: which user id lands in which group is seed-dependent
+        int j = (int)rng_below(&r, (uint32_t)i + 1);
+        int tmp = u[i].group; u[i].group = u[j].group; u[j].group = tmp;
+    }
+    for (int i = 0; i < n; i++) {
+        // Traits from a per-user stream: a user's traits do not change when the population grows.
+        rng_seed(&r, cfg->seed, RNG_TASK, TASK_STREAM_TRAITS + s, (uint64_t)i);
+        u[i].uid = rng_hash(rng_hash(cfg->seed, 0x7A5C0000ULL + (uint64_t)s), (uint64_t)i);
+        for (int j = 0; j < 4; j++) u[i].u[j] = rng_uniform(&r);
+        for (int j = 0; j < 8; j++) u[i].n[j] = rng_normal(&r);
+    }
+    return u;
+}
+
+int task_n_groups(const Task *t) { return t->fam->n_groups; }
+const char *task_group_name(const Task *t, int g) {
+    return g >= 0 && g < t->fam->n_groups ? t->fam->group_names[g] : "?";
+}
+int task_n_users(const Task *t, Split s) { return t->n_users[s == SPLIT_EVAL]; }
+int task_user_group(const Task *t, Split s, int user) {
+    int k = s == SPLIT_EVAL;
+    CHECK(user >= 0 && user < t->n_users[k], "user %d of %d", user, t->n_users[k]);
+    return t->users[k][user].group;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// life cycle
+
+Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
+    if (errlen) err[0] = 0;
+    const TaskFamily *fam = NULL;
+    for (int i = 0; i < TASK_N_FAMILIES && cfg->name; i++)
+        if (!strcmp(cfg->name, task_families[i]->name)) fam = task_families[i];
+    if (!fam) {
+        snprintf(err, errlen, "unknown task '%s' (allowed: personas, recsys, reviews)", cfg->name ? cfg->name : "");
+        return NULL;
+    }
+    if (cfg->n_users < 1 || cfg->n_users > 10000000 || cfg->n_eval_users < 1 || cfg->n_eval_users > 10000000) {
+        snprintf(err, errlen, "task %s: n_users (%d) and n_eval_users (%d) must be in [1, 10000000]",
+                 fam->name, cfg->n_users, cfg->n_eval_users);
+        return NULL;
+    }
+    if (cfg->max_new != 0 && (cfg->max_new < fam->min_new || cfg->max_new > TASK_MAX_SEQ - TASK_MAX_PROMPT)) {
+        snprintf(err, errlen, "task %s: max_new %d must be in [%d, %d] (0 = task default %d)", fam->name,
+                 cfg->max_new, fam->min_new, TASK_MAX_SEQ - TASK_MAX_PROMPT, fam->default_max_new);
+        return NULL;
+    }
+    TaskConfig c = *cfg;
+    c.name = fam->name;
+    double sum = 0;
+    int any = 0;
+    for (int g = 0; g < TASK_MAX_GROUPS; g++) {
+        double x = cfg->group_shares[g];
+        if (x != 0) any = 1;
+        if (!(x >= 0 && x <= 1) || (g >= fam->n_groups && x != 0)) {
+            snprintf(err, errlen, "task %s: group_shares[%d] = %g invalid (need %d shares in [0,1] summing to 1)",
+                     fam->name, g, x, fam->n_groups);
+            return NULL;
+        }
+        sum += x;
+    }
+    if (any && fabs(sum - 1.0) > 1e-6) {
+        snprintf(err, errlen, "task %s: group_shares sum to %g, not 1 (give %d shares, or all 0 for the default)",
+                 fam->name, sum, fam->n_groups);
+        return NULL;
+    }
+    if (!any) for (int g = 0; g < fam->n_groups; g++) c.group_shares[g] = fam->default_shares[g];
+    if (!c.max_new) c.max_new = fam->default_max_new;
+
+    Task *t = xcalloc(1, sizeof *t);
+    t->fam = fam;
+    t->cfg = c;
+    t->words = xcalloc(TASK_MAX_VOCAB, sizeof *t->words);
+    for (int i = 0; i < 5; i++) task_vocab_add(t, task_specials[i]);
+    if (fam->build(t, err, errlen)) { task_free(t); return NULL; }
+    for (int s = 0; s < 2; s++) {
+        t->n_users[s] = s == SPLIT_TRAIN ? c.n_users : c.n_eval_users;
+        t->users[s] = task_make_users(&t->cfg, fam->n_groups, (Split)s, t->n_users[s]);
+    }
+    return t;
+}
+
+void task_free(Task *t) {
+    if (!t) return;
+    if (t->fam && t->fam->destroy) t->fam->destroy(t);
+    free(t->users[0]);
+    free(t->users[1]);
+    free(t->words);
+    free(t);
+}
+
+const char *task_name(const Task *t) { return t->fam->name; }
+int task_max_new(const Task *t) { return t->cfg.max_new; }
+
+// ---------------------------------------------------------------------------------------------------------------
+// prompts, rewards, SFT
+
+void task_prompt(const Task *t, uint64_t seed, Split s, long index, Prompt *out) {
+    int k = s == SPLIT_EVAL;
+    Rng r;
+    // The world seed enters too: two worlds with the same stream seed still get unrelated prompts.
+    rng_seed(&r, rng_hash(t->cfg.seed, seed), RNG_TASK, TASK_STREAM_PROMPT + (uint64_t)k, (uint64_t)index);
+    memset(out, 0, sizeof *out);
+    out->split = k;
+    out->user = (int)rng_below(&r, (uint32_t)t->n_users[k]);
+    out->group = t->users[k][out->user].group;
+    t->fam->prompt(t, &r, out);
+    CHECK(out->len >= 2 && out->len <= TASK_MAX_PROMPT && out->tok[0] == TOK_BOS && out->tok[out->len - 1] == TOK_SEP,
+          "task %s made a malformed prompt (len %d)", t->fam->name, out->len);
+}
+
+float task_reward(const Task *t, const Prompt *p, const int *comp, int n) {
+    if (n <= 0 || !comp) return -1.0f;
+    float r = t->fam->reward(t, p, comp, n);
+    return task_clampf(r, -1.0f, 1.0f);
+}
+
+float task_oracle(const Task *t, const Prompt *p) { return task_clampf(t->fam->oracle(t, p), -1.0f, 1.0f); }
+
+int task_sft_example(const Task *t, uint64_t seed, Split s, long index, int *tok, int *prompt_len) {
+    Prompt p;
+    task_prompt(t, seed, s, index, &p);
+    Rng r;
+    rng_seed(&r, rng_hash(t->cfg.seed, seed), RNG_TASK, TASK_STREAM_SFT + (uint64_t)p.split, (uint64_t)index);
+    memcpy(tok, p.tok, (size_t)p.len * sizeof *tok);
+    int n = t->fam->sft_completion(t, &r, &p, tok + p.len, TASK_MAX_SEQ - p.len);
+    CHECK(n >= 1 && tok[p.len + n - 1] == TOK_EOS, "task %s made a malformed SFT completion", t->fam->name);
+    *prompt_len = p.len;
+    return p.len + n;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""bench_torch.py — the PyTorch peer of build/bench/bench_model (same configs, one thread).
+
+Measures, per config (d_model 256 and 128; see CONFIGS):
+  learner: forward + log_softmax/gather (logp and entropy) + backward + clip_grad_norm_ + AdamW step,
+           tokens/s = B*T / median step time
+  sample : incremental decoding with a KV cache (torch_gpt.GPT.sample): N_SEQ sequences, a PROMPT-token
+           prompt, NEW new tokens each, multinomial sampling, torch.no_grad; tokens/s = N_SEQ*NEW / median
+Median of REPS repetitions after WARMUP. Prints `key value` lines (keys match bench_model.c's).
+Run with OPENBLAS_NUM_THREADS=1 (torch.set_num_threads(1) is set here).
+usage: bench_torch.py [--reps N] [--quick]
+"""
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from torch_gpt import GPT  # noqa: E402
+
+# name: (C, L, NH, T, B, V); the key suffix is the d_model
+CONFIGS = [(256, 4, 4, 128, 16, 512), (128, 2, 4, 64, 16, 512)]
+N_SEQ, PROMPT, NEW = 64, 16, 64
+
+
+def median_time(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def bench_learner(C, L, NH, T, B, V, reps):
+    maxT = max(T, PROMPT + NEW)
+    model = GPT(L, NH, C, maxT, V, dtype=torch.float32, seed=1)
+    params = [p for _, p in model.named_tensors()]
+    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    g = torch.Generator().manual_seed(2)
+    tokens = torch.randint(0, V, (B, T), generator=g)
+    targets = torch.randint(0, V, (B, T), generator=g)
+    w = torch.rand(B, T, generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits, logp, ent = model.logp_entropy(tokens, targets)
+        loss = -(w * logp).sum() / B
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return B * T / median_time(step, reps)
+
+
+def bench_sample(C, L, NH, T, B, V, reps):
+    maxT = max(T, PROMPT + NEW)
+    model = GPT(L, NH, C, maxT, V, dtype=torch.float32, seed=1)
+    g = torch.Generator().manual_seed(3)
+    prompt = torch.randint(0, V, (N_SEQ, PROMPT), generator=g)
+    return N_SEQ * NEW / median_time(lambda: model.sample(prompt, NEW, generator=g), reps)
+
+
+def bench_sgemm(n=512, reps=5):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2.0 * n ** 3 / median_time(lambda: a @ b, reps, warmup=2) / 1e9
+
+
+def main():
+    reps = 5
+    args = sys.argv[1:]
+    if "--reps" in args:
+        reps = int(args[args.index("--reps") + 1])
+    if "--quick" in args:
+        reps = 1
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    print(f"torch_threads {torch.get_num_threads()}")
+    print(f"torch_sgemm512_gflops {bench_sgemm():.2f}", flush=True)
+    for (C, L, NH, T, B, V) in CONFIGS:
+        with torch.enable_grad():
+            print(f"learner_tok_s_c{C} {bench_learner(C, L, NH, T, B, V, reps):.1f}", flush=True)
+        print(f"sample_tok_s_c{C} {bench_sample(C, L, NH, T, B, V, reps):.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
