@@ -28,6 +28,7 @@ float adamw_lr(const AdamWConfig *cfg, long step);  // learning rate at update i
 double grad_global_norm(const float *g, size_t n);  // accumulated in double
 // Clips g in place to cfg.grad_clip (if >0), applies one AdamW step to params, increments t.
 // decay_mask (n) may be NULL (decay everything) or 1/0 per element; returns the pre-clip grad norm.
+// A non-finite norm skips the update (params, moments and t untouched): the caller sees it in the return.
 float adamw_step(AdamW *o, float *params, float *grads, const unsigned char *decay_mask);
 
 #endif

@@ -41,7 +41,7 @@ Task *app_task(const App *a) {
     }
     char err[512] = "";
     Task *t = task_create(&tc, err, sizeof err);
-    if (!t) deck_fail(d, "task.name", "check the [task] section against `pgrpo --help-deck`", "%s", err);
+    if (!t) deck_fail(d, *shares ? "task.shares" : "task.name", "check the [task] section against `pgrpo --help-deck`", "%s", err);
     return t;
 }
 
@@ -67,17 +67,20 @@ void app_print_memory(const App *a, Model *m, int with_optimizer) {
             p, n, p, with_optimizer ? 2 * p : 0.0, act, p * (with_optimizer ? 4 : 2) + act);
 }
 
+int app_mkdirs(const char *dir) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(tmp, 0775); *p = '/'; }
+    if (mkdir(tmp, 0775) && errno != EEXIST) return -1;
+    struct stat st;
+    return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
 void app_out_path(const App *a, const char *name, char *buf, size_t n) {
     const char *dir = deck_str(a->deck, "run.out_dir");
-    if (a->rank == 0) {
-        // mkdir -p
-        char tmp[1024];
-        snprintf(tmp, sizeof tmp, "%s", dir);
-        for (char *p = tmp + 1; *p; p++)
-            if (*p == '/') { *p = 0; mkdir(tmp, 0775); *p = '/'; }
-        if (mkdir(tmp, 0775) && errno != EEXIST)
-            deck_fail(a->deck, "run.out_dir", "choose a writable folder", "cannot create folder: %s", strerror(errno));
-    }
+    if (a->rank == 0 && app_mkdirs(dir))
+        deck_fail(a->deck, "run.out_dir", "choose a writable folder", "cannot create folder: %s", strerror(errno ? errno : ENOTDIR));
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
@@ -88,7 +91,10 @@ void app_sft_path(const App *a, char *buf, size_t n) {
 }
 
 void app_save_policy(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage) {
-    char err[1024];
+    char err[1024], dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) { *slash = 0; app_mkdirs(dir); }
     StoreWriter *w = store_writer_create(path, "policy", deck_text(a->deck), err, sizeof err);
     if (!w) die_user(EXIT_RUNTIME, "check that the output folder exists and is writable", "%s", err);
     const ModelConfig *c = model_config(m);

@@ -592,10 +592,47 @@ void model_backward(Model *m, const float *dlogp) {
 // ----------------------------------------------------------------------------------------------------------
 // Sampling
 
-static int pair_desc(const void *pa, const void *pb) {
-    const SortPair *a = pa, *b = pb;
-    if (a->v != b->v) return a->v > b->v ? -1 : 1;
-    return a->i < b->i ? -1 : (a->i > b->i);
+static inline int pair_before(const SortPair *a, const SortPair *b) {
+    return a->v > b->v || (a->v == b->v && a->i < b->i);
+}
+
+// Quickselect: afterwards x[0..k) are the k largest (in some order). O(n), deterministic (the order is
+// total: ties break on the index). The bound checks keep NaN logits from running off the array.
+static void select_top(SortPair *x, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        SortPair pivot = x[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (i <= hi && pair_before(&x[i], &pivot)) i++;
+            while (j >= lo && pair_before(&pivot, &x[j])) j--;
+            if (i <= j) { SortPair tmp = x[i]; x[i] = x[j]; x[j] = tmp; i++; j--; }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else break;
+    }
+}
+
+// Heap whose root ranks lowest; popping roots to the back leaves x best-first. In place (glibc's qsort may
+// malloc), O(n log n) whatever the logits.
+static void sift_down(SortPair *x, int root, int n) {
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && pair_before(&x[c], &x[c + 1])) c++;
+        if (!pair_before(&x[root], &x[c])) return;
+        SortPair tmp = x[root]; x[root] = x[c]; x[c] = tmp;
+        root = c;
+    }
+}
+
+static void sort_best_first(SortPair *x, int n) {
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(x, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        SortPair tmp = x[0]; x[0] = x[end]; x[end] = tmp;
+        sift_down(x, 0, end);
+    }
 }
 
 // Draws one token from logits z (V) under temperature/top-k/top-p; *logp1 gets its log-prob at temperature 1.
@@ -619,8 +656,10 @@ static int sample_token(const float *z, int V, const SampleParams *sp, Rng *rng,
         }
     } else {
         for (int v = 0; v < V; v++) { pairs[v].v = z[v]; pairs[v].i = v; }
-        qsort(pairs, V, sizeof(SortPair), pair_desc); // temperature is monotone: one order serves all
+        // temperature is monotone, so ranking the raw logits serves every temperature
         int keep = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
+        if (keep < V) select_top(pairs, V, keep);
+        sort_best_first(pairs, keep);
         float total = 0.0f;
         for (int j = 0; j < keep; j++) { probs[j] = exp_fast((pairs[j].v - mx) * inv_t); total += probs[j]; }
         if (sp->top_p < 1.0f) { // smallest prefix whose mass reaches top_p (at least one token)
@@ -690,18 +729,15 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
                 memcpy(vrow + (size_t)t * C, qr + 2 * C, C * sizeof(float));
                 float *y = s->y + (size_t)r * C;
                 for (int h = 0; h < NH; h++) {
-                    const float *q = qr + h * hs;
-                    float *sc = s->scores, *yh = y + h * hs;
-                    for (int j = 0; j <= t; j++) sc[j] = vdot(q, krow + (size_t)j * C + h * hs, hs) * scale;
+                    // one query against this sequence's own cache: two GEMVs over positions [0, t]
+                    float *sc = s->scores;
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, hs, scale, krow + h * hs, C, qr + h * hs, 1,
+                                0.0f, sc, 1);
                     float mx = vmax(sc, t + 1);
                     vexp(sc, sc, mx, t + 1);
                     float inv = 1.0f / vsum(sc, t + 1);
-                    memset(yh, 0, hs * sizeof(float));
-                    for (int j = 0; j <= t; j++) {
-                        const float *vj = vrow + (size_t)j * C + h * hs;
-                        float w = sc[j] * inv;
-                        for (int d = 0; d < hs; d++) yh[d] += w * vj[d];
-                    }
+                    cblas_sgemv(CblasRowMajor, CblasTrans, t + 1, hs, inv, vrow + h * hs, C, sc, 1, 0.0f,
+                                y + h * hs, 1);
                 }
             }
             matmul_forward(s->x, s->y, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, s->x, na, C, C);

@@ -47,31 +47,37 @@ int cmd_sft(App *a) {
     app_print_memory(a, m, 1);
 
     int *tok = xmalloc(sizeof(int) * (size_t)nb * T), *tgt = xmalloc(sizeof(int) * (size_t)nb * T);
-    int *ex = xmalloc(sizeof(int) * TASK_MAX_SEQ);
+    int *ex = xmalloc(sizeof(int) * TASK_MAX_SEQ * (size_t)nb), *lens = xmalloc(sizeof(int) * (size_t)nb);
     float *logp = xmalloc(sizeof(float) * (size_t)nb * T), *dlogp = xmalloc(sizeof(float) * (size_t)nb * T);
     char path[1024];
     app_sft_path(a, path, sizeof path);
 
-    double flops = model_train_flops(&cfg, B, T), t_start = comm_now();
+    double t_start = comm_now();
     app_log(a, "%6s %9s %9s %9s %10s %9s %7s %8s\n", "step", "loss", "lr", "gnorm", "tok/s", "ms/step", "GF/s", "eta_s");
     for (int step = 0; step < steps; step++) {
         double t0 = comm_now();
         // Batch of this rank: examples (step*B + b0 .. +nb), PAD after the end, PAD targets masked out.
+        // The batch is only as long as its longest example: padding to the context would waste most of the work.
         float n_tok_local = 0;
+        int Tb = 1;
         for (long i = 0; i < nb; i++) {
-            int plen, len = task_sft_example(task, seed, SPLIT_TRAIN, (long)step * B + b0 + i, ex, &plen);
-            if (len > T + 1) len = T + 1;
-            for (int j = 0; j < T; j++) {
-                tok[i * T + j] = j < len ? ex[j] : TOK_PAD;
-                tgt[i * T + j] = j + 1 < len ? ex[j + 1] : TOK_PAD;
-                n_tok_local += j + 1 < len;
+            int plen, len = task_sft_example(task, seed, SPLIT_TRAIN, (long)step * B + b0 + i, ex + i * TASK_MAX_SEQ, &plen);
+            lens[i] = len > T + 1 ? T + 1 : len;
+            if (lens[i] - 1 > Tb) Tb = lens[i] - 1;
+        }
+        for (long i = 0; i < nb; i++) {
+            const int *e = ex + i * TASK_MAX_SEQ;
+            for (int j = 0; j < Tb; j++) {
+                tok[i * Tb + j] = j < lens[i] ? e[j] : TOK_PAD;
+                tgt[i * Tb + j] = j + 1 < lens[i] ? e[j + 1] : TOK_PAD;
+                n_tok_local += j + 1 < lens[i];
             }
         }
         float n_tok = n_tok_local;
         MPI_Allreduce(MPI_IN_PLACE, &n_tok, 1, MPI_FLOAT, MPI_SUM, a->world);
-        model_forward(m, tok, tgt, (int)nb, T, logp, NULL);
+        model_forward(m, tok, tgt, (int)nb, Tb, logp, NULL);
         float loss = 0;
-        for (long k = 0; k < nb * T; k++) {
+        for (long k = 0; k < nb * Tb; k++) {
             float w = tgt[k] != TOK_PAD ? 1.0f / n_tok : 0.0f;
             dlogp[k] = -w;
             loss -= w * logp[k];
@@ -86,7 +92,7 @@ int cmd_sft(App *a) {
         if (step % deck_int(d, "run.log_every") == 0 || step == steps - 1) {
             double eta = (comm_now() - t_start) / (step + 1) * (steps - step - 1);
             app_log(a, "%6d %9.4f %9.2e %9.3f %10.0f %9.1f %7.2f %8.0f\n", step, loss, lr, gnorm, n_tok / dt,
-                    1e3 * dt, flops / dt / a->size * 1e-9, eta);
+                    1e3 * dt, model_train_flops(&cfg, B, Tb) / dt / a->size * 1e-9, eta);
         }
     }
     double nll = sft_heldout_nll(m, task, seed, 64, ex, tgt, logp);
@@ -94,7 +100,7 @@ int cmd_sft(App *a) {
     if (a->rank == 0) app_save_policy(a, path, m, task, steps, "sft");
     MPI_Barrier(a->world);
     app_log(a, "sft: wrote %s\n", path);
-    free(tok); free(tgt); free(ex); free(logp); free(dlogp);
+    free(tok); free(tgt); free(ex); free(lens); free(logp); free(dlogp);
     adamw_free(&opt);
     model_free(m);
     task_free(task);

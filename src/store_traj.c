@@ -237,10 +237,12 @@ int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *loca
     StoreQuiet q = store_quiet_begin();
     int ok = 1;
     hsize_t rows = t->rows + 1;
-    for (int k = 0; k < TRAJ_NDSETS && ok; k++) {
+    char h5[256] = "";
+    // No early exit on failure: every rank must make the same sequence of collective calls whatever happens.
+    for (int k = 0; k < TRAJ_NDSETS; k++) {
         hsize_t dims[5], off[5] = {0}, cnts[5];
         int n = spec_dims(t, k, rows, dims);
-        if (H5Dset_extent(t->d[k], dims) < 0) { ok = 0; break; }
+        if (H5Dset_extent(t->d[k], dims) < 0 && ok) { ok = 0; store_h5_errtext(h5, sizeof h5); }
         hid_t fs = H5Dget_space(t->d[k]);
         for (int i = 0; i < n; i++) cnts[i] = dims[i];
         off[0] = t->rows;
@@ -269,13 +271,19 @@ int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *loca
         }
         // Memory type = file type (little-endian, as store.c checks the host is): no conversion, so the
         // filtered write stays collective.
-        if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : &st) < 0) ok = 0;
+        if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : &st) < 0 && ok) {
+            ok = 0;
+            snprintf(h5, sizeof h5, "%s: ", TRAJ_SPECS[k].name);
+            store_h5_errtext(h5 + strlen(h5), sizeof h5 - strlen(h5));
+            fprintf(stderr, "DEBUG rank %d step %ld: %s\n", t->rank, step, h5); H5Eprint2(H5E_DEFAULT, stderr);
+        }
         H5Sclose(ms);
         H5Sclose(fs);
     }
     store_quiet_end(q);
     if (!all_ok(t, ok)) {
-        store_seterr(t->err, sizeof t->err, "%s: collective write of step %ld failed (disk full?)", t->path, step);
+        store_seterr(t->err, sizeof t->err, "%s: collective write of step %ld failed (%s)", t->path, step,
+                     h5[0] ? h5 : "on another rank");
         return -1;
     }
     t->rows = rows;

@@ -639,6 +639,13 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     for (int i = 0; i < m->n; i++) names[i] = m->name[i];
     if (metrics_append(tr->metrics, s, m->n, names, m->v))
         die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
+    for (int g = 0; g < tr->n_groups; g++) {   // the group's name travels as the description of its series
+        char nm[64];
+        snprintf(nm, sizeof nm, "reward/group/%d/mean", g);
+        if (st->grp[g].n > 0) metrics_set_meta(tr->metrics, nm, "reward", task_group_name(tr->task, g));
+    }
+    if (0)
+        die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
     if (s % log_every == 0 || s + 1 == tr->steps) {
         double eta = (comm_now() - tr->t_start) / ph[8] * (double)(tr->steps - s - 1);
         app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.0f %7.0f\n", s, tot.mean, worst_mean,
@@ -666,8 +673,11 @@ int cmd_train(App *a) {
     int have_base = access(tr->base_path, R_OK) == 0;
     MPI_Bcast(&have_base, 1, MPI_INT, 0, a->world);
     if (!have_base) {
-        if (*base) deck_fail(d, "train.base", "run `pgrpo sft DECK` first, or leave train.base empty to build it",
-                             "cannot read '%s'", base);
+        char sft_out[1024];
+        app_sft_path(a, sft_out, sizeof sft_out);
+        if (strcmp(sft_out, tr->base_path))
+            deck_fail(d, "train.base", "run `pgrpo sft DECK` first, or set train.base to the deck's sft.out to build it",
+                      "cannot read '%s'", base);
         app_log(a, "train: no SFT base at %s; building it first (pgrpo sft)\n", tr->base_path);
         cmd_sft(a);
     }
@@ -819,7 +829,8 @@ int cmd_train(App *a) {
         // ---- learner rank (and rollout too when colocated) ----
         int stop = tr->steps <= start ? 1 : 0;
         double t_bcast = 0;
-        if (ro->n_rollout_only) t_bcast = weights_sync(tr, &version, &stop);
+        int in_wsync = ro->wsync != MPI_COMM_NULL;   // learner 0 speaks for the learners
+        if (in_wsync) t_bcast = weights_sync(tr, &version, &stop);
         app_log(a, "%6s %8s %8s %3s %8s %8s %6s %5s %7s %8s %8s %7s\n", "step", "reward", "worst", "grp", "kl", "loss",
                 "clip", "len", "gnorm", "ms/step", "tok/s", "eta_s");
         double steps_time = 0;
@@ -876,7 +887,7 @@ int cmd_train(App *a) {
             int last = s + 1 >= tr->steps;
             stop = last ? 1 : (want_stop ? 2 : 0);
             if (ro->n_rollout_only) {
-                t_bcast = weights_sync(tr, &version, &stop);
+                if (in_wsync) t_bcast = weights_sync(tr, &version, &stop);
                 if (stop == 2 && tr->async) {   // the rollouts already made step s+1: take it so their sends complete
                     BatchHeader hh;
                     transfer_recv(tr, &hh);

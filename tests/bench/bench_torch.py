@@ -6,8 +6,10 @@ Measures, per config (d_model 256 and 128; see CONFIGS):
            tokens/s = B*T / median step time
   sample : incremental decoding with a KV cache (torch_gpt.GPT.sample): N_SEQ sequences, a PROMPT-token
            prompt, NEW new tokens each, multinomial sampling, torch.no_grad; tokens/s = N_SEQ*NEW / median
-Median of REPS repetitions after WARMUP. Prints `key value` lines (keys match bench_model.c's).
-Run with OPENBLAS_NUM_THREADS=1 (torch.set_num_threads(1) is set here).
+  sample_topk50_topp095: the same with temperature 0.8, top-k 50, top-p 0.95 (bench_model.c's variant)
+Median of REPS repetitions after one warm-up. Times are process CPU time like bench_model.c
+(BENCH_WALL=1 switches both to wall clock). Prints `key value` lines with bench_model.c's keys
+(c256.learner_tokens_per_s, ...). Run with OPENBLAS_NUM_THREADS=1 (torch.set_num_threads(1) is set here).
 usage: bench_torch.py [--reps N] [--quick]
 """
 import os
@@ -25,14 +27,17 @@ CONFIGS = [(256, 4, 4, 128, 16, 512), (128, 2, 4, 64, 16, 512)]
 N_SEQ, PROMPT, NEW = 64, 16, 64
 
 
+now = time.perf_counter if os.environ.get("BENCH_WALL") else time.process_time
+
+
 def median_time(fn, reps, warmup=1):
     for _ in range(warmup):
         fn()
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = now()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(now() - t0)
     return statistics.median(ts)
 
 
@@ -46,15 +51,25 @@ def bench_learner(C, L, NH, T, B, V, reps):
     targets = torch.randint(0, V, (B, T), generator=g)
     w = torch.rand(B, T, generator=g)
 
+    tf, tb, to = [], [], []
+
     def step():
+        t0 = now()
         opt.zero_grad(set_to_none=True)
         logits, logp, ent = model.logp_entropy(tokens, targets)
         loss = -(w * logp).sum() / B
+        t1 = now()
         loss.backward()
+        t2 = now()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        t3 = now()
+        tf.append(t1 - t0), tb.append(t2 - t1), to.append(t3 - t2)
 
-    return B * T / median_time(step, reps)
+    t = median_time(step, reps)
+    m = lambda x: 1e3 * statistics.median(x[1:])  # drop the warm-up
+    return {"learner_step_ms": 1e3 * t, "learner_forward_ms": m(tf), "learner_backward_ms": m(tb),
+            "learner_adamw_ms": m(to), "learner_tokens_per_s": B * T / t}
 
 
 def bench_sample(C, L, NH, T, B, V, reps):
@@ -62,7 +77,10 @@ def bench_sample(C, L, NH, T, B, V, reps):
     model = GPT(L, NH, C, maxT, V, dtype=torch.float32, seed=1)
     g = torch.Generator().manual_seed(3)
     prompt = torch.randint(0, V, (N_SEQ, PROMPT), generator=g)
-    return N_SEQ * NEW / median_time(lambda: model.sample(prompt, NEW, generator=g), reps)
+    plain = N_SEQ * NEW / median_time(lambda: model.sample(prompt, NEW, generator=g), reps)
+    filt = N_SEQ * NEW / median_time(lambda: model.sample(prompt, NEW, generator=g, temperature=0.8,
+                                                          top_k=50, top_p=0.95), reps)
+    return {"sample_tokens_per_s": plain, "sample_topk50_topp095_tokens_per_s": filt}
 
 
 def bench_sgemm(n=512, reps=5):
@@ -80,12 +98,13 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"torch_threads {torch.get_num_threads()}")
-    print(f"torch_sgemm512_gflops {bench_sgemm():.2f}", flush=True)
+    print(f"sgemm512_gflops {bench_sgemm():.2f}", flush=True)
     for (C, L, NH, T, B, V) in CONFIGS:
         with torch.enable_grad():
-            print(f"learner_tok_s_c{C} {bench_learner(C, L, NH, T, B, V, reps):.1f}", flush=True)
-        print(f"sample_tok_s_c{C} {bench_sample(C, L, NH, T, B, V, reps):.1f}", flush=True)
-
+            res = bench_learner(C, L, NH, T, B, V, reps)
+        res.update(bench_sample(C, L, NH, T, B, V, reps))
+        for k, v in res.items():
+            print(f"c{C}.{k} {v:.3f}" if k.endswith("_ms") else f"c{C}.{k} {v:.1f}", flush=True)
 
 if __name__ == "__main__":
     main()

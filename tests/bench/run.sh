@@ -22,8 +22,9 @@ run_to() {
     "$@" >"$f" 2>"$f.err" || { echo "# FAILED: $* (see $f.err)"; rm -f "$f"; return 1; }
 }
 
-# table_py: reads row specs from argv: "label|c_key|peer_key|target_ratio" (target may be empty) and
-# the two file prefixes in env C_PREFIX / P_PREFIX; prints medians over the runs and C/peer ratios.
+# table_py: reads row specs from argv: "label|c_key|peer_key|target_ratio|kind" (target may be empty;
+# kind "time": lower is better, ratio = peer/C; otherwise ratio = C/peer) and the two file prefixes in
+# env C_PREFIX / P_PREFIX; prints medians over the runs, so ratio > 1 always means C is faster.
 table_py='
 import glob, os, statistics, sys
 def medians(prefix):
@@ -41,12 +42,15 @@ cname, pname = os.environ.get("C_NAME", "C"), os.environ.get("P_NAME", "peer")
 fmt = "{:<30} {:>12} {:>12} {:>8} {:>8} {:>6}"
 print(fmt.format("metric", cname, pname, "ratio", "target", "met"))
 for spec in sys.argv[1:]:
-    label, ck, pk, tgt = spec.split("|")
+    label, ck, pk, tgt, kind = (spec.split("|") + [""])[:5]
     cv, pv = c.get(ck), p.get(pk)
-    r = cv / pv if cv is not None and pv else None
+    if kind == "time":
+        r = pv / cv if cv and pv is not None else None
+    else:
+        r = cv / pv if cv is not None and pv else None
     t = float(tgt) if tgt else None
     met = "-" if r is None or t is None else ("yes" if r >= t else "NO")
-    f = lambda v: "n/a" if v is None else f"{v:.1f}"
+    f = lambda v: "n/a" if v is None else (f"{v:.1f}" if abs(v) >= 100 else f"{v:.2f}")
     print(fmt.format(label, f(cv), f(pv), "n/a" if r is None else f"{r:.2f}x",
                      "" if t is None else f">={t:g}x", met))
 '
@@ -56,6 +60,7 @@ bench_table() { "$PY" -c "$table_py" "$@"; }
 section_model() {
     echo "== model: C (build/bench/bench_model) vs PyTorch $("$PY" -c 'import torch; print(torch.__version__)'), 1 thread, median of $RUNS runs"
     rm -f "$OUT"/model_c.* "$OUT"/model_torch.*
+    make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || sed 's/^/# /' "$OUT/build.log" | tail -5
     if [ ! -x build/bench/bench_model ]; then
         echo "# build/bench/bench_model is missing (tests/bench/bench_model.c not built): PyTorch column only"
     fi
@@ -64,17 +69,25 @@ section_model() {
         [ -x build/bench/bench_model ] && run_to "$OUT/model_c.$i" build/bench/bench_model
         run_to "$OUT/model_torch.$i" "$PY" tests/bench/bench_torch.py
     done
-    C_PREFIX="$OUT/model_c" P_PREFIX="$OUT/model_torch" C_NAME=C P_NAME=PyTorch bench_table \
-        "learner tok/s d_model=256|learner_tok_s_c256|learner_tok_s_c256|1.0" \
-        "learner tok/s d_model=128|learner_tok_s_c128|learner_tok_s_c128|1.25" \
-        "sample tok/s d_model=256|sample_tok_s_c256|sample_tok_s_c256|2" \
-        "sample tok/s d_model=128|sample_tok_s_c128|sample_tok_s_c128|3" \
-        "sgemm n=512 GFLOP/s|sgemm512_gflops|torch_sgemm512_gflops|"
-    # C learner step as a fraction of single-thread sgemm (target >= 70% at d_model 256)
-    C_PREFIX="$OUT/model_c" "$PY" - <<'EOF'
+    local rows=() c
+    for c in 256 128; do
+        local t_l=1.25 t_s=3
+        [ $c = 256 ] && t_l=1.0 t_s=2
+        rows+=("c$c learner tokens/s|c$c.learner_tokens_per_s|c$c.learner_tokens_per_s|$t_l"
+               "c$c   forward ms|c$c.learner_forward_ms|c$c.learner_forward_ms||time"
+               "c$c   backward ms|c$c.learner_backward_ms|c$c.learner_backward_ms||time"
+               "c$c   clip+AdamW ms|c$c.learner_adamw_ms|c$c.learner_adamw_ms||time"
+               "c$c sample tokens/s|c$c.sample_tokens_per_s|c$c.sample_tokens_per_s|$t_s"
+               "c$c sample top-k/p tokens/s|c$c.sample_topk50_topp095_tokens_per_s|c$c.sample_topk50_topp095_tokens_per_s|")
+    done
+    rows+=("sgemm n=512 GFLOP/s|sgemm512_gflops|sgemm512_gflops|")
+    C_PREFIX="$OUT/model_c" P_PREFIX="$OUT/model_torch" C_NAME=C P_NAME=PyTorch bench_table "${rows[@]}"
+    # C learner step as a fraction of single-thread cblas_sgemm n=512 measured in the same C run
+    C_PREFIX="$OUT/model_c" "$PY" - <<'EOF2'
 import glob, os, statistics
 vals = {}
 for fn in glob.glob(os.environ["C_PREFIX"] + ".[0-9]*"):
+    if fn.endswith(".err"): continue
     for line in open(fn):
         p = line.split()
         if len(p) == 2:
@@ -82,14 +95,13 @@ for fn in glob.glob(os.environ["C_PREFIX"] + ".[0-9]*"):
             except ValueError: pass
 m = {k: statistics.median(v) for k, v in vals.items()}
 for c, tgt in ((256, 70), (128, None)):
-    g, s = m.get(f"learner_gflops_c{c}"), m.get("sgemm512_gflops")
-    if g is None or not s:
-        print(f"learner % of sgemm d_model={c}: n/a (bench_model did not print learner_gflops_c{c}/sgemm512_gflops)")
+    pct, g = m.get(f"c{c}.learner_pct_of_sgemm"), m.get(f"c{c}.learner_gflops")
+    if pct is None:
+        print(f"c{c} learner % of sgemm n=512: n/a (bench_model printed no c{c}.learner_pct_of_sgemm)")
         continue
-    pct = 100 * g / s
-    t = f" (target >= {tgt}%: {'met' if pct >= tgt else 'NOT met'})" if tgt else ""
-    print(f"learner % of sgemm n=512 d_model={c}: {pct:.0f}% ({g:.1f} of {s:.1f} GFLOP/s){t}")
-EOF
+    t = f"  target >= {tgt}%: {'met' if pct >= tgt else 'NOT met'}" if tgt else ""
+    print(f"c{c} learner % of single-thread sgemm n=512: {pct:.0f}% ({g:.1f} of {m.get('sgemm512_gflops', 0):.1f} GFLOP/s){t}")
+EOF2
 }
 
 rc=0

@@ -111,8 +111,10 @@ class GPT(torch.nn.Module):
         return [[z(), z(), 0] for _ in range(self.L)]
 
     @torch.no_grad()
-    def sample(self, prompt, max_new, generator=None, temperature=1.0):
-        """prompt (B,Tp) long; returns (B,max_new) new tokens and their temperature-1 log-probs."""
+    def sample(self, prompt, max_new, generator=None, temperature=1.0, top_k=0, top_p=1.0):
+        """prompt (B,Tp) long; returns (B,max_new) new tokens and their temperature-1 log-probs.
+        top_k > 0 keeps the k largest logits; top_p < 1 keeps the smallest prefix of the sorted
+        distribution whose mass reaches top_p (applied after temperature and top-k)."""
         B, Tp = prompt.shape
         cache = self.new_cache(B, Tp + max_new)
         logits = self.forward(prompt, 0, cache)[:, -1]
@@ -123,7 +125,16 @@ class GPT(torch.nn.Module):
         pos = Tp
         for i in range(max_new):
             lsm = torch.log_softmax(logits, dim=-1)
-            probs = torch.softmax(logits / temperature, dim=-1)
+            z = logits / temperature
+            if top_k > 0 and top_k < z.shape[-1]:
+                kth = torch.topk(z, top_k, dim=-1).values[:, -1:]
+                z = z.masked_fill(z < kth, float("-inf"))
+            probs = torch.softmax(z, dim=-1)
+            if top_p < 1.0:
+                sp, si = torch.sort(probs, dim=-1, descending=True)
+                drop = (sp.cumsum(-1) - sp) >= top_p        # mass before this token already reaches top_p
+                sp = sp.masked_fill(drop, 0.0)
+                probs = torch.zeros_like(probs).scatter_(-1, si, sp)
             nxt = torch.multinomial(probs, 1, generator=generator)   # (B,1)
             out[:, i] = nxt[:, 0]
             out_lp[:, i] = lsm.gather(-1, nxt)[:, 0]

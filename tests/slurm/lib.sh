@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/slurm/lib.sh — helpers for the Slurm tests and scripts (source it; bash only).
 #
 #   slurm_need_pkgs                 exit 2 naming the apt package when a Slurm/munge binary is missing

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/slurm/slurm_down.sh STATE_DIR — stop what slurm_up.sh started, by its pid files (never by name):
-# slurmd, slurmctld, and munged only if slurm_up.sh started it (STATE_DIR/munged.pid).
+# slurmd, slurmctld (after cancelling this cluster's jobs), and munged only if a slurm_up.sh started it and
+# no other live cluster registered in /run/munge/pgrpo-users still uses it.
 # SIGTERM, wait up to SLURM_DOWN_TIMEOUT s (default 15), then SIGKILL. Safe to run twice.
 set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: slurm_down.sh STATE_DIR" >&2; exit 1; }
@@ -39,5 +40,20 @@ fi
 
 stop_pidfile slurmd "$S/slurmd.pid"
 stop_pidfile slurmctld "$S/slurmctld.pid"
-stop_pidfile munged "$S/munged.pid"
+# munged: only if a slurm_up started it and no other live cluster of ours still uses it.
+rm -f "/run/munge/pgrpo-users/$(printf '%s' "$(cd "$S" && pwd)" | md5sum | cut -c1-16)"
+others=0
+for u in /run/munge/pgrpo-users/*; do
+    [ -e "$u" ] || continue
+    d=$(head -n1 "$u")
+    if [ -s "$d/slurmctld.pid" ] && kill -0 "$(tr -dc '0-9' < "$d/slurmctld.pid")" 2>/dev/null; then
+        others=$((others + 1))
+    else rm -f "$u"; fi
+done
+if [ "$others" -eq 0 ] && [ -s /run/munge/pgrpo-started ] && [ -s /run/munge/munged.pid ] \
+        && [ "$(cat /run/munge/pgrpo-started)" = "$(cat /run/munge/munged.pid)" ]; then
+    cp /run/munge/pgrpo-started "$S/munged.pid"
+    stop_pidfile munged "$S/munged.pid"
+    rm -f /run/munge/pgrpo-started
+fi
 exit $rc

@@ -41,12 +41,17 @@ if ! munge_ok; then
     mkdir -p /run/munge /var/lib/munge /var/log/munge
     chown munge:munge /run/munge /var/lib/munge /var/log/munge
     chmod 0755 /run/munge
-    runuser -u munge -- /usr/sbin/munged || die "munged failed to start; see /var/log/munge/munged.log"
+    # --force on the second try: a stale socket or pid file left by a killed munged blocks a plain start
+    runuser -u munge -- /usr/sbin/munged 2>/dev/null || runuser -u munge -- /usr/sbin/munged --force \
+        || die "munged failed to start; see /var/log/munge/munged.log"
     for _ in $(seq 1 50); do munge_ok && break; sleep 0.1; done
     munge_ok || die "munged started but munge -n | unmunge fails; see /var/log/munge/munged.log"
-    cp /run/munge/munged.pid "$S/munged.pid"   # marks: we started it, slurm_down stops it
-    echo "slurm_up: started munged (pid $(cat "$S/munged.pid"))" >&2
+    cp /run/munge/munged.pid /run/munge/pgrpo-started   # marks: a slurm_up started it; the last slurm_down stops it
+    echo "slurm_up: started munged (pid $(cat /run/munge/pgrpo-started))" >&2
 fi
+# Register this cluster as a munged user (several test clusters may share one munged).
+mkdir -p /run/munge/pgrpo-users
+printf '%s\n' "$S" > "/run/munge/pgrpo-users/$(printf '%s' "$S" | md5sum | cut -c1-16)"
 
 # ---- slurm.conf ---------------------------------------------------------------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

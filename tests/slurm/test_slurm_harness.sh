@@ -36,7 +36,7 @@ pid1=$(cat "$T/slurm/slurmctld.pid")
 if [ "$("$here/slurm_up.sh" "$T/slurm")" = "$env_line" ] && [ "$(cat "$T/slurm/slurmctld.pid")" = "$pid1" ]; then
     tap_ok slurm_up_idempotent
 else tap_not_ok slurm_up_idempotent; fi
-cd "$T"
+cd "$T" || exit 1
 
 # --- 2. a trivial job ----------------------------------------------------------------------------------
 t0=$(now_s)
@@ -135,7 +135,9 @@ rank=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-0}}}
 stop=""; trap 'stop=1' USR1 TERM
 mkdir -p "$out"
 s=0; [ -f "$out/ckpt" ] && s=$(cat "$out/ckpt")
-[ "$rank" = 0 ] && echo "start at step $s ranks ${SLURM_NTASKS:-?}/${OMPI_COMM_WORLD_SIZE:-?}" >> "$out/log"
+size=${OMPI_COMM_WORLD_SIZE:-${PMIX_SIZE:-${SLURM_NTASKS:-1}}}
+[ "$rank" = 0 ] && echo "start at step $s ranks $size" >> "$out/log"
+[ "$rank" = 0 ] && echo "$*" > "$out/args"
 while [ "$s" -lt "$steps" ]; do
     sleep 0.4
     if [ "$rank" = 0 ]; then echo "$s" >> "$out/steps"; echo $((s + 1)) > "$out/ckpt.tmp"; mv "$out/ckpt.tmp" "$out/ckpt"; fi
@@ -172,6 +174,48 @@ train_sbatch_case() {  # LAUNCHER
 }
 train_sbatch_case srun
 train_sbatch_case mpirun
+
+# --- 7. jobs/chain.sh: job 1 is signalled and exits 75, job 2 (afterany) resumes and finishes ---------
+D=$T/chain
+ids=$(PGRPO="$T/fake_pgrpo" PGRPO_ARGS="--set run.out_dir=$D --set train.steps=10" \
+      "$repo/jobs/chain.sh" "$T/fake.deck" 2 -n 2 -o "$T/chain-%j.out" 2> "$T/chain.err")
+id1=$(echo "$ids" | sed -n 1p); id2=$(echo "$ids" | sed -n 2p)
+if [ -n "$id2" ] && wait_grep '^2$' "$D/steps" 60; then
+    scancel --batch --signal=USR1 "$id1"
+    st2=$(wait_job_done "$id2" 90); st1=$(job_state "$id1")
+    if [ "$st2" = COMPLETED ] && [ "$st1" = FAILED ] && [ "$(job_field "$id1" ExitCode)" = 75:0 ] \
+            && [ "$(cat "$D/steps")" = "$(seq 0 9)" ] && [ -f "$D/final.h5" ] \
+            && [ "$(job_field "$id1" Restarts)" = 0 ]; then
+        tap_ok chain_sh_afterany_resume
+    else tap_not_ok chain_sh_afterany_resume "job1 $st1 $(job_field "$id1" ExitCode) job2 $st2"
+         diag "$T"/chain-*.out "$D/log"; fi
+else tap_not_ok chain_sh_afterany_resume "submission or progress failed"; diag "$T/chain.err"; scancel $ids 2>/dev/null; fi
+
+# --- 8. jobs/sweep.sbatch: each array task gets its seed, estimator and out_dir -----------------------
+id=$(PGRPO="$T/fake_pgrpo" DECK="$T/fake.deck" PGRPO_ARGS="--set train.steps=2" SWEEP_SEEDS="7" \
+     SWEEP_DIR="$T/sweep" PGRPO_JOBS_DIR="$repo/jobs" \
+     sbatch --parsable --array=0-2 -n 1 -o "$T/sweep-%a.out" "$repo/jobs/sweep.sbatch")
+good=1
+for k in 0 1 2; do
+    st=$(wait_job_done "${id}_$k" 60); [ "$st" = COMPLETED ] || good=0
+done
+for adv in grpo drgrpo pgrpo; do
+    a=$(cat "$T/sweep/${adv}_seed7/args" 2>/dev/null)
+    case $a in *"run.out_dir=$T/sweep/${adv}_seed7 "*"run.seed=7 "*"train.advantage=$adv "*"train.steps=2"*) ;; *) good=0;; esac
+    [ -f "$T/sweep/${adv}_seed7/final.h5" ] || good=0
+done
+if [ "$good" = 1 ]; then tap_ok sweep_sbatch_array_seeds_x_advantages
+else tap_not_ok sweep_sbatch_array_seeds_x_advantages; diag "$T"/sweep-*.out; fi
+
+# --- 9. jobs/scaling.sbatch: 1 and 2 ranks, one table row each ---------------------------------------
+id=$(PGRPO="$T/fake_pgrpo" DECK="$T/fake.deck" PGRPO_ARGS="--set train.steps=3" SCALING_DIR="$T/scaling" \
+     sbatch --parsable -n 2 -o "$T/scaling.out" "$repo/jobs/scaling.sbatch")
+st=$(wait_job_done "$id" 90)
+if [ "$st" = COMPLETED ] && [ "$(awk 'NR > 1 { printf "%s,%s ", $1, $2 }' "$T/scaling/scaling.tsv")" = "1,3 2,3 " ] \
+        && grep -q 'ranks 1$' "$T/scaling/n1/log" && grep -q 'ranks 2$' "$T/scaling/n2/log" \
+        && awk 'NR > 1 && !($4 >= 0.4 && $4 < 10) { bad = 1 } END { exit bad }' "$T/scaling/scaling.tsv"; then
+    tap_ok scaling_sbatch_table
+else tap_not_ok scaling_sbatch_table "state $st"; diag "$T/scaling.out"; fi
 
 echo "# slurm harness total $(elapsed_s "$T_ALL") s" >&2
 exit $TAP_FAILS

@@ -12,7 +12,7 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
-cd "$repo"
+cd "$repo" || exit 1
 
 PGRPO_BIN=${RESUME_PGRPO:-$repo/bin/pgrpo}
 DECK=${RESUME_DECK:-inputs/demo.deck}

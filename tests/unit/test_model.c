@@ -212,6 +212,22 @@ static void check_sampling(Model *m, const SampleParams *sp, uint64_t seed, cons
             int t = plen[i] - 1 + g;
             double d = fabs(flp[i * Tf + t] - lp[i * max_new + g]);
             if (d > worst) worst = d;
+            if (sp->top_p < 1.0f) { // the sampled token lies in the nucleus (after top-k) at this temperature
+                const float *row = z + ((size_t)i * Tf + t) * V;
+                int tk = out[i * max_new + g], kk = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
+                double mass_above = 0.0, total = 0.0, mx = row[0];
+                for (int v = 1; v < V; v++) if (row[v] > mx) mx = row[v];
+                for (int v = 0; v < V; v++) {
+                    int rank = 0;
+                    for (int u = 0; u < V; u++) rank += row[u] > row[v];
+                    if (rank >= kk) continue;
+                    double e = exp((row[v] - mx) / sp->temperature);
+                    total += e;
+                    if (row[v] > row[tk]) mass_above += e;
+                }
+                T_ASSERT(mass_above < sp->top_p * total * (1 + 1e-5), "%s: token outside the nucleus (mass above %g)",
+                         what, mass_above / total);
+            }
             if (sp->top_k > 0) { // the sampled token ranks within the top k of its logits row
                 const float *row = z + ((size_t)i * Tf + t) * V;
                 int tk = out[i * max_new + g], above = 0;
@@ -237,6 +253,61 @@ static void test_kv_sampling_matches_forward(void) {
     SampleParams both = {.temperature = 1.0f, .top_k = 5, .top_p = 0.9f, .max_new = 16, .eos = 2};
     check_sampling(m, &both, 4, "top_k=5 top_p=0.9 eos=2", &stops);
     T_ASSERT(model_activation_bytes(m) > 0, "reserve reported nothing");
+    model_free(m);
+}
+
+// Many one-token samples from one prompt: the empirical frequencies match softmax(z / temperature) restricted
+// to the top k and the top-p nucleus, within 4.5 standard errors per token (and never a filtered token).
+static void test_sampling_distribution(void) {
+    enum { N = 4000, V = 24 };
+    Model *m = tiny_model(1, 2, 8, V, 8, 0.8f, 71);
+    int *prompt = malloc(sizeof(int) * N * 2), *plen = malloc(sizeof(int) * N), *out = malloc(sizeof(int) * N), len[1];
+    float *lp = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) { prompt[2 * i] = 3; prompt[2 * i + 1] = 5; plen[i] = 2; }
+    int tok[2] = {3, 5}, tgt[2] = {0, 0};
+    float flp[2];
+    model_forward(m, tok, tgt, 1, 2, flp, NULL);
+    float z[V];
+    memcpy(z, model_logits(m) + V, sizeof z);
+    SampleParams cases[4] = {{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = 1, .eos = -1},
+                             {.temperature = 0.5f, .top_k = 4, .top_p = 1.0f, .max_new = 1, .eos = -1},
+                             {.temperature = 1.0f, .top_k = 0, .top_p = 0.6f, .max_new = 1, .eos = -1},
+                             {.temperature = 1.5f, .top_k = 7, .top_p = 0.8f, .max_new = 1, .eos = -1}};
+    for (int c = 0; c < 4; c++) {
+        const SampleParams *sp = &cases[c];
+        Rng r;
+        rng_seed(&r, 72 + c, RNG_SAMPLE, 0, 0);
+        int *lens = malloc(sizeof(int) * N);
+        model_sample(m, prompt, 2, plen, N, sp, &r, out, lp, lens);
+        double p[V], total = 0.0;
+        for (int v = 0; v < V; v++) {
+            int rank = 0;
+            for (int u = 0; u < V; u++) rank += z[u] > z[v];
+            p[v] = sp->top_k && rank >= sp->top_k ? 0.0 : exp(z[v] / sp->temperature);
+            total += p[v];
+        }
+        if (sp->top_p < 1.0f) { // keep the smallest best-first prefix reaching top_p of the mass
+            double kept = 0.0;
+            for (int v = 0; v < V; v++) {
+                double above = 0.0;
+                for (int u = 0; u < V; u++) if (z[u] > z[v]) above += p[u];
+                if (above >= sp->top_p * total) p[v] = 0.0;
+                kept += p[v];
+            }
+            total = kept;
+        }
+        int count[V] = {0};
+        for (int i = 0; i < N; i++) count[out[i]]++;
+        for (int v = 0; v < V; v++) {
+            p[v] /= total;
+            double se = sqrt(p[v] * (1 - p[v]) / N) + 1e-9;
+            T_ASSERT(fabs(count[v] / (double)N - p[v]) < 4.5 * se, "case %d token %d: freq %g vs p %g", c, v,
+                     count[v] / (double)N, p[v]);
+        }
+        free(lens);
+    }
+    (void)len;
+    free(prompt); free(plen); free(out); free(lp);
     model_free(m);
 }
 
@@ -295,6 +366,7 @@ int main(void) {
     T_RUN(test_entropy_and_normalisation);
     T_RUN(test_causality);
     T_RUN(test_kv_sampling_matches_forward);
+    T_RUN(test_sampling_distribution);
     T_RUN(test_eos_stop);
     T_RUN(test_forward_grows_and_flops);
     T_EXIT();

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# CLI and deck behaviour: help/version, every user error gives one line naming file:line/key/value + exit 2.
+source "$(dirname "$0")/../lib.sh"
+D=$SCRATCH
+# expect_err NAME EXPECTED_RC REGEX -- command...
+expect_err() {
+    local name=$1 want=$2 re=$3; shift 4
+    local out rc
+    out=$("$@" 2>&1 >/dev/null); rc=$?
+    local lines; lines=$(printf '%s\n' "$out" | grep -c 'pgrpo: error' || true)
+    if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -qE "$re" && [ "$lines" -ge 1 ]; then ok "$name"
+    else nok "$name" "rc=$rc (want $want)" "stderr: $(printf '%s' "$out" | head -3)"; fi
+}
+"$PGRPO" --help | grep -q "usage: pgrpo" && ok help || nok help
+"$PGRPO" --version | grep -qE '^pgrpo [0-9]+\.[0-9]+\.[0-9]+$' && ok version || nok version
+"$PGRPO" --help-deck | grep -q "^pgrpo.history" && ok help_deck || nok help_deck
+
+printf '[model]\nn_layers = 3\n' > $D/typo.deck
+expect_err unknown_key_suggests 2 "typo.deck:2: unknown key 'model.n_layers'.*did you mean 'model.n_layer'" -- "$PGRPO" sft $D/typo.deck
+printf '[model]\nd_model = lots\n' > $D/bad.deck
+expect_err bad_value_names_range 2 "bad.deck:2: model.d_model = 'lots' is not valid; expected an integer in \[8, 8192\]" -- "$PGRPO" sft $D/bad.deck
+expect_err bad_enum_lists_choices 2 "train.advantage = 'ppo' is not valid; expected one of grpo\|drgrpo\|pgrpo" -- "$PGRPO" train $TINY --set train.advantage=ppo
+expect_err missing_deck 2 "cannot open deck '$D/none.deck'" -- "$PGRPO" train $D/none.deck
+expect_err unknown_command 2 "unknown command 'trian'" -- "$PGRPO" trian
+expect_err unknown_option 2 "unknown option '--fast'" -- "$PGRPO" train $TINY --fast
+expect_err set_without_eq 2 "missing '='" -- "$PGRPO" train $TINY --set train.steps
+printf 'steps = 3\n' > $D/nosect.deck
+expect_err key_before_section 2 "nosect.deck:1: key 'steps' appears before any \[section\]" -- "$PGRPO" sft $D/nosect.deck
+expect_err head_mismatch 2 "model.d_model = 30.*multiple of n_head|d_model" -- "$PGRPO" sft $TINY --set model.d_model=30 --set model.n_head=4
+expect_err rollout_ranks_ge_world 2 "train.rollout_ranks = 1: 1 rollout ranks need more than 1 MPI ranks" -- "$PGRPO" train $TINY --set run.out_dir=$D/r --set train.rollout_ranks=1
+expect_err grpo_needs_g2 2 "train.group_size = 1.*grpo normalises over the G completions" -- "$PGRPO" train $TINY --set run.out_dir=$D/r --set train.group_size=1 --set train.advantage=grpo
+expect_err async_needs_rollout 2 "train.async = true.*rollout-only ranks" -- "$PGRPO" train $TINY --set run.out_dir=$D/r --set train.async=true
+expect_err missing_base 2 "train.base = $D/nope.h5.*cannot read" -- "$PGRPO" train $TINY --set run.out_dir=$D/r --set train.base=$D/nope.h5
+expect_err bad_shares 2 "task.shares" -- "$PGRPO" sft $TINY --set run.out_dir=$D/r --set task.shares=0.5,0.1
+echo "not hdf5" > $D/junk.h5
+expect_err inspect_not_hdf5 3 "junk.h5" -- "$PGRPO" inspect $D/junk.h5
+expect_err eval_missing_policy 2 "final.h5" -- "$PGRPO" eval $TINY --set run.out_dir=$D/empty
+# --set overrides the file and the resolved deck is echoed, then stored in the HDF5 output.
+out=$("$PGRPO" sft $TINY --set run.out_dir=$D/s --set sft.steps=2 --set sft.batch=4 2>&1)
+if printf '%s' "$out" | grep -q '^steps = 2$' && h5dump -a /deck $D/s/sft_base.h5 | grep -q 'steps = 2'; then ok deck_echoed_and_stored
+else nok deck_echoed_and_stored "$(printf '%s' "$out" | tail -3)"; fi
+# No half-written file is left where a later run would trust it: the output folder is a regular file.
+touch $D/file_not_dir
+expect_err unwritable_out_dir 2 "run.out_dir" -- "$PGRPO" sft $TINY --set run.out_dir=$D/file_not_dir/x --set sft.steps=1
+[ "$(find $D -name '*.tmp.*' | wc -l)" -eq 0 ] && ok no_temp_file_left || nok no_temp_file_left "$(find $D -name '*.tmp.*')"

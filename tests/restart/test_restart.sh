@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Checkpoints and exact restart: SIGUSR1/SIGTERM preemption, max_walltime, kill -9 at random moments (some during a
+# checkpoint write), corrupt/truncated checkpoints, and refusals. Every resumed run must end bit-identical to an
+# uninterrupted one, with no duplicated and no missing steps in metrics.h5 and trajectories.h5.
+source "$(dirname "$0")/../lib.sh"
+D=$SCRATCH
+STEPS=12
+"$PGRPO" sft $TINY --set run.out_dir=$D/base --quiet || { nok sft_base; exit 1; }
+T=(train $TINY --set train.base=$D/base/sft_base.h5 --set train.steps=$STEPS --set checkpoint.every=2)
+Q=--quiet
+mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$D/ref && ok uninterrupted_run || nok uninterrupted_run
+identical() {  # run dir vs the reference: weights, trajectories and metric steps
+    same_dataset $D/ref/final.h5 $1/final.h5 /model/params &&
+    same_dataset $D/ref/trajectories.h5 $1/trajectories.h5 /reward &&
+    same_dataset $D/ref/trajectories.h5 $1/trajectories.h5 /completion_tokens &&
+    /usr/bin/python3 - "$1" $STEPS <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1] + "/metrics.h5", "r") as f:
+    for name in ("reward/mean", "loss/total", "kl"):
+        s = list(f["observables/" + name + "/step"][...])
+        assert s == list(range(int(sys.argv[2]))), (name, s)
+PY
+}
+wait_for() { for _ in $(seq 1 600); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+
+# 1. SIGUSR1 (what Slurm sends before the time limit): finish the step, checkpoint, exit 75; then resume.
+for sig in USR1 TERM; do
+    R=$D/sig$sig
+    bg_mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R
+    # USR1 goes to mpirun, which forwards it; TERM goes to the ranks themselves, as Slurm delivers it.
+    wait_for $R/checkpoints/ckpt_00000002.h5
+    if [ $sig = USR1 ]; then kill -USR1 $BG_PID; else pkill -TERM -P $BG_PID; fi
+    wait $BG_PID; rc=$?
+    [ $rc -eq 75 ] && ok "sig${sig}_exits_75" || nok "sig${sig}_exits_75" "rc=$rc"
+    mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --resume auto && identical $R && ok "sig${sig}_resume_bit_identical" || nok "sig${sig}_resume_bit_identical"
+done
+# 2. --resume auto is harmless on a first run, and on a finished run it trains zero more steps.
+R=$D/auto; mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --resume auto && identical $R && ok resume_auto_first_run || nok resume_auto_first_run
+out=$(mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$R --resume auto 2>&1); 
+echo "$out" | grep -q "resumed from .*ckpt_000000$STEPS.h5 at step $STEPS" && identical $R && ok resume_finished_run_is_noop || nok resume_finished_run_is_noop "$(echo "$out" | tail -3)"
+# 3. max_walltime: stops cleanly with a checkpoint before the deadline, exit 75, and resumes exactly.
+R=$D/wall
+mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set run.max_walltime=1.5 --set train.steps=400; rc=$?
+[ $rc -eq 75 ] && ls $R/checkpoints/ckpt_*.h5 >/dev/null 2>&1 && ok max_walltime_stops_with_checkpoint || nok max_walltime_stops_with_checkpoint "rc=$rc"
+# 4. kill -9 of all ranks at random moments (several trials; checkpoints every step so some land mid-write).
+R=$D/kill; trials=0; rcs=""
+for i in 1 2 3 4 5 6; do
+    bg_mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
+    sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.3 + rand() * 1.2}')"
+    kill -9 -- -$BG_PID 2>/dev/null; wait $BG_PID 2>/dev/null; rcs="$rcs $?"; trials=$((trials + 1))
+done
+mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
+identical $R && ok "kill9_${trials}_trials_then_resume_bit_identical # rcs:$rcs" || nok kill9_then_resume_bit_identical "rcs:$rcs"
+[ "$(find $R -name '*.tmp.*' | wc -l)" -le 1 ] && ok kill9_leaves_no_trusted_partial || nok kill9_leaves_no_trusted_partial
+# 5. A corrupt newest checkpoint is detected, reported and skipped for the previous one.
+R=$D/corrupt
+mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set train.steps=6 || nok corrupt_setup
+newest=$R/checkpoints/ckpt_00000006.h5
+/usr/bin/python3 - "$newest" <<'PY'
+import sys, h5py
+p = sys.argv[1]
+with h5py.File(p, "r") as f:
+    off = f["model/params"].id.get_offset()
+with open(p, "r+b") as g:
+    g.seek(off + 1234); b = g.read(1); g.seek(off + 1234); g.write(bytes([b[0] ^ 0x10]))
+PY
+"$PGRPO" inspect $newest >/dev/null 2>&1; [ $? -eq 3 ] && ok inspect_detects_bitflip || nok inspect_detects_bitflip
+out=$(mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$R --resume auto 2>&1)
+echo "$out" | grep -q "skipping corrupt checkpoint $newest" && echo "$out" | grep -q "resumed from .*ckpt_00000004.h5" && ok corrupt_checkpoint_skipped || nok corrupt_checkpoint_skipped "$(echo "$out" | grep -i 'skip\|resum\|error' | head -3)"
+identical $R && ok corrupt_then_resume_bit_identical || nok corrupt_then_resume_bit_identical
+cp $R/checkpoints/ckpt_00000012.h5 $D/trunc.h5; truncate -s 5000 $D/trunc.h5
+"$PGRPO" inspect $D/trunc.h5 >/dev/null 2>&1; [ $? -eq 3 ] && ok inspect_detects_truncation || nok inspect_detects_truncation
+out=$(mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$D/x --resume $D/trunc.h5 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "trunc.h5" && ok resume_path_corrupt_refused || nok resume_path_corrupt_refused "rc=$rc"
+# 6. Refusals: a different prompt count cannot continue the data stream.
+out=$(mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$D/ref --set train.prompts=4 --resume auto 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "train.prompts=8" && ok resume_other_prompts_refused || nok resume_other_prompts_refused "rc=$rc $(echo "$out" | head -2)"
+# A different rank count continues (documented: valid, no longer bit-identical) with a warning.
+R=$D/ranks; cp -r $D/sigUSR1 $R; rm -f $R/final.h5; rm -f $R/checkpoints/ckpt_0000001[02].h5
+out=$($PGRPO "${T[@]}" --set run.out_dir=$R --resume auto 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "warning: .* written by 2 ranks" && ok resume_other_rank_count_warns || nok resume_other_rank_count_warns "rc=$rc"
+# 7. Asynchronous mode restarts exactly too (the rollouts' one-step-behind weights are in the checkpoint).
+A=(--set train.rollout_ranks=1 --set train.async=true)
+mpi 2 $PGRPO "${T[@]}" $Q "${A[@]}" --set run.out_dir=$D/aref || nok async_ref
+R=$D/async
+bg_mpi 2 $PGRPO "${T[@]}" $Q "${A[@]}" --set run.out_dir=$R
+wait_for $R/checkpoints/ckpt_00000004.h5; kill -USR1 $BG_PID; wait $BG_PID; rc=$?
+mpi 2 $PGRPO "${T[@]}" $Q "${A[@]}" --set run.out_dir=$R --resume auto
+[ $rc -eq 75 ] && same_dataset $D/aref/final.h5 $R/final.h5 /model/params && same_dataset $D/aref/trajectories.h5 $R/trajectories.h5 /completion_tokens \
+    && ok async_resume_bit_identical || nok async_resume_bit_identical "rc=$rc"
