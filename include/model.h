@@ -82,7 +82,7 @@ typedef struct {
     int top_k;         // 0 = off
     float top_p;       // 1 = off
     int max_new;       // max new tokens per sequence
-    int eos;           // token that ends a sequence (it is kept in the output)
+    int eos;           // token that ends a sequence (it is kept in the output); -1: none
 } SampleParams;
 
 // Samples n completions. Sequence i continues prompt prompt_tok + i*prompt_stride of length prompt_len[i]

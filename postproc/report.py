@@ -61,14 +61,15 @@ def load_run(path):
         deck = f.attrs.get("deck", b"")
         deck = deck.decode() if isinstance(deck, bytes) else str(deck)
         adv = deck_value(deck, "train.advantage") or "?"
-        run["label"] = f"{adv} ({os.path.basename(os.path.normpath(path))})"
+        base = os.path.basename(os.path.normpath(path))
+        run["label"] = adv if base == adv else f"{adv} ({base})"
         run["reward"] = series(f, "reward/mean")
         run["worst"] = series(f, "reward/worst_group_mean")
         run["kl"] = series(f, "kl")
         obs = f.get("observables/reward/group")
         for g in sorted(obs.keys(), key=int) if obs is not None else []:
             d = obs[g]["mean"]
-            desc = d.attrs.get("description", b"")
+            desc = d["value"].attrs.get("description", b"")
             desc = desc.decode() if isinstance(desc, bytes) else str(desc)
             run["groups"][int(g)] = (desc or f"group {g}", np.asarray(d["step"][...]), np.asarray(d["value"][...]))
     epath = os.path.join(path, "eval.h5")

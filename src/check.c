@@ -1,8 +1,22 @@
 // check.c — fatal error helpers (see check.h).
 #include "check.h"
 #include <stdarg.h>
+#include <unistd.h>
+
+// The MPI rank from the launcher's environment (mpirun, srun), without needing MPI here.
+static int launcher_rank(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
 
 void die_user(int code, const char *hint, const char *fmt, ...) {
+    // A deck error is seen by every rank at once: let rank 0 say it (the launcher then stops the others), and
+    // speak from another rank only when the error is that rank's alone.
+    if (launcher_rank() > 0) sleep(2);
     va_list ap;
     va_start(ap, fmt);
     fputs("pgrpo: error: ", stderr);

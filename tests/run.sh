@@ -37,7 +37,7 @@ echo "== unit tests under AddressSanitizer + UBSan"
 export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in build/asan/tests/test_*; do run_one "asan/$(basename "$t")" "$t"; done
 echo "== script tests"
-for t in tests/cli/test_*.sh tests/mpi/test_*.sh tests/reference/run.sh tests/restart/test_*.sh tests/slurm/test_*.sh; do
+for t in tests/cli/test_*.sh tests/mpi/test_*.sh tests/reference/run.sh tests/reference/test_loss.sh tests/restart/test_*.sh tests/slurm/test_*.sh; do
     [ -f "$t" ] || continue
     run_one "${t#tests/}" bash "$t"
 done

@@ -4,7 +4,8 @@
 #   B: jobs/train.sbatch with 2 tasks into $T/B; after the first checkpoint, `scancel --batch --signal=USR1`;
 #      pgrpo finishes the step, checkpoints, exits 75; the script requeues; the rerun resumes and finishes.
 #   Checks: B requeued once and completed; h5diff -d 0 A/final.h5 B/final.h5 /model/params;
-#   B/metrics.h5 /observables/loss/step has no duplicated and no missing steps (same steps as A).
+#   B/metrics.h5 /observables/loss/total/step (or /observables/loss/step) has no duplicated and no missing
+#   steps (the same steps as A).
 # Prints TAP; SKIPs while `bin/pgrpo train --help` fails. Exit status = number of failures.
 # Knobs: RESUME_DECK (default inputs/demo.deck), RESUME_SETS (deck overrides shared by A and B),
 #        RESUME_LAUNCHER (srun|mpirun, default srun), SLURM_TEST_KEEP=1 keeps the temp dir.
@@ -90,8 +91,10 @@ else tap_not_ok slurm_resume_final_params_bit_identical; diag "$T/h5diff.out"; f
 
 if "$H5PY" - "$T/A/metrics.h5" "$T/B/metrics.h5" > "$T/steps.out" 2>&1 <<'PY'
 import sys, h5py, numpy as np
-a = h5py.File(sys.argv[1], "r")["/observables/loss/step"][()]
-b = h5py.File(sys.argv[2], "r")["/observables/loss/step"][()]
+fa, fb = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+name = next(n for n in ("/observables/loss/total/step", "/observables/loss/step") if n in fb)
+a, b = fa[name][()], fb[name][()]
+print("dataset", name)
 dup = sorted(set(b[np.r_[False, np.diff(np.sort(b)) == 0]].tolist()))
 missing = sorted(set(a.tolist()) - set(b.tolist()))
 print("A steps", a.tolist()); print("B steps", b.tolist()); print("duplicated", dup, "missing", missing)
