@@ -23,7 +23,7 @@ TOOLS    = $(wildcard tests/tools/*.c)
 TOOLBIN  = $(TOOLS:tests/tools/%.c=build/tests/%)
 BENCH    = $(wildcard tests/bench/*.c)
 BENCHBIN = $(BENCH:tests/bench/%.c=build/bench/%)
-HDR      = $(wildcard include/*.h)
+HDR      = $(wildcard include/*.h) $(wildcard src/*.h)
 
 .PHONY: all check test-bin run bench deps install clean help report
 all: bin/pgrpo

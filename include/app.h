@@ -37,6 +37,8 @@ void app_save_policy(const App *a, const char *path, Model *m, const Task *t, lo
 // when cfg_out is given and *allow_adopt). Exits 2/3 with the file named on any problem.
 Model *app_load_policy(const App *a, const char *path, const Task *t, Rng *init_rng);
 
+// Copies src to dst atomically (temporary name, fsync, rename, fsync of the folder); -1 + message on failure.
+int app_copy_file(const char *src, const char *dst, char *err, size_t errlen);
 // mkdir -p; 0 when dir exists as a folder afterwards.
 int app_mkdirs(const char *dir);
 // "<run.out_dir>/<name>" (creates run.out_dir on rank 0).

@@ -117,9 +117,18 @@ TrajFile *traj_open(MPI_Comm comm, const char *path, const char *deck_text, int 
                     long resume_step, char *err, size_t errlen);
 // Rank's prompts [p0, p0+np) of the global P; the slices of all ranks must tile [0,P). np may be 0.
 int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *local);
+// Rows are buffered and written `steps` at a time (default 1: every call writes). HDF5 1.10's collective
+// gzip path costs ~3 ms per dataset per call on 2 ranks whatever the size, so batch 16 is ~10x cheaper per step.
+// Same value on every rank. Call traj_flush before each checkpoint, so the file holds every step < the
+// checkpoint's step (a restart truncates to those and regenerates the rest; buffered rows lost in a crash are
+// exactly rows the restart rewrites).
+int traj_set_batch(TrajFile *t, int steps);
+int traj_flush(TrajFile *t);          // collective; writes buffered rows
+// Writes buffered rows (traj_flush) and flushes HDF5's caches to disk (collective): call before a checkpoint.
+int traj_sync(TrajFile *t);
 const char *traj_error(const TrajFile *t);
-long traj_steps(const TrajFile *t);   // rows in the file
-int traj_close(TrajFile *t);          // 0 ok; frees t
+long traj_steps(const TrajFile *t);   // rows written or buffered
+int traj_close(TrajFile *t);          // flushes; 0 ok; frees t
 
 // ---- inspect ----
 // Summarises any pgrpo HDF5 file to out: schema, version, creator, step, deck sections, groups, every dataset

@@ -44,6 +44,8 @@ int cmd_sft(App *a) {
     };
     AdamW opt;
     adamw_init(&opt, &oc, model_num_params(m));
+    unsigned char *decay = xmalloc(model_num_params(m));   // decay matrices only, not biases and LayerNorms
+    model_decay_mask(m, decay);
     app_print_memory(a, m, 1);
 
     int *tok = xmalloc(sizeof(int) * (size_t)nb * T), *tgt = xmalloc(sizeof(int) * (size_t)nb * T);
@@ -87,7 +89,7 @@ int cmd_sft(App *a) {
         comm_allreduce_sum(model_grads(m), model_num_params(m), a->world);
         MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_FLOAT, MPI_SUM, a->world);
         float lr = adamw_lr(&oc, opt.t);
-        float gnorm = adamw_step(&opt, model_params(m), model_grads(m), NULL);
+        float gnorm = adamw_step(&opt, model_params(m), model_grads(m), decay);
         double dt = comm_now() - t0;
         if (step % deck_int(d, "run.log_every") == 0 || step == steps - 1) {
             double eta = (comm_now() - t_start) / (step + 1) * (steps - step - 1);
@@ -100,7 +102,7 @@ int cmd_sft(App *a) {
     if (a->rank == 0) app_save_policy(a, path, m, task, steps, "sft");
     MPI_Barrier(a->world);
     app_log(a, "sft: wrote %s\n", path);
-    free(tok); free(tgt); free(ex); free(lens); free(logp); free(dlogp);
+    free(tok); free(tgt); free(ex); free(lens); free(decay); free(logp); free(dlogp);
     adamw_free(&opt);
     model_free(m);
     task_free(task);

@@ -42,12 +42,16 @@ struct TrajFile {
     int P, G, Tp, Tc;
     hsize_t rows;
     long last_step;
+    // Rows not yet in the file (see traj_flush): this rank's slice for each buffered step, (nbuf, bnp, ...).
+    int batch, nbuf, bp0, bnp;
+    int64_t *bsteps;                 // (batch)
+    void *buf[TRAJ_NDSETS];          // buf[k]: (batch, bnp, inner...) in dataset k's type
     char path[STORE_PATHLEN];
     char err[STORE_ERRLEN];
 };
 
 const char *traj_error(const TrajFile *t) { return t->err[0] ? t->err : NULL; }
-long traj_steps(const TrajFile *t) { return (long)t->rows; }
+long traj_steps(const TrajFile *t) { return (long)t->rows + t->nbuf; }
 
 // Full dims (S, P, ...) of spec k with S = rows; returns the rank.
 static int spec_dims(const TrajFile *t, int k, hsize_t rows, hsize_t *dims) {
@@ -79,10 +83,10 @@ static hid_t create_dset(TrajFile *t, int k) {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, n, chunk);
     H5Pset_shuffle(dcpl);
-    if (!getenv("X_NOGZIP")) { H5Pset_deflate(dcpl, TRAJ_GZIP_LEVEL); } 
+    H5Pset_deflate(dcpl, TRAJ_GZIP_LEVEL);
     H5Pset_obj_track_times(dcpl, 0);
     // Parallel filtered datasets must allocate at creation or at the first collective write, never lazily.
-    if (!getenv("X_NOEARLY")) H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     hid_t d = H5Dcreate2(t->file, s->name, store_h5_file_type(s->type), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(sp);
@@ -100,7 +104,10 @@ static int all_ok(TrajFile *t, int ok) {
     return all;
 }
 
+static void free_buffers(TrajFile *t);
+
 static void traj_free(TrajFile *t) {
+    free_buffers(t);
     for (int k = 0; k < TRAJ_NDSETS; k++)
         if (t->d[k] >= 0) H5Dclose(t->d[k]);
     if (t->xfer >= 0) H5Pclose(t->xfer);
@@ -172,6 +179,7 @@ TrajFile *traj_open(MPI_Comm comm, const char *path, const char *deck_text, int 
     for (int k = 0; k < TRAJ_NDSETS; k++) t->d[k] = -1;
     t->P = P; t->G = G; t->Tp = Tp; t->Tc = Tc;
     t->last_step = -1;
+    t->batch = 1;
     snprintf(t->path, sizeof t->path, "%s", path);
     StoreQuiet q = store_quiet_begin();
     t->xfer = H5Pcreate(H5P_DATASET_XFER);
@@ -179,8 +187,8 @@ TrajFile *traj_open(MPI_Comm comm, const char *path, const char *deck_text, int 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     // Metadata reads by one rank and broadcast: at hundreds of ranks this is what keeps open() fast.
-    if (!getenv("X_NOCOLLMD")) { H5Pset_all_coll_metadata_ops(fapl, 1);
-    H5Pset_coll_metadata_write(fapl, 1); }
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
     int exists = 0;
     if (t->rank == 0) exists = access(path, F_OK) == 0;
@@ -223,21 +231,18 @@ static const void *local_ptr(const TrajStep *l, int k) {
     return p[k];
 }
 
-int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *local) {
-    // Check the tiling collectively first: a bad slice on one rank must not leave the others inside H5Dwrite.
-    long cnt[2] = {np, 0}, tot[2];
-    int bad_local = np < 0 || p0 < 0 || p0 + np > t->P || step <= t->last_step || (np > 0 && !local);
-    cnt[1] = bad_local;
-    MPI_Allreduce(cnt, tot, 2, MPI_LONG, MPI_SUM, t->comm);
-    if (tot[1] || tot[0] != t->P) {
-        store_seterr(t->err, sizeof t->err, "%s: step %ld: prompt slices do not tile [0,%d) (sum of np = %ld, "
-                     "%ld rank(s) with a bad slice or step <= %ld)", t->path, step, t->P, tot[0], tot[1],
-                     t->last_step);
-        return -1;
-    }
+static size_t per_prompt(const TrajFile *t, int k) {
+    int in = TRAJ_SPECS[k].inner;
+    return in == 'p' ? (size_t)t->Tp : in == 'g' ? (size_t)t->G : in == 'c' ? (size_t)t->G * t->Tc : 1;
+}
+
+// Writes the nbuf buffered rows with one set_extent and one collective H5Dwrite per dataset: the filtered
+// collective path of HDF5 1.10 costs milliseconds per call whatever the size, so rows are batched.
+int traj_flush(TrajFile *t) {
+    if (t->nbuf == 0) return t->err[0] ? -1 : 0;   // nbuf is the same on every rank
     StoreQuiet q = store_quiet_begin();
     int ok = 1;
-    hsize_t rows = t->rows + 1;
+    hsize_t rows = t->rows + (hsize_t)t->nbuf;
     char h5[256] = "";
     // No early exit on failure: every rank must make the same sequence of collective calls whatever happens.
     for (int k = 0; k < TRAJ_NDSETS; k++) {
@@ -247,18 +252,17 @@ int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *loca
         hid_t fs = H5Dget_space(t->d[k]);
         for (int i = 0; i < n; i++) cnts[i] = dims[i];
         off[0] = t->rows;
-        cnts[0] = 1;
-        int64_t st = step;
+        cnts[0] = (hsize_t)t->nbuf;
         const void *buf;
         int mine;
-        if (k == 0) {   // the step column is one element: rank 0 writes it
+        if (k == 0) {   // the step column: rank 0 writes it
             mine = t->rank == 0;
-            buf = &st;
+            buf = t->bsteps;
         } else {
-            off[1] = (hsize_t)p0;
-            cnts[1] = (hsize_t)np;
-            mine = np > 0;
-            buf = mine ? local_ptr(local, k) : NULL;
+            off[1] = (hsize_t)t->bp0;
+            cnts[1] = (hsize_t)t->bnp;
+            mine = t->bnp > 0;
+            buf = t->buf[k];
         }
         hid_t ms;
         if (mine) {
@@ -270,9 +274,10 @@ int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *loca
             ms = H5Screate_simple(1, &one, NULL);
             H5Sselect_none(ms);
         }
-        // Memory type = file type (little-endian, as store.c checks the host is): no conversion, so the
+        // Memory type = file type (little-endian, as traj_open checks the host is): no conversion, so the
         // filtered write stays collective.
-        if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : &st) < 0 && ok) {
+        if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : t->bsteps) < 0
+            && ok) {
             ok = 0;
             snprintf(h5, sizeof h5, "%s: ", TRAJ_SPECS[k].name);
             store_h5_errtext(h5 + strlen(h5), sizeof h5 - strlen(h5));
@@ -282,19 +287,74 @@ int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *loca
     }
     store_quiet_end(q);
     if (!all_ok(t, ok)) {
-        store_seterr(t->err, sizeof t->err, "%s: collective write of step %ld failed (%s)", t->path, step,
-                     h5[0] ? h5 : "on another rank");
+        store_seterr(t->err, sizeof t->err, "%s: collective write of steps %ld..%ld failed (%s)", t->path,
+                     (long)t->bsteps[0], (long)t->bsteps[t->nbuf - 1], h5[0] ? h5 : "on another rank");
+        t->nbuf = 0;
         return -1;
     }
     t->rows = rows;
-    t->last_step = step;
+    t->nbuf = 0;
     return 0;
+}
+
+int traj_sync(TrajFile *t) {
+    int rc = traj_flush(t);
+    // Collective on the file's communicator: after it, the file on disk holds every row written so far.
+    StoreQuiet q = store_quiet_begin();
+    if (H5Fflush(t->file, H5F_SCOPE_GLOBAL) < 0) rc = -1;
+    store_quiet_end(q);
+    return rc;
+}
+
+static void free_buffers(TrajFile *t) {
+    for (int k = 0; k < TRAJ_NDSETS; k++) { free(t->buf[k]); t->buf[k] = NULL; }
+    free(t->bsteps);
+    t->bsteps = NULL;
+}
+
+int traj_set_batch(TrajFile *t, int steps) {
+    int rc = traj_flush(t);
+    free_buffers(t);
+    t->batch = steps < 1 ? 1 : steps;
+    return rc;
+}
+
+int traj_write_step(TrajFile *t, long step, int p0, int np, const TrajStep *local) {
+    // Check the tiling collectively first: a bad slice on one rank must not leave the others inside H5Dwrite.
+    long cnt[3] = {np, 0, 0}, tot[3];
+    cnt[1] = np < 0 || p0 < 0 || p0 + np > t->P || step <= t->last_step || (np > 0 && !local);
+    cnt[2] = t->nbuf > 0 && (p0 != t->bp0 || np != t->bnp);   // a new slicing: flush the old one first
+    MPI_Allreduce(cnt, tot, 3, MPI_LONG, MPI_SUM, t->comm);
+    if (tot[1] || tot[0] != t->P) {
+        store_seterr(t->err, sizeof t->err, "%s: step %ld: prompt slices do not tile [0,%d) (sum of np = %ld, "
+                     "%ld rank(s) with a bad slice or step <= %ld)", t->path, step, t->P, tot[0], tot[1],
+                     t->last_step);
+        return -1;
+    }
+    if (tot[2] && traj_flush(t) != 0) return -1;
+    if (!t->bsteps || (t->nbuf == 0 && np != t->bnp)) {
+        free_buffers(t);
+        t->bsteps = xcalloc((size_t)t->batch, sizeof *t->bsteps);
+        for (int k = 1; k < TRAJ_NDSETS; k++)
+            t->buf[k] = xmalloc((size_t)t->batch * (size_t)np * per_prompt(t, k) * store_type_size(TRAJ_SPECS[k].type));
+    }
+    t->bp0 = p0;
+    t->bnp = np;
+    t->bsteps[t->nbuf] = step;
+    for (int k = 1; k < TRAJ_NDSETS && np > 0; k++) {
+        size_t row = (size_t)np * per_prompt(t, k) * store_type_size(TRAJ_SPECS[k].type);
+        memcpy((char *)t->buf[k] + (size_t)t->nbuf * row, local_ptr(local, k), row);
+    }
+    t->nbuf++;
+    t->last_step = step;
+    return t->nbuf == t->batch ? traj_flush(t) : 0;
 }
 
 int traj_close(TrajFile *t) {
     if (!t) return 0;
+    int rc = traj_flush(t);
+    free_buffers(t);
     StoreQuiet q = store_quiet_begin();
-    int rc = t->err[0] ? -1 : 0;
     for (int k = 0; k < TRAJ_NDSETS; k++) { H5Dclose(t->d[k]); t->d[k] = -1; }
     H5Pclose(t->xfer);
     t->xfer = -1;

@@ -107,6 +107,7 @@ typedef struct {
     int *user_group;         // (n_users) group used for advantages
     int n_groups;
     Model *policy, *ref;
+    unsigned char *decay;    // (n_params) 1 where AdamW decays (matrices)
     float *prev_params;      // async learner 0: the weights rollouts use for the next batch
     AdamW opt;
     AdvConfig acfg;
@@ -456,7 +457,7 @@ static void learner_update(Trainer *tr, long step, StepStats *st) {
             st->t_fwdbwd += t1 - t0;
             st->t_allreduce += t2 - t1;
             st->lr = adamw_lr(&tr->opt.cfg, tr->opt.t);
-            if (norm > 0) st->gnorm = adamw_step(&tr->opt, model_params(tr->policy), model_grads(tr->policy), NULL);
+            if (norm > 0) st->gnorm = adamw_step(&tr->opt, model_params(tr->policy), model_grads(tr->policy), tr->decay);
         }
     }
     (void)step;
@@ -512,6 +513,20 @@ static void write_checkpoint(Trainer *tr, long next_step) {
     if (store_ckpt_publish(tr->ckpt_dir, next_step, (int)deck_int(tr->d, "checkpoint.keep_last"),
                            (int)deck_int(tr->d, "checkpoint.keep_every"), err, sizeof err))
         die_user(EXIT_RUNTIME, "check permissions of the checkpoint folder", "%s", err);
+}
+
+// metrics.h5 and trajectories.h5 are not crash-safe while open (HDF5 updates metadata in place), so each
+// checkpoint keeps a flushed copy of both in the checkpoint folder. restore = 1 copies them back before a resume.
+static void snapshot_outputs(Trainer *tr, int restore) {
+    const char *names[2] = {"metrics.h5", "trajectories.h5"};
+    for (int i = 0; i < 2; i++) {
+        char live[1100], snap[1100], err[2400];
+        app_out_path(tr->a, names[i], live, sizeof live);
+        snprintf(snap, sizeof snap, "%s/%.*s.snapshot.h5", tr->ckpt_dir, (int)strlen(names[i]) - 3, names[i]);
+        if (restore && access(snap, R_OK)) continue;   // a run from before snapshots: keep the live file
+        if (app_copy_file(restore ? snap : live, restore ? live : snap, err, sizeof err))
+            die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", err);
+    }
 }
 
 // Loads a checkpoint into the trainer (learners: everything; rollout ranks: their weights). Returns the next step.
@@ -660,6 +675,10 @@ int cmd_train(App *a) {
     tr->a = a;
     tr->d = a->deck;
     tr->t_start = comm_now();
+    // From here on a preemption signal means "finish the step, checkpoint, exit 75", never a lost run.
+    signal(SIGTERM, on_stop_signal);
+    signal(SIGUSR1, on_stop_signal);
+    signal(SIGINT, on_stop_signal);
     const Deck *d = a->deck;
     tr->task = app_task(a);
     tr->cfg = app_model_config(a, tr->task);
@@ -714,6 +733,8 @@ int cmd_train(App *a) {
             .min_lr_frac = 0.1f,
         };
         adamw_init(&tr->opt, &oc, n_params);
+        tr->decay = xmalloc(n_params);
+        model_decay_mask(tr->policy, tr->decay);
         if (tr->beta_on) {
             tr->ref = app_load_policy(a, tr->base_path, tr->task, &init);
             model_reserve(tr->ref, tr->mb_max > 0 ? tr->mb_max : 1, tr->T_max, 0);
@@ -773,20 +794,22 @@ int cmd_train(App *a) {
 
     // Output files: learners only (the trajectory file is collective over the learner communicator).
     char err[1024];
+    if (start > 0 && a->rank == 0) snapshot_outputs(tr, 1);
+    MPI_Barrier(a->world);
     if (ro->is_learner) {
         char path[1100];
         app_out_path(a, "trajectories.h5", path, sizeof path);
         tr->traj = traj_open(ro->learners, path, deck_text(d), tr->P, tr->G, TASK_MAX_PROMPT, tr->Tc, start, err, sizeof err);
         if (!tr->traj) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
+        // Rows are buffered between checkpoints (they would be recomputed after a crash anyway).
+        int every = (int)deck_int(d, "checkpoint.every");
+        traj_set_batch(tr->traj, every > 0 && every < 16 ? every : 16);
         if (a->rank == 0) {
             app_out_path(a, "metrics.h5", path, sizeof path);
             tr->metrics = metrics_open(path, deck_text(d), start, err, sizeof err);
             if (!tr->metrics) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
         }
     }
-    signal(SIGTERM, on_stop_signal);
-    signal(SIGUSR1, on_stop_signal);
-    signal(SIGINT, on_stop_signal);
 
     double max_wall = deck_float(d, "run.max_walltime");
     int ckpt_every = (int)deck_int(d, "checkpoint.every"), log_every = (int)deck_int(d, "run.log_every");
@@ -893,9 +916,6 @@ int cmd_train(App *a) {
                     transfer_recv(tr, &hh);
                 }
             }
-            if ((ckpt_every > 0 && (s + 1) % ckpt_every == 0) || stop) {
-                if (a->rank == 0) write_checkpoint(tr, s + 1);
-            }
             double t_io = comm_now() - t_io0 - t_bcast;
             double dt = comm_now() - t_step;
             steps_time += dt;
@@ -904,6 +924,21 @@ int cmd_train(App *a) {
                 double ph[9] = {h.gen_s, h.reward_s, t_transfer, st.t_ref + st.t_fwdbwd, st.t_allreduce, t_bcast, t_io, dt,
                                 (double)steps_done};
                 log_and_record(tr, s, &st, sums, asum, mm, ph, log_every);
+            }
+            if ((ckpt_every > 0 && (s + 1) % ckpt_every == 0) || stop) {
+                // Outputs first: on disk and snapshotted, so a crash before the next checkpoint cannot take the
+                // rows of earlier steps with it (a resume restores the snapshot and cuts it back).
+                double t0 = comm_now();
+                if (traj_sync(tr->traj)) die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", traj_error(tr->traj));
+                if (a->rank == 0) {
+                    if (metrics_flush(tr->metrics))
+                        die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
+                    snapshot_outputs(tr, 0);
+                    write_checkpoint(tr, s + 1);
+                    if (s % log_every == 0 || stop)
+                        app_log(a, "checkpoint: step %ld in %s (%.0f ms with the output snapshots)\n", s + 1,
+                                tr->ckpt_dir, 1e3 * (comm_now() - t0));
+                }
             }
         }
         exit_code = stop == 2 ? EXIT_PREEMPTED : 0;
@@ -926,6 +961,7 @@ int cmd_train(App *a) {
         free(tr->tok); free(tr->tgt); free(tr->logp_full); free(tr->ent_full); free(tr->dlogp_full);
         free(tr->logp); free(tr->old_logp); free(tr->ref_logp); free(tr->dlogp); free(tr->adv_seq); free(tr->len_eff);
         free(tr->prev_params);
+        free(tr->decay);
         if (tr->ref) model_free(tr->ref);
     }
     history_free(&tr->hist);

@@ -10,7 +10,14 @@ ok() { echo "ok - $1"; }
 nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }
 mpi() { local n=$1; shift; mpirun -np "$n" -x OPENBLAS_NUM_THREADS "$@"; }
-# Starts mpirun in its own session (so a test can kill -9 the whole job); sets BG_PID (= the process group).
-bg_mpi() { local n=$1; shift; setsid mpirun -np "$n" -x OPENBLAS_NUM_THREADS "$@" & BG_PID=$!; }
+# Starts mpirun in the background; `wait $BG_PID` gives its status. job_pid: mpirun's pid; job_ranks: the ranks
+# (mpirun's children); job_kill9: kill -9 of mpirun and every rank at once, as a node failure would.
+bg_mpi() { local n=$1; shift; setsid -w mpirun -np "$n" -x OPENBLAS_NUM_THREADS "$@" & BG_PID=$!; }
+job_pid() {
+    case "$(ps -o comm= -p "$BG_PID")" in mpirun|orterun|mpiexec) echo "$BG_PID"; return;; esac
+    pgrep -P "$BG_PID" | head -1    # setsid forked: mpirun is its child
+}
+job_ranks() { local m; m=$(job_pid); [ -n "$m" ] && pgrep -P "$m"; }
+job_kill9() { local m; m=$(job_pid); [ -n "$m" ] && kill -9 $m $(pgrep -P "$m") 2>/dev/null; }
 # Bit-identity of two HDF5 datasets.
 same_dataset() { /usr/bin/python3 tests/h5same.py "$1" "$2" "$3"; }

@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS=1      # both C and PyTorch on one thread (torch.set
 export OMP_NUM_THREADS=1
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-build/bench/out}
-SECTIONS="model"
+SECTIONS="model rl"
 mkdir -p "$OUT"
 
 # run_to FILE CMD...: runs CMD once, stdout into FILE (key value lines), stderr into FILE.err
@@ -101,6 +101,47 @@ for c, tgt in ((256, 70), (128, None)):
         continue
     t = f"  target >= {tgt}%: {'met' if pct >= tgt else 'NOT met'}" if tgt else ""
     print(f"c{c} learner % of single-thread sgemm n=512: {pct:.0f}% ({g:.1f} of {m.get('sgemm512_gflops', 0):.1f} GFLOP/s){t}")
+EOF2
+}
+
+# --- section: rl (one RL step split by phase; synchronous vs asynchronous rollouts; HDF5 I/O share) ---------
+section_rl() {
+    local deck=inputs/bench_rl.deck mpirun=(mpirun -np 2 -x OPENBLAS_NUM_THREADS)
+    [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
+    [ "$(nproc)" -lt 2 ] && mpirun+=(--oversubscribe)
+    echo "== rl: one P-GRPO step of $deck on 2 ranks (P=32, G=8), median over steps 5.. of each run, $RUNS runs"
+    make -s bin/pgrpo || return 1
+    [ -f build/bench/rl_sft_base.h5 ] || bin/pgrpo sft "$deck" --quiet || return 1
+    local i mode
+    for ((i = 1; i <= RUNS; i++)); do   # interleaved so load changes hit every mode alike
+        for mode in colocated sync async; do
+            local extra=()
+            [ $mode = sync ] && extra=(--set train.rollout_ranks=1)
+            [ $mode = async ] && extra=(--set train.rollout_ranks=1 --set train.async=true)
+            "${mpirun[@]}" bin/pgrpo train "$deck" --quiet --set run.out_dir="$OUT/rl_$mode.$i" "${extra[@]}" \
+                >"$OUT/rl_$mode.$i.log" 2>&1 || { echo "# FAILED: $mode run $i (see $OUT/rl_$mode.$i.log)"; return 1; }
+        done
+    done
+    OUT="$OUT" RUNS="$RUNS" "$PY" - <<'EOF2'
+import os, statistics, h5py, numpy as np
+out, runs = os.environ["OUT"], int(os.environ["RUNS"])
+phases = ["rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io", "step"]
+def med(mode):
+    per = {p: [] for p in phases}
+    for i in range(1, runs + 1):
+        with h5py.File(f"{out}/rl_{mode}.{i}/metrics.h5", "r") as f:
+            for p in phases:
+                per[p].append(float(np.median(f[f"observables/time/{p}/value"][5:])))
+    return {p: statistics.median(v) for p, v in per.items()}
+m = {mode: med(mode) for mode in ("colocated", "sync", "async")}
+print(f"{'phase (ms per step)':<22}" + "".join(f"{k:>12}" for k in m))
+for p in phases:
+    print(f"{p:<22}" + "".join(f"{1e3 * m[k][p]:>12.1f}" for k in m))
+r = m["sync"]["step"] / m["async"]["step"]
+print(f"asynchronous vs synchronous steps/s (1 rollout + 1 learner rank): {r:.2f}x  target >= 1.5x: {'met' if r >= 1.5 else 'NOT met'}")
+for k in m:
+    io = m[k]["io"] / m[k]["step"]
+    print(f"HDF5 I/O share of the step ({k}): {100 * io:.1f}%  target <= 5%: {'met' if io <= 0.05 else 'NOT met'}")
 EOF2
 }
 

@@ -14,11 +14,13 @@ tap() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fail=1; f
 [ -x "$BIN" ] || { echo "not ok - $BIN missing (make build/tests/traj_mpi)"; exit 1; }
 
 P=11; G=3; Tp=5; Tc=4
+# 2 ranks write every step; 4 ranks buffer 3 steps per write (a partial batch is flushed by close).
 for np in 2 4; do
     f=$TMP/traj_$np.h5
+    batch=$(( np == 2 ? 1 : 3 ))
     # Steps 0..5, then "crash" and resume at 4: steps 4,5 are cut and rewritten, 6,7 appended.
-    timeout 60 $MPIRUN -np $np $BIN write $f $P $G $Tp $Tc 0 6 0 >$TMP/out 2>&1; tap $? "traj write $np ranks"
-    timeout 60 $MPIRUN -np $np $BIN write $f $P $G $Tp $Tc 4 8 4 >>$TMP/out 2>&1; tap $? "traj resume $np ranks"
+    timeout 60 $MPIRUN -np $np $BIN write $f $P $G $Tp $Tc 0 6 0 $batch >$TMP/out 2>&1; tap $? "traj write $np ranks"
+    timeout 60 $MPIRUN -np $np $BIN write $f $P $G $Tp $Tc 4 8 4 $batch >>$TMP/out 2>&1; tap $? "traj resume $np ranks"
     grep -q "file has 8 rows" $TMP/out; tap $? "traj $np ranks: 8 rows after resume"
     [ $fail = 0 ] || sed 's/^/#   /' $TMP/out
     $PY tests/reference/test_store_h5py.py traj $f $P $G $Tp $Tc 8 | sed "s/^\(\(not \)\?ok - \)/\1[$np ranks] /"

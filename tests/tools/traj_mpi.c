@@ -1,8 +1,8 @@
 // traj_mpi.c — drives traj_* over MPI_COMM_WORLD for tests/mpi/test_store_mpi.sh and the write benchmark.
-//   traj_mpi write PATH P G Tp Tc STEP0 STEP1 RESUME   steps [STEP0,STEP1) with the pattern below; rank 0 owns
+//   traj_mpi write PATH P G Tp Tc STEP0 STEP1 RESUME [BATCH]  steps [STEP0,STEP1) with the pattern below; rank 0 owns
 //                                                      no prompts when there are 2+ ranks (uneven slices)
 //   traj_mpi badtile PATH                              slices that do not tile P must fail on every rank, no hang
-//   traj_mpi bench PATH P G Tp Tc STEPS                prints ms per traj_write_step (max over ranks)
+//   traj_mpi bench PATH P G Tp Tc STEPS [BATCH]        prints ms per traj_write_step (max over ranks)
 //   traj_mpi ckpt PATH                                 rank 0 writes a container for the h5py checksum cross-check
 // The value pattern is shared with tests/reference/test_store_h5py.py; change both together.
 #include "store.h"
@@ -71,11 +71,12 @@ int main(int argc, char **argv) {
     char err[1024];
     const char *mode = argc > 2 ? argv[1] : "", *path = argc > 2 ? argv[2] : "";
     const char *deck = "[run]\nseed = 7\n[train]\ngroup_size = 3\n";
-    if (!strcmp(mode, "write") && argc == 10) {
+    if (!strcmp(mode, "write") && (argc == 10 || argc == 11)) {
         int P = atoi(argv[3]), G = atoi(argv[4]), Tp = atoi(argv[5]), Tc = atoi(argv[6]);
         long s0 = atol(argv[7]), s1 = atol(argv[8]), resume = atol(argv[9]);
         TrajFile *t = traj_open(MPI_COMM_WORLD, path, deck, P, G, Tp, Tc, resume, err, sizeof err);
         if (!t) { fprintf(stderr, "rank %d: %s\n", rank, err); MPI_Abort(MPI_COMM_WORLD, 3); }
+        if (argc == 11) traj_set_batch(t, atoi(argv[10]));
         int p0, np;
         slice(P, rank, size, &p0, &np);
         Buffers b;
@@ -107,10 +108,12 @@ int main(int argc, char **argv) {
         if (size > 1 && rank == 0 && r1 == -1) printf("# refused: %s\n", traj_error(t));
         traj_close(t);
         release(&b);
-    } else if (!strcmp(mode, "bench") && argc == 8) {
+    } else if (!strcmp(mode, "bench") && (argc == 8 || argc == 9)) {
         int P = atoi(argv[3]), G = atoi(argv[4]), Tp = atoi(argv[5]), Tc = atoi(argv[6]), S = atoi(argv[7]);
         TrajFile *t = traj_open(MPI_COMM_WORLD, path, deck, P, G, Tp, Tc, 0, err, sizeof err);
         if (!t) { fprintf(stderr, "rank %d: %s\n", rank, err); MPI_Abort(MPI_COMM_WORLD, 3); }
+        int batch = argc == 9 ? atoi(argv[8]) : 1;
+        traj_set_batch(t, batch);
         int p0 = (int)((long)P * rank / size), np = (int)((long)P * (rank + 1) / size) - p0;
         Buffers b;
         alloc(&b, np, G, Tp, Tc);
@@ -126,14 +129,15 @@ int main(int argc, char **argv) {
             total += mx;
             if (mx > worst) worst = mx;
         }
+        MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
         traj_close(t);
         double tclose = MPI_Wtime() - t0;
         double raw = (double)S * P * (3 * 4 + Tp * 4 + 8 + G * (4 * 3 + Tc * 8));
         if (rank == 0)
-            printf("bench ranks=%d P=%d G=%d Tp=%d Tc=%d steps=%d: %.3f ms/step mean, %.3f ms max, close %.1f ms, "
-                   "%.1f MB/s raw\n", size, P, G, Tp, Tc, S, 1e3 * total / S, 1e3 * worst, 1e3 * tclose,
-                   raw / total / 1e6);
+            printf("bench batch=%d ranks=%d P=%d G=%d Tp=%d Tc=%d steps=%d: %.3f ms/step mean, %.3f ms max, close %.1f ms, "
+                   "%.1f MB/s raw\n", batch, size, P, G, Tp, Tc, S, 1e3 * total / S, 1e3 * worst, 1e3 * tclose,
+                   raw / (total + tclose) / 1e6);
         release(&b);
     } else if (!strcmp(mode, "ckpt")) {
         if (rank == 0) {
