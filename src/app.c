@@ -93,8 +93,9 @@ void app_sft_path(const App *a, char *buf, size_t n) {
 }
 
 int app_copy_file(const char *src, const char *dst, char *err, size_t errlen) {
+    // One writer per destination: a fixed temporary name, so a copy cut short is overwritten by the next one.
     char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
     int in = open(src, O_RDONLY), out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int rc = in < 0 || out < 0 ? -1 : 0;
     static const size_t CHUNK = (size_t)1 << 20;
@@ -139,6 +140,14 @@ void app_save_policy(const App *a, const char *path, Model *m, const Task *t, lo
     const ModelConfig *c = model_config(m);
     size_t n = model_num_params(m);
     int rc = store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
+    // The vocabulary travels with the weights, so post-processing can decode trajectories without pgrpo.
+    size_t nb = 0;
+    for (int i = 0; i < task_vocab_size(t); i++) nb += strlen(task_token_str(t, i)) + 1;
+    char *words = xmalloc(nb), *q = words;
+    for (int i = 0; i < task_vocab_size(t); i++) q += sprintf(q, "%s\n", task_token_str(t, i));
+    rc |= store_put(w, "tokenizer/words", STORE_U8, words, 1, &nb);
+    rc |= store_put_attr_str(w, "tokenizer/words", "description", "the vocabulary, one token per line, in id order");
+    free(words);
     rc |= store_put_attr_int(w, "/", "n_layer", c->n_layer);
     rc |= store_put_attr_int(w, "/", "n_head", c->n_head);
     rc |= store_put_attr_int(w, "/", "d_model", c->d_model);

@@ -81,7 +81,6 @@ static const KeySpec SCHEMA[] = {
     {"checkpoint.keep_every", T_INT, "0", 0, 1e9, 0, "also keep every M-th step's checkpoint (0 = none)"},
     {"eval.prompts", T_INT, "128", 1, 1e7, 0, "held-out prompts per evaluation"},
     {"eval.samples", T_INT, "4", 1, 4096, 0, "sampled completions per eval prompt"},
-    {"eval.every", T_INT, "0", 0, 1e9, 0, "RL steps between held-out evaluations (0 = only at the end)"},
 };
 #define N_KEYS ((int)(sizeof(SCHEMA) / sizeof(SCHEMA[0])))
 

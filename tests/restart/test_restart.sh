@@ -53,7 +53,8 @@ done
 mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
 kills=$(echo "$rcs" | tr ' ' '\n' | grep -c 137)
 identical $R && [ "$kills" -ge 2 ] && ok "kill9_${kills}_kills_then_resume_bit_identical # rcs:$rcs" || nok kill9_then_resume_bit_identical "rcs:$rcs (need >= 2 kills)"
-[ "$(find $R -name '*.tmp.*' | wc -l)" -le 1 ] && ok kill9_leaves_no_trusted_partial || nok kill9_leaves_no_trusted_partial
+left=$(find $R -name '*.tmp*')
+[ -z "$left" ] && ok kill9_no_temporary_files_after_resume || nok kill9_no_temporary_files_after_resume "$left"
 # 5. A corrupt newest checkpoint is detected, reported and skipped for the previous one.
 R=$D/corrupt
 mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set train.steps=6 || nok corrupt_setup
