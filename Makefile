@@ -77,7 +77,7 @@ bench: bin/pgrpo $(BENCHBIN)
 install: bin/pgrpo
 	install -d $(PREFIX)/bin $(PREFIX)/share/pgrpo/jobs $(PREFIX)/share/pgrpo/inputs $(PREFIX)/share/pgrpo/postproc
 	install -m 755 bin/pgrpo $(PREFIX)/bin/pgrpo
-	install -m 644 jobs/* $(PREFIX)/share/pgrpo/jobs/
+	install -m 755 jobs/* $(PREFIX)/share/pgrpo/jobs/
 	install -m 644 inputs/*.deck $(PREFIX)/share/pgrpo/inputs/
 	install -m 755 postproc/*.py $(PREFIX)/share/pgrpo/postproc/
 

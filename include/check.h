@@ -20,8 +20,8 @@ void die_user(int code, const char *hint, const char *fmt, ...) __attribute__((f
     abort(); } } while (0)
 
 // Allocation that cannot fail silently: names the size and the call site.
-void *xmalloc_at(size_t n, const char *file, int line);
-void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
+void *xmalloc_at(size_t n, const char *file, int line) __attribute__((returns_nonnull, malloc));
+void *xcalloc_at(size_t n, size_t sz, const char *file, int line) __attribute__((returns_nonnull, malloc));
 #define xmalloc(n) xmalloc_at((n), __FILE__, __LINE__)
 #define xcalloc(n, sz) xcalloc_at((n), (sz), __FILE__, __LINE__)
 

@@ -93,6 +93,10 @@ typedef struct {
 void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int *prompt_len, int n,
                   const SampleParams *sp, Rng *rng, int *out_tok, float *out_logp, int *out_len);
 
+// Single-thread-per-call cblas_sgemm rate at n x n x n (median of a few runs): the roof the log's "% of
+// sgemm" is measured against. Takes about 0.1 s at n = 512.
+double model_sgemm_gflops(int n);
+
 // FLOPs of one forward+backward over (B,T), for MFU-style reporting (6*N*B*T + attention).
 double model_train_flops(const ModelConfig *cfg, int B, int T);
 

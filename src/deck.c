@@ -53,6 +53,7 @@ static const KeySpec SCHEMA[] = {
     {"train.eps_high", T_FLOAT, "0.2", 0, 10, 0, "clip range above 1 (DAPO: 0.28)"},
     {"train.beta", T_FLOAT, "0.02", 0, 100, 0, "k3 KL coefficient to the frozen reference (0 skips the reference)"},
     {"train.mu", T_INT, "1", 1, 100, 0, "inner iterations over each batch"},
+    {"train.micro_batch", T_INT, "64", 1, 1e6, 0, "sequences per learner forward/backward (gradient accumulation; bounds activation memory)"},
     {"train.minibatches", T_INT, "1", 1, 4096, 0, "optimizer steps per inner iteration"},
     {"train.drop_tied", T_BOOL, "false", 0, 0, 0, "drop prompt groups whose rewards all tie (counted either way)"},
     {"train.lr", T_FLOAT, "1e-3", 0, 10, 0, "learning rate"},

@@ -55,7 +55,10 @@ int cmd_sft(App *a) {
     app_sft_path(a, path, sizeof path);
 
     double t_start = comm_now();
-    app_log(a, "%6s %9s %9s %9s %10s %9s %7s %8s\n", "step", "loss", "lr", "gnorm", "tok/s", "ms/step", "GF/s", "eta_s");
+    double peak = model_sgemm_gflops(512);
+    app_log(a, "sft: single-thread cblas_sgemm n=512 on this rank: %.1f GFLOP/s (the %%sgemm column's roof)\n", peak);
+    app_log(a, "%6s %9s %9s %9s %10s %9s %7s %6s %8s\n", "step", "loss", "lr", "gnorm", "tok/s", "ms/step", "GF/s",
+            "%sgemm", "eta_s");
     for (int step = 0; step < steps; step++) {
         double t0 = comm_now();
         // Batch of this rank: examples (step*B + b0 .. +nb), PAD after the end, PAD targets masked out.
@@ -93,8 +96,9 @@ int cmd_sft(App *a) {
         double dt = comm_now() - t0;
         if (step % deck_int(d, "run.log_every") == 0 || step == steps - 1) {
             double eta = (comm_now() - t_start) / (step + 1) * (steps - step - 1);
-            app_log(a, "%6d %9.4f %9.2e %9.3f %10.0f %9.1f %7.2f %8.0f\n", step, loss, lr, gnorm, n_tok / dt,
-                    1e3 * dt, model_train_flops(&cfg, B, Tb) / dt / a->size * 1e-9, eta);
+            double gf = model_train_flops(&cfg, B, Tb) / dt / a->size * 1e-9;   // per rank
+            app_log(a, "%6d %9.4f %9.2e %9.3f %10.0f %9.1f %7.2f %6.1f %8.0f\n", step, loss, lr, gnorm, n_tok / dt,
+                    1e3 * dt, gf, 100.0 * gf / peak, eta);
         }
     }
     double nll = sft_heldout_nll(m, task, seed, 64, ex, tgt, logp);

@@ -117,9 +117,9 @@ typedef struct {
     Batch roll, learn;       // colocated: learn aliases roll
     int *ptok_exp, *plen_exp;// (np_roll*G, TASK_MAX_PROMPT), (np_roll*G) sampler inputs
     // learner scratch, sized for one minibatch
-    int T_max, mb_max;
-    int *tok, *tgt;          // (mb_max, T_max)
-    float *logp_full, *ent_full, *dlogp_full; // (mb_max, T_max)
+    int T_max, micro;        // micro: sequences per forward/backward (train.micro_batch)
+    int *tok, *tgt;          // (micro, T_max)
+    float *logp_full, *ent_full, *dlogp_full; // (micro, T_max)
     float *logp, *old_logp, *ref_logp, *dlogp; // (np_learn*G, Tc)
     float *adv_seq;          // (np_learn*G) advantage per sequence (0 for dropped)
     int *len_eff;            // (np_learn*G) completion length counted by the loss (0 when dropped)
@@ -127,6 +127,7 @@ typedef struct {
     char base_path[1024], ckpt_dir[1024];
     MetricsFile *metrics;
     TrajFile *traj;
+    double last_ckpt_s;      // seconds the last checkpoint took (recorded in the next metrics row)
     double t_start;
 } Trainer;
 
@@ -412,13 +413,11 @@ static void learner_update(Trainer *tr, long step, StepStats *st) {
     // Reference log-probs once per step (the frozen SFT base), minibatch by minibatch.
     double t0 = comm_now();
     if (tr->beta_on) {
-        for (int j = 0; j < tr->n_mb; j++) {
-            long k0, nk;
-            comm_split_range(nL, tr->n_mb, j, &k0, &nk);
-            if (!nk) continue;
-            int T = build_minibatch(tr, k0, nk);
-            model_forward(tr->ref, tr->tok, tr->tgt, (int)nk, T, tr->logp_full, NULL);
-            gather_completion(tr, k0, nk, T, tr->logp_full, tr->ref_logp);
+        for (long c0 = 0; c0 < nL; c0 += tr->micro) {
+            long cn = nL - c0 < tr->micro ? nL - c0 : tr->micro;
+            int T = build_minibatch(tr, c0, cn);
+            model_forward(tr->ref, tr->tok, tr->tgt, (int)cn, T, tr->logp_full, NULL);
+            gather_completion(tr, c0, cn, T, tr->logp_full, tr->ref_logp);
         }
     }
     st->t_ref = comm_now() - t0;
@@ -434,21 +433,23 @@ static void learner_update(Trainer *tr, long step, StepStats *st) {
             MPI_Allreduce(MPI_IN_PLACE, &norm, 1, MPI_DOUBLE, MPI_SUM, lc);
             t0 = comm_now();
             model_zero_grad(tr->policy);
-            if (nk && norm > 0) {
-                int T = build_minibatch(tr, k0, nk);
-                model_forward(tr->policy, tr->tok, tr->tgt, (int)nk, T, tr->logp_full, tr->ent_full);
-                gather_completion(tr, k0, nk, T, tr->logp_full, tr->logp);
+            // Micro-batches accumulate into the gradient: the global normaliser makes their sum the minibatch's.
+            for (long c0 = k0; norm > 0 && c0 < k0 + nk; c0 += tr->micro) {
+                long cn = k0 + nk - c0 < tr->micro ? k0 + nk - c0 : tr->micro;
+                int T = build_minibatch(tr, c0, cn);
+                model_forward(tr->policy, tr->tok, tr->tgt, (int)cn, T, tr->logp_full, tr->ent_full);
+                gather_completion(tr, c0, cn, T, tr->logp_full, tr->logp);
                 if (it == 0) {
-                    gather_completion(tr, k0, nk, T, tr->ent_full, tr->dlogp);
-                    for (long k = k0; k < k0 + nk; k++)
+                    gather_completion(tr, c0, cn, T, tr->ent_full, tr->dlogp);
+                    for (long k = c0; k < c0 + cn; k++)
                         for (int c = 0; c < b->clen[k]; c++) { st->ent_sum += tr->dlogp[k * tr->Tc + c]; st->ent_n += 1; }
                 }
                 LossStats ls;
-                long off = k0 * tr->Tc;
+                long off = c0 * tr->Tc;
                 loss_compute(&tr->lcfg, tr->logp + off, tr->old_logp + off, tr->beta_on ? tr->ref_logp + off : NULL,
-                             tr->adv_seq + k0, tr->len_eff + k0, (int)nk, tr->Tc, tr->Tc, norm, tr->dlogp + off, &ls);
+                             tr->adv_seq + c0, tr->len_eff + c0, (int)cn, tr->Tc, tr->Tc, norm, tr->dlogp + off, &ls);
                 if (it == 0) loss_stats_add(&st->ls, &ls);
-                scatter_completion(tr, k0, nk, T, tr->dlogp, tr->dlogp_full);
+                scatter_completion(tr, c0, cn, T, tr->dlogp, tr->dlogp_full);
                 model_backward(tr->policy, tr->dlogp_full);
             }
             double t1 = comm_now();
@@ -648,6 +649,9 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     mput(m, st->lr, "lr");
     static const char *phase[8] = {"rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io", "step"};
     for (int i = 0; i < 8; i++) mput(m, ph[i], "time/%s", phase[i]);
+    // The checkpoint (with the output flush and snapshots) written after the previous step: also HDF5 I/O.
+    mput(m, tr->last_ckpt_s, "time/checkpoint");
+    tr->last_ckpt_s = 0;
     double tok_s = sums[2] / (ph[7] > 0 ? ph[7] : 1);
     mput(m, tok_s, "tokens_per_s");
     const char *names[MAX_METRICS];
@@ -663,8 +667,10 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
         die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
     if (s % log_every == 0 || s + 1 == tr->steps) {
         double eta = (comm_now() - tr->t_start) / ph[8] * (double)(tr->steps - s - 1);
-        app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.0f %7.0f\n", s, tot.mean, worst_mean,
-                worst, kl, sums[6], clip, len_mean, st->gnorm, 1e3 * ph[7], tok_s, eta);
+        // roll_ms (sampling, on the rollout ranks) beside wait_ms (learners waiting for it) shows the overlap:
+        // synchronous, wait >= roll; asynchronous, the rollouts hide behind the update and wait drops to ~0.
+        app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.1f %8.1f %8.0f %7.0f\n", s, tot.mean,
+                worst_mean, worst, kl, sums[6], clip, len_mean, st->gnorm, 1e3 * ph[0], 1e3 * ph[2], 1e3 * ph[7], tok_s, eta);
     }
     free(m);
 }
@@ -719,9 +725,11 @@ int cmd_train(App *a) {
         tr->ptok_exp = xcalloc((size_t)(nroll ? nroll : 1) * TASK_MAX_PROMPT, sizeof(int));
         tr->plen_exp = xcalloc((size_t)(nroll ? nroll : 1), sizeof(int));
     }
-    tr->mb_max = (nlearn + tr->n_mb - 1) / tr->n_mb;
+    int mb_max = (nlearn + tr->n_mb - 1) / tr->n_mb;
+    tr->micro = (int)deck_int(d, "train.micro_batch");
+    if (tr->micro > mb_max) tr->micro = mb_max > 0 ? mb_max : 1;
     tr->T_max = tr->cfg.max_t;
-    model_reserve(tr->policy, tr->mb_max > 0 ? tr->mb_max : 1, tr->T_max, ro->is_rollout ? nroll : 0);
+    model_reserve(tr->policy, tr->micro, tr->T_max, ro->is_rollout ? nroll : 0);
     if (ro->is_learner) {
         if (ro->n_rollout_only) batch_alloc(&tr->learn, (int)tr->np_learn, tr->G, tr->Tc);
         else tr->learn = tr->roll;
@@ -737,9 +745,9 @@ int cmd_train(App *a) {
         model_decay_mask(tr->policy, tr->decay);
         if (tr->beta_on) {
             tr->ref = app_load_policy(a, tr->base_path, tr->task, &init);
-            model_reserve(tr->ref, tr->mb_max > 0 ? tr->mb_max : 1, tr->T_max, 0);
+            model_reserve(tr->ref, tr->micro, tr->T_max, 0);
         }
-        size_t mbT = (size_t)(tr->mb_max ? tr->mb_max : 1) * tr->T_max, kc = (size_t)(nlearn ? nlearn : 1) * tr->Tc;
+        size_t mbT = (size_t)tr->micro * tr->T_max, kc = (size_t)(nlearn ? nlearn : 1) * tr->Tc;
         tr->tok = xcalloc(mbT, sizeof(int));
         tr->tgt = xcalloc(mbT, sizeof(int));
         tr->logp_full = xcalloc(mbT, sizeof(float));
@@ -854,8 +862,8 @@ int cmd_train(App *a) {
         double t_bcast = 0;
         int in_wsync = ro->wsync != MPI_COMM_NULL;   // learner 0 speaks for the learners
         if (in_wsync) t_bcast = weights_sync(tr, &version, &stop);
-        app_log(a, "%6s %8s %8s %3s %8s %8s %6s %5s %7s %8s %8s %7s\n", "step", "reward", "worst", "grp", "kl", "loss",
-                "clip", "len", "gnorm", "ms/step", "tok/s", "eta_s");
+        app_log(a, "%6s %8s %8s %3s %8s %8s %6s %5s %7s %8s %8s %8s %8s %7s\n", "step", "reward", "worst", "grp", "kl",
+                "loss", "clip", "len", "gnorm", "roll_ms", "wait_ms", "ms/step", "tok/s", "eta_s");
         double steps_time = 0;
         int steps_done = 0;
         for (long s = start; s < tr->steps && !stop; s++) {
@@ -935,9 +943,10 @@ int cmd_train(App *a) {
                         die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
                     snapshot_outputs(tr, 0);
                     write_checkpoint(tr, s + 1);
+                    tr->last_ckpt_s = comm_now() - t0;
                     if (s % log_every == 0 || stop)
                         app_log(a, "checkpoint: step %ld in %s (%.0f ms with the output snapshots)\n", s + 1,
-                                tr->ckpt_dir, 1e3 * (comm_now() - t0));
+                                tr->ckpt_dir, 1e3 * tr->last_ckpt_s);
                 }
             }
         }

@@ -43,3 +43,7 @@ else nok deck_echoed_and_stored "$(printf '%s' "$out" | tail -3)"; fi
 touch $D/file_not_dir
 expect_err unwritable_out_dir 2 "run.out_dir" -- "$PGRPO" sft $TINY --set run.out_dir=$D/file_not_dir/x --set sft.steps=1
 [ "$(find $D -name '*.tmp.*' | wc -l)" -eq 0 ] && ok no_temp_file_left || nok no_temp_file_left "$(find $D -name '*.tmp.*')"
+# make install puts the binary, job scripts, decks and post-processing under PREFIX.
+if make -s install PREFIX=$D/inst >/dev/null 2>&1 && [ "$($D/inst/bin/pgrpo --version)" = "$($PGRPO --version)" ] &&
+   [ -f $D/inst/share/pgrpo/jobs/train.sbatch ] && [ -f $D/inst/share/pgrpo/inputs/demo.deck ] &&
+   [ -x $D/inst/share/pgrpo/postproc/report.py ]; then ok make_install; else nok make_install; fi

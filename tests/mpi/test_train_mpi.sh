@@ -56,6 +56,21 @@ done
 # Random groups (the paper's ablation) keep the shares but change the assignment.
 check train_random_groups run $D/rg mpi 2 $PGRPO train $T --set run.out_dir=$D/rg --set train.groups=random $S
 ! same_dataset $D/c2/trajectories.h5 $D/rg/trajectories.h5 /group && ok random_groups_differ || nok random_groups_differ
+# Groups from a file (postproc/groups_file.py): users alternate between two groups; the trajectories must use them.
+/usr/bin/python3 -c "print('\n'.join(str(u % 2) for u in range(200)))" > $D/groups.txt
+/usr/bin/python3 postproc/groups_file.py $D/groups.txt $D/groups.h5 >/dev/null || nok groups_file_written
+check train_groups_file run $D/gf mpi 2 $PGRPO train $T --set run.out_dir=$D/gf --set train.groups=file --set train.groups_file=$D/groups.h5 $S
+/usr/bin/python3 -c "
+import h5py, numpy as np, sys
+f = h5py.File('$D/gf/trajectories.h5', 'r')
+ok = np.array_equal(f['group'][...], f['user'][...] % 2)
+print(('ok' if ok else 'not ok') + ' - groups_file_used_for_advantages')"
+/usr/bin/python3 tests/reference/check_outputs.py $D/gf 6 | grep advantages_match | sed 's/ - / - groups_file_/'
+echo "1 2 x" > $D/bad_groups.txt
+/usr/bin/python3 postproc/groups_file.py $D/bad_groups.txt $D/bad.h5 2>&1 | grep -q "group ids are integers" && ok groups_file_rejects_bad_input || nok groups_file_rejects_bad_input
+/usr/bin/python3 -c "print('\n'.join('0' for u in range(7)))" > $D/short.txt; /usr/bin/python3 postproc/groups_file.py $D/short.txt $D/short.h5 >/dev/null
+out=$(mpi 2 $PGRPO train $T --set run.out_dir=$D/gs --set train.groups=file --set train.groups_file=$D/short.h5 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "no /user_group of length 200" && ok groups_file_wrong_length_refused || nok groups_file_wrong_length_refused "rc=$rc"
 # eval and sample read the result.
 check eval_2ranks run $D/ev mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2
 grep -q "^all " $D/ev.log && ok eval_table || nok eval_table "$(tail -3 $D/ev.log)"
