@@ -21,6 +21,9 @@ const char *const MODEL_TENSOR_NAMES[MODEL_NUM_TENSORS] = {
 // strictly-upper blocks (about half the T*T work for long T) while each call stays large enough for BLAS.
 #define ATT_BLOCK 32
 #define LANES 8
+// model_sample prefills the prompts in chunks of up to this many packed positions: enough rows for the
+// GEMMs to run near their peak, few enough that the scratch stays small next to the KV cache.
+#define PREFILL_ROWS 1024
 
 // ----------------------------------------------------------------------------------------------------------
 // Activations of the last forward, and the scratch its backward needs. One float allocation, named pointers.
@@ -64,8 +67,13 @@ typedef struct {
     float *logits;     // (n_seq,V)
     float *probs;      // (V)
     float *scores;     // (maxT)
+    // prefill of a chunk of R packed prompt positions, R = cap_pre
+    float *px;         // (R,C) residual stream
+    float *pxn;        // (R,C) LayerNorm output, then attention output (free again once qkv is computed)
+    float *pbig;       // (R,4C) qkv (R,3C), then the MLP hidden (R,4C)
+    float *patt;       // (ATT_BLOCK,maxT) attention scores of one row block
 } SampleBufs;
-#define NUM_SAMPLE_BUFS 10
+#define NUM_SAMPLE_BUFS 14
 
 typedef struct { float v; int i; } SortPair;
 
@@ -85,6 +93,7 @@ struct Model {
     int B, T;          // shape of the last forward (0: none yet)
     // sampling, reserved for up to cap_n sequences
     int cap_n;
+    int cap_pre;       // rows of a prefill chunk
     float *smp_mem;
     int *smp_int;      // pos, done, active, sample_rows: (n_seq) each
     SortPair *pairs;   // (V)
@@ -214,12 +223,13 @@ void model_reserve(Model *m, int B, int T, int n_seq) {
         m->B = m->T = 0; // the last forward's activations are gone
     }
     if (n_seq > m->cap_n) {
-        size_t N = n_seq;
+        size_t N = n_seq, R = N * maxT < PREFILL_ROWS ? N * maxT : PREFILL_ROWS;
         size_t sz[NUM_SAMPLE_BUFS] = {L * N * maxT * C, L * N * maxT * C, N * C, N * C, N * 3 * C, N * C,
-                                      N * 4 * C, N * V, V, maxT};
+                                      N * 4 * C, N * V, V, maxT, R * C, R * C, R * 4 * C, ATT_BLOCK * maxT};
         SampleBufs *s = &m->s;
         float **ptrs[NUM_SAMPLE_BUFS] = {&s->kcache, &s->vcache, &s->x, &s->xn, &s->qkv, &s->y, &s->h,
-                                         &s->logits, &s->probs, &s->scores};
+                                         &s->logits, &s->probs, &s->scores, &s->px, &s->pxn, &s->pbig,
+                                         &s->patt};
         size_t total = 0;
         for (int i = 0; i < NUM_SAMPLE_BUFS; i++) total += sz[i];
         free(m->smp_mem); free(m->smp_int); free(m->pairs);
@@ -230,6 +240,7 @@ void model_reserve(Model *m, int B, int T, int n_seq) {
         float *base = m->smp_mem;
         for (int i = 0; i < NUM_SAMPLE_BUFS; i++) { *ptrs[i] = base; base += sz[i]; }
         m->cap_n = n_seq;
+        m->cap_pre = (int)R;
     }
 }
 
@@ -681,6 +692,32 @@ static int sample_token(const float *z, int V, const SampleParams *sp, Rng *rng,
     return tok;
 }
 
+// Causal attention of one prefill segment: rows at positions [t0, t0+nr) of one sequence, whose keys and
+// values for positions [0, t0+nr) are already in its cache kc, vc (maxT,C). q comes from qkv (nr,3C),
+// y (nr,C) is written. Row blocks of ATT_BLOCK only score the keys they can see; sc is (ATT_BLOCK,maxT).
+static void prefill_attention(float *y, const float *qkv, const float *kc, const float *vc, float *sc, int t0,
+                              int nr, int C, int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int h = 0; h < NH; h++)
+        for (int r0 = 0; r0 < nr; r0 += ATT_BLOCK) {
+            int r1 = r0 + ATT_BLOCK < nr ? r0 + ATT_BLOCK : nr, nk = t0 + r1;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, nk, hs, scale, qkv + (size_t)r0 * C3 + h * hs,
+                        C3, kc + h * hs, C, 0.0f, sc, nk);
+            for (int j = 0; j < r1 - r0; j++) {
+                float *row = sc + (size_t)j * nk;
+                int see = t0 + r0 + j + 1; // causal: keys [0, own position]
+                float mx = vmax(row, see);
+                vexp(row, row, mx, see);
+                float inv = 1.0f / vsum(row, see);
+                for (int c = 0; c < see; c++) row[c] *= inv;
+                memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, nk, 1.0f, sc, nk, vc + h * hs, C, 0.0f,
+                        y + (size_t)r0 * C + h * hs, C);
+        }
+}
+
 void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int *prompt_len, int n,
                   const SampleParams *sp, Rng *rng, int *out_tok, float *out_logp, int *out_len) {
     const ModelConfig *cfg = &m->cfg;
@@ -704,16 +741,76 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     const ParamTensors *p = &m->p;
     int *pos = m->smp_int, *done = pos + m->cap_n, *act = done + m->cap_n, *srow = act + m->cap_n;
     size_t seq_stride = (size_t)maxT * C, layer_stride = (size_t)m->cap_n * seq_stride;
-    for (int i = 0; i < n; i++) { pos[i] = 0; done[i] = 0; }
-    // Prefill and decode are one loop: every active sequence feeds the token at its own position (a prompt
-    // token or its last sample); only sequences past their prompt pay for the LM head and a draw.
+    // Prefill: the prompts, packed back to back (no padding), go through the model in chunks of up to cap_pre
+    // positions with GEMMs over all of a chunk's rows. A chunk holds segments (sequence, positions [t0,t0+len));
+    // a prompt may straddle two chunks, which is fine because attention reads K and V from the cache.
+    // During prefill act/srow/done hold the segments (sequence, t0, len); they get their decode meaning after.
+    int *seg_seq = act, *seg_t0 = srow, *seg_len = done;
+    int R = m->cap_pre, ci = 0, ct = 0; // (ci, ct): the next prompt position to prefill
+    while (ci < n) {
+        int nseg = 0, rows = 0;
+        while (ci < n && rows < R) {
+            int pl = prompt_len[ci], take = pl - ct < R - rows ? pl - ct : R - rows;
+            seg_seq[nseg] = ci; seg_t0[nseg] = ct; seg_len[nseg] = take; nseg++;
+            for (int t = ct; t < ct + take; t++) {
+                const float *we = p->wte + (size_t)prompt_tok[(size_t)ci * prompt_stride + t] * C;
+                const float *pe = p->wpe + (size_t)t * C;
+                float *x = s->px + (size_t)(rows + t - ct) * C;
+                for (int c = 0; c < C; c++) x[c] = we[c] + pe[c];
+            }
+            rows += take; ct += take;
+            if (ct == pl) { ci++; ct = 0; }
+        }
+        for (int l = 0; l < L; l++) {
+            float *kc = s->kcache + l * layer_stride, *vc = s->vcache + l * layer_stride;
+            layernorm_forward(s->pxn, NULL, NULL, s->px, p->ln1w + l * C, p->ln1b + l * C, rows, C);
+            matmul_forward(s->pbig, s->pxn, p->qkvw + (size_t)l * C3 * C, p->qkvb + l * C3, NULL, rows, C, C3);
+            for (int k = 0, r = 0; k < nseg; r += seg_len[k], k++) {
+                int i = seg_seq[k], t0 = seg_t0[k], len = seg_len[k];
+                float *krow = kc + i * seq_stride, *vrow = vc + i * seq_stride;
+                for (int j = 0; j < len; j++) {
+                    const float *qr = s->pbig + (size_t)(r + j) * C3;
+                    memcpy(krow + (size_t)(t0 + j) * C, qr + C, C * sizeof(float));
+                    memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
+                }
+                // attention output into pxn, free since the qkv GEMM
+                prefill_attention(s->pxn + (size_t)r * C, s->pbig + (size_t)r * C3, krow, vrow, s->patt, t0, len,
+                                  C, NH);
+            }
+            matmul_forward(s->px, s->pxn, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, s->px, rows, C, C);
+            layernorm_forward(s->pxn, NULL, NULL, s->px, p->ln2w + l * C, p->ln2b + l * C, rows, C);
+            matmul_forward(s->pbig, s->pxn, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, NULL, rows, C,
+                           4 * C);
+            gelu_forward(s->pbig, s->pbig, (size_t)rows * 4 * C);
+            matmul_forward(s->px, s->pbig, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C, s->px, rows,
+                           4 * C, C);
+        }
+        // a prompt's last position gives its first token: final LayerNorm into xn row i, the LM head below
+        for (int k = 0, r = 0; k < nseg; r += seg_len[k], k++) {
+            int i = seg_seq[k];
+            if (seg_t0[k] + seg_len[k] == prompt_len[i])
+                layernorm_forward(s->xn + (size_t)i * C, NULL, NULL, s->px + (size_t)(r + seg_len[k] - 1) * C,
+                                  p->lnfw, p->lnfb, 1, C);
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, s->xn, C, p->wte, C, 0.0f, s->logits, V);
+    for (int i = 0; i < n; i++) { // first tokens in sequence order, then decode steps: one draw order per Rng
+        float lp;
+        int tk = sample_token(s->logits + (size_t)i * V, V, sp, rng, s->probs, m->pairs, &lp);
+        out_tok[(size_t)i * max_new] = tk;
+        out_logp[(size_t)i * max_new] = lp;
+        pos[i] = prompt_len[i];
+        done[i] = tk == sp->eos || max_new == 1;
+        if (done[i]) out_len[i] = 1;
+    }
+    // Decode: every active sequence feeds its last sample at its own position and draws the next token.
     for (;;) {
         int na = 0;
         for (int i = 0; i < n; i++) if (!done[i]) act[na++] = i;
         if (na == 0) break;
         for (int r = 0; r < na; r++) {
-            int i = act[r], t = pos[i], pl = prompt_len[i];
-            int tk = t < pl ? prompt_tok[(size_t)i * prompt_stride + t] : out_tok[(size_t)i * max_new + t - pl];
+            int i = act[r], t = pos[i];
+            int tk = out_tok[(size_t)i * max_new + t - prompt_len[i]];
             const float *we = p->wte + (size_t)tk * C, *pe = p->wpe + (size_t)t * C;
             float *x = s->x + (size_t)r * C;
             for (int c = 0; c < C; c++) x[c] = we[c] + pe[c];
@@ -747,26 +844,18 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
             gelu_forward(s->h, s->h, (size_t)na * 4 * C);
             matmul_forward(s->x, s->h, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C, s->x, na, 4 * C, C);
         }
-        int ns = 0;
+        layernorm_forward(s->xn, NULL, NULL, s->x, p->lnfw, p->lnfb, na, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, na, V, C, 1.0f, s->xn, C, p->wte, C, 0.0f,
+                    s->logits, V);
         for (int r = 0; r < na; r++) {
-            int i = act[r];
-            if (pos[i] >= prompt_len[i] - 1) {
-                layernorm_forward(s->xn + (size_t)ns * C, NULL, NULL, s->x + (size_t)r * C, p->lnfw, p->lnfb, 1, C);
-                srow[ns++] = i;
-            }
-        }
-        if (ns > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ns, V, C, 1.0f, s->xn, C, p->wte, C, 0.0f,
-                        s->logits, V);
-        for (int k = 0; k < ns; k++) {
-            int i = srow[k], g = pos[i] + 1 - prompt_len[i]; // index of the token drawn now
+            int i = act[r], g = pos[i] + 1 - prompt_len[i]; // index of the token drawn now
             float lp;
-            int tk = sample_token(s->logits + (size_t)k * V, V, sp, rng, s->probs, m->pairs, &lp);
+            int tk = sample_token(s->logits + (size_t)r * V, V, sp, rng, s->probs, m->pairs, &lp);
             out_tok[(size_t)i * max_new + g] = tk;
             out_logp[(size_t)i * max_new + g] = lp;
             if (tk == sp->eos || g + 1 == max_new) { done[i] = 1; out_len[i] = g + 1; }
+            pos[i]++;
         }
-        for (int r = 0; r < na; r++) pos[act[r]]++;
     }
 }
 

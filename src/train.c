@@ -93,6 +93,8 @@ static void wire_unpack(Batch *b, int i0, int n, BatchHeader *h, const char *buf
     memcpy(b->reward + k0, buf, k * sizeof(float));
 }
 
+#define MAX_METRICS 256
+typedef struct { int n; char name[MAX_METRICS][48]; double v[MAX_METRICS]; } MetricRow;
 // Everything a training run holds, on every rank (unused parts stay NULL).
 typedef struct {
     App *a;
@@ -128,6 +130,13 @@ typedef struct {
     MetricsFile *metrics;
     TrajFile *traj;
     double last_ckpt_s;      // seconds the last checkpoint took (recorded in the next metrics row)
+    char *wire;              // packed trajectories in flight (rollout-only and learner ranks when split)
+    size_t wire_cap;
+    MPI_Request *reqs;       // (n_learners) sends in flight
+    int n_reqs;
+    Welford *gathered;       // (n_learners, n_groups) per-group stats of every learner
+    int32_t *traj_i32;       // (np_learn, TASK_MAX_PROMPT + 3) prompt rows for trajectories.h5
+    MetricRow row;           // learner 0's metrics of the step
     double t_start;
 } Trainer;
 
@@ -261,31 +270,29 @@ static void rollout(Trainer *tr, long step, long version, BatchHeader *h) {
     h->stop = g_stop_signal != 0;
 }
 
-// Moves each prompt's trajectories from its rollout rank to its learner rank. Returns the seconds waited.
-// Rollout-only ranks post sends and return their requests in *reqs/*bufs for the caller to complete later.
-typedef struct { MPI_Request req[1024]; char *buf[1024]; int n; } Pending;
-
-static void transfer_post_sends(Trainer *tr, const BatchHeader *h, Pending *pend) {
+// Moves each prompt's trajectories from its rollout rank to the learner that owns it: one message per
+// overlapping (rollout range, learner range) pair, packed into tr->wire (sized once in cmd_train).
+// Rollout-only ranks post the sends and complete them later (transfer_wait), so generation can go on.
+static void transfer_post_sends(Trainer *tr, const BatchHeader *h) {
     Roles *ro = &tr->roles;
-    pend->n = 0;
+    size_t off = 0;
+    tr->n_reqs = 0;
     for (int l = 0; l < ro->n_learners; l++) {
         long b0, nb;
         comm_split_range(tr->P, ro->n_learners, l, &b0, &nb);
         long lo = b0 > tr->p0_roll ? b0 : tr->p0_roll;
         long hi = (b0 + nb < tr->p0_roll + tr->np_roll) ? b0 + nb : tr->p0_roll + tr->np_roll;
         if (hi <= lo) continue;
-        CHECK(pend->n < 1024, "too many transfer messages");
         size_t bytes = wire_bytes((int)(hi - lo), tr->G, tr->Tc);
-        char *buf = xmalloc(bytes);
-        wire_pack(&tr->roll, (int)(lo - tr->p0_roll), (int)(hi - lo), h, buf);
-        MPI_Isend(buf, (int)bytes, MPI_BYTE, l, 100, tr->a->world, &pend->req[pend->n]);
-        pend->buf[pend->n++] = buf;
+        CHECK(off + bytes <= tr->wire_cap, "transfer buffer too small");
+        wire_pack(&tr->roll, (int)(lo - tr->p0_roll), (int)(hi - lo), h, tr->wire + off);
+        MPI_Isend(tr->wire + off, (int)bytes, MPI_BYTE, l, 100, tr->a->world, &tr->reqs[tr->n_reqs++]);
+        off += bytes;
     }
 }
-static void pending_wait(Pending *pend) {
-    MPI_Waitall(pend->n, pend->req, MPI_STATUSES_IGNORE);
-    for (int i = 0; i < pend->n; i++) free(pend->buf[i]);
-    pend->n = 0;
+static void transfer_wait(Trainer *tr) {
+    MPI_Waitall(tr->n_reqs, tr->reqs, MPI_STATUSES_IGNORE);
+    tr->n_reqs = 0;
 }
 
 // Learner side: receives this learner's prompts from the rollout ranks. Sets *gen_s to the slowest sender's
@@ -302,11 +309,10 @@ static double transfer_recv(Trainer *tr, BatchHeader *agg) {
         long hi = (a0 + na < tr->p0_learn + tr->np_learn) ? a0 + na : tr->p0_learn + tr->np_learn;
         if (hi <= lo) continue;
         size_t bytes = wire_bytes((int)(hi - lo), tr->G, tr->Tc);
-        char *buf = xmalloc(bytes);
-        MPI_Recv(buf, (int)bytes, MPI_BYTE, first + r, 100, tr->a->world, MPI_STATUS_IGNORE);
+        CHECK(bytes <= tr->wire_cap, "transfer buffer too small");
+        MPI_Recv(tr->wire, (int)bytes, MPI_BYTE, first + r, 100, tr->a->world, MPI_STATUS_IGNORE);
         BatchHeader h;
-        wire_unpack(&tr->learn, (int)(lo - tr->p0_learn), (int)(hi - lo), &h, buf);
-        free(buf);
+        wire_unpack(&tr->learn, (int)(lo - tr->p0_learn), (int)(hi - lo), &h, tr->wire);
         if (h.gen_s > agg->gen_s) agg->gen_s = h.gen_s;
         if (h.reward_s > agg->reward_s) agg->reward_s = h.reward_s;
         agg->stop |= h.stop;
@@ -376,7 +382,7 @@ static void scatter_completion(Trainer *tr, long k0, long nk, int T, const float
     }
 }
 
-static void learner_update(Trainer *tr, long step, StepStats *st) {
+static void learner_update(Trainer *tr, StepStats *st) {
     Batch *b = &tr->learn;
     MPI_Comm lc = tr->roles.learners;
     int nL = b->np * tr->G;
@@ -386,11 +392,9 @@ static void learner_update(Trainer *tr, long step, StepStats *st) {
     for (int i = 0; i < b->np; i++) b->group[i] = tr->user_group[b->prompt[i].user];
     Welford local[TASK_MAX_GROUPS], merged[TASK_MAX_GROUPS];
     adv_batch_stats_prompts(b->reward, b->group, b->np, tr->G, tr->n_groups, local);
-    Welford *all = xmalloc(sizeof(Welford) * (size_t)tr->n_groups * tr->roles.n_learners);
-    MPI_Allgather(local, (int)(sizeof(Welford) * tr->n_groups), MPI_BYTE, all, (int)(sizeof(Welford) * tr->n_groups),
-                  MPI_BYTE, lc);
-    adv_merge_ranks(all, tr->roles.n_learners, tr->n_groups, merged);
-    free(all);
+    MPI_Allgather(local, (int)(sizeof(Welford) * tr->n_groups), MPI_BYTE, tr->gathered,
+                  (int)(sizeof(Welford) * tr->n_groups), MPI_BYTE, lc);
+    adv_merge_ranks(tr->gathered, tr->roles.n_learners, tr->n_groups, merged);
     memcpy(st->grp, merged, sizeof(Welford) * (size_t)tr->n_groups);
     adv_compute(&tr->acfg, &tr->hist, merged, b->reward, b->group, b->np, tr->G, b->adv, &st->as);
     unsigned char tied[4096];
@@ -461,7 +465,6 @@ static void learner_update(Trainer *tr, long step, StepStats *st) {
             if (norm > 0) st->gnorm = adamw_step(&tr->opt, model_params(tr->policy), model_grads(tr->policy), tr->decay);
         }
     }
-    (void)step;
 }
 
 // ---- checkpoints ----
@@ -583,8 +586,6 @@ static long load_checkpoint(Trainer *tr, const char *path) {
 
 // ---- metrics and the log line ----
 
-#define MAX_METRICS 256
-typedef struct { int n; char name[MAX_METRICS][48]; double v[MAX_METRICS]; } MetricRow;
 static void mput(MetricRow *m, double v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void mput(MetricRow *m, double v, const char *fmt, ...) {
     CHECK(m->n < MAX_METRICS, "too many metrics");
@@ -598,7 +599,8 @@ static void mput(MetricRow *m, double v, const char *fmt, ...) {
 // Learner 0: one metrics row (H5MD series) and the fixed-column log line.
 static void log_and_record(Trainer *tr, long s, const StepStats *st, const double *sums, const double *asum,
                            const double *mm, const double *ph, int log_every) {
-    MetricRow *m = xcalloc(1, sizeof *m);
+    MetricRow *m = &tr->row;
+    m->n = 0;
     Welford tot = {0, 0, 0};
     int worst = -1;
     double worst_mean = 0;
@@ -672,7 +674,6 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
         app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.1f %8.1f %8.0f %7.0f\n", s, tot.mean,
                 worst_mean, worst, kl, sums[6], clip, len_mean, st->gnorm, 1e3 * ph[0], 1e3 * ph[2], 1e3 * ph[7], tok_s, eta);
     }
-    free(m);
 }
 
 int cmd_train(App *a) {
@@ -725,6 +726,13 @@ int cmd_train(App *a) {
         tr->ptok_exp = xcalloc((size_t)(nroll ? nroll : 1) * TASK_MAX_PROMPT, sizeof(int));
         tr->plen_exp = xcalloc((size_t)(nroll ? nroll : 1), sizeof(int));
     }
+    // Every per-step buffer is sized here, once: the step loop allocates nothing.
+    long wire_prompts = tr->np_roll > tr->np_learn ? tr->np_roll : tr->np_learn;
+    tr->wire_cap = ro->n_rollout_only ? wire_bytes((int)wire_prompts, tr->G, tr->Tc) + sizeof(BatchHeader) * (size_t)ro->n_learners : 0;
+    tr->wire = tr->wire_cap ? xmalloc(tr->wire_cap) : NULL;
+    tr->reqs = xcalloc((size_t)ro->n_learners, sizeof(MPI_Request));
+    tr->gathered = xcalloc((size_t)ro->n_learners * TASK_MAX_GROUPS, sizeof(Welford));
+    tr->traj_i32 = xcalloc((size_t)(tr->np_learn ? tr->np_learn : 1) * (TASK_MAX_PROMPT + 3), sizeof(int32_t));
     int mb_max = (nlearn + tr->n_mb - 1) / tr->n_mb;
     tr->micro = (int)deck_int(d, "train.micro_batch");
     if (tr->micro > mb_max) tr->micro = mb_max > 0 ? mb_max : 1;
@@ -771,7 +779,6 @@ int cmd_train(App *a) {
             tr->P, tr->G, tr->Tc, tr->steps);
 
     // Resume.
-    char out_probe[1100];
     app_out_path(a, "checkpoints", tr->ckpt_dir, sizeof tr->ckpt_dir);
     if (a->rank == 0) mkdir(tr->ckpt_dir, 0775);
     long start = 0;
@@ -798,7 +805,6 @@ int cmd_train(App *a) {
             app_log(a, "train: resumed from %s at step %ld\n", path, start);
         }
     }
-    (void)out_probe;
 
     // Output files: learners only (the trajectory file is collective over the learner communicator).
     char err[1024];
@@ -823,7 +829,6 @@ int cmd_train(App *a) {
     int ckpt_every = (int)deck_int(d, "checkpoint.every"), log_every = (int)deck_int(d, "run.log_every");
     int exit_code = 0;
     long version = start;
-    Pending pend = {.n = 0};
 
     if (!ro->is_learner) {
         // ---- rollout-only rank ----
@@ -833,15 +838,15 @@ int cmd_train(App *a) {
             BatchHeader h;
             if (s < tr->steps) {
                 rollout(tr, s, version > 0 ? version - 1 : 0, &h);
-                transfer_post_sends(tr, &h, &pend);
+                transfer_post_sends(tr, &h);
             }
             for (;;) {
                 weights_sync(tr, &version, &stop);
-                pending_wait(&pend);
+                transfer_wait(tr);
                 if (stop) break;
                 if (++s < tr->steps) {
                     rollout(tr, s, version, &h);
-                    transfer_post_sends(tr, &h, &pend);
+                    transfer_post_sends(tr, &h);
                 }
             }
         } else {
@@ -850,8 +855,8 @@ int cmd_train(App *a) {
                 if (stop) break;
                 BatchHeader h;
                 rollout(tr, s, version, &h);
-                transfer_post_sends(tr, &h, &pend);
-                pending_wait(&pend);
+                transfer_post_sends(tr, &h);
+                transfer_wait(tr);
                 s++;
             }
         }
@@ -877,7 +882,7 @@ int cmd_train(App *a) {
             }
             if (tr->async && a->rank == 0) memcpy(tr->prev_params, model_params(tr->policy), n_params * sizeof(float));
             StepStats st;
-            learner_update(tr, s, &st);
+            learner_update(tr, &st);
             version = s + 1;
             // Per-step reductions over learners.
             double sums[16] = {st.ent_sum, st.ent_n, st.len_sum, st.len_n, st.n_trunc, st.n_dropped, st.ls.loss,
@@ -897,8 +902,7 @@ int cmd_train(App *a) {
                 .policy_version = tr->learn.version,
             };
             int npl = tr->learn.np;
-            int32_t *pt = xcalloc((size_t)(npl ? npl : 1) * TASK_MAX_PROMPT, sizeof(int32_t));
-            int32_t *pl = xcalloc((size_t)(npl ? npl : 1) * 3, sizeof(int32_t));
+            int32_t *pt = tr->traj_i32, *pl = pt + (size_t)npl * TASK_MAX_PROMPT;
             for (int i = 0; i < npl; i++) {
                 memcpy(pt + (size_t)i * TASK_MAX_PROMPT, tr->learn.prompt[i].tok, sizeof(int) * TASK_MAX_PROMPT);
                 pl[i] = tr->learn.prompt[i].len;
@@ -908,7 +912,6 @@ int cmd_train(App *a) {
             ts.prompt_tokens = pt; ts.prompt_len = pl; ts.user = pl + npl; ts.group = pl + 2 * npl;
             if (traj_write_step(tr->traj, s, (int)tr->p0_learn, npl, &ts))
                 die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", traj_error(tr->traj));
-            free(pt); free(pl);
             // Stop decision: any signal on any rank, or not enough walltime left for another step + checkpoint.
             double elapsed = comm_now() - tr->t_start;
             int want_stop = g_stop_signal != 0 || h.stop;
@@ -974,6 +977,7 @@ int cmd_train(App *a) {
         if (tr->ref) model_free(tr->ref);
     }
     history_free(&tr->hist);
+    free(tr->wire); free(tr->reqs); free(tr->gathered); free(tr->traj_i32);
     free(tr->user_group);
     model_free(tr->policy);
     comm_roles_free(ro);
