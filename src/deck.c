@@ -25,6 +25,7 @@ static const KeySpec SCHEMA[] = {
     {"run.log_every", T_INT, "1", 1, 1e9, 0, "steps between log lines"},
     {"run.threads", T_INT, "1", 1, 256, 0, "OpenBLAS threads per rank"},
     {"run.max_walltime", T_FLOAT, "0", 0, BIG, 0, "seconds; stop cleanly with a checkpoint before this (0 = no limit)"},
+    {"run.step_timeout", T_FLOAT, "1800", 0, BIG, 0, "seconds a training step may take before the run aborts as hung (0 = off)"},
     {"model.n_layer", T_INT, "2", 1, 64, 0, "transformer blocks"},
     {"model.n_head", T_INT, "4", 1, 64, 0, "attention heads (d_model % n_head == 0)"},
     {"model.d_model", T_INT, "96", 8, 8192, 0, "embedding width"},

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "advantage.h"
 #include "app.h"
@@ -32,6 +33,17 @@ _Static_assert(sizeof(int) == sizeof(int32_t), "trajectory arrays assume 32-bit 
 // The one piece of process state the signal handler may touch (owned by this module).
 static volatile sig_atomic_t g_stop_signal;
 static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// The backstop against a hang (a collective stuck after a rank or a file system failed): a step that outlives
+// run.step_timeout ends the process with a message; the launcher then stops the other ranks.
+static void on_step_timeout(int sig) {
+    (void)sig;
+    static const char msg[] = "pgrpo: error: a training step exceeded run.step_timeout; a rank, the network or the "
+                              "file system has stalled (HINT: check the other ranks' output; resume with --resume auto)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(EXIT_RUNTIME);
+}
 
 // One step's trajectories for a contiguous range of np prompts, G completions each.
 typedef struct {
@@ -137,6 +149,7 @@ typedef struct {
     Welford *gathered;       // (n_learners, n_groups) per-group stats of every learner
     int32_t *traj_i32;       // (np_learn, TASK_MAX_PROMPT + 3) prompt rows for trajectories.h5
     MetricRow row;           // learner 0's metrics of the step
+    double need_mib;         // free space the next writes need in run.out_dir
     double t_start;
 } Trainer;
 
@@ -519,6 +532,13 @@ static void write_checkpoint(Trainer *tr, long next_step) {
         die_user(EXIT_RUNTIME, "check permissions of the checkpoint folder", "%s", err);
 }
 
+// Free space in run.out_dir (MiB), for the check before each step's writes.
+static double output_free_mib(Trainer *tr) {
+    struct statvfs v;
+    if (statvfs(tr->ckpt_dir, &v)) return 1e30;   // unknown: let the write itself report
+    return (double)v.f_bavail * (double)v.f_frsize / (1024.0 * 1024.0);
+}
+
 // metrics.h5 and trajectories.h5 are not crash-safe while open (HDF5 updates metadata in place), so each
 // checkpoint keeps a flushed copy of both in the checkpoint folder. restore = 1 copies them back before a resume.
 static void snapshot_outputs(Trainer *tr, int restore) {
@@ -733,6 +753,10 @@ int cmd_train(App *a) {
     tr->reqs = xcalloc((size_t)ro->n_learners, sizeof(MPI_Request));
     tr->gathered = xcalloc((size_t)ro->n_learners * TASK_MAX_GROUPS, sizeof(Welford));
     tr->traj_i32 = xcalloc((size_t)(tr->np_learn ? tr->np_learn : 1) * (TASK_MAX_PROMPT + 3), sizeof(int32_t));
+    // A checkpoint (weights, two moments, maybe the rollouts' weights) plus the output snapshots, and a flush of
+    // buffered trajectory rows (uncompressed bound), with 1 MiB to spare.
+    double traj_row = (double)tr->P * (TASK_MAX_PROMPT * 4 + 32 + (double)tr->G * (tr->Tc * 8.0 + 12));
+    tr->need_mib = ((double)n_params * 4 * (tr->async ? 4 : 3) + traj_row * 16) / (1024.0 * 1024.0) + 1.0;
     int mb_max = (nlearn + tr->n_mb - 1) / tr->n_mb;
     tr->micro = (int)deck_int(d, "train.micro_batch");
     if (tr->micro > mb_max) tr->micro = mb_max > 0 ? mb_max : 1;
@@ -871,8 +895,11 @@ int cmd_train(App *a) {
                 "loss", "clip", "len", "gnorm", "roll_ms", "wait_ms", "ms/step", "tok/s", "eta_s");
         double steps_time = 0;
         int steps_done = 0;
+        unsigned step_timeout = (unsigned)deck_float(d, "run.step_timeout");
+        if (step_timeout) signal(SIGALRM, on_step_timeout);
         for (long s = start; s < tr->steps && !stop; s++) {
             double t_step = comm_now();
+            alarm(step_timeout);
             BatchHeader h;
             double t_transfer = 0;
             if (ro->n_rollout_only) {
@@ -888,7 +915,15 @@ int cmd_train(App *a) {
             double sums[16] = {st.ent_sum, st.ent_n, st.len_sum, st.len_n, st.n_trunc, st.n_dropped, st.ls.loss,
                                st.ls.pg_loss, st.ls.kl_sum, st.ls.ratio_sum, st.ls.n_clip_low, st.ls.n_clip_high,
                                st.ls.n_clip_region, st.ls.n_tokens, 0, 0};
+            // Parallel HDF5 can hang when a collective write hits a full disk, so the space for this step's
+            // writes is checked first (rank 0's view, shared with every learner through this reduction).
+            double free_mib = a->rank == 0 ? output_free_mib(tr) : 0;
+            sums[14] = free_mib;
             MPI_Allreduce(MPI_IN_PLACE, sums, 16, MPI_DOUBLE, MPI_SUM, ro->learners);
+            if (sums[14] < tr->need_mib)
+                die_user(EXIT_RUNTIME, "free space there or move run.out_dir, then run again with --resume auto",
+                         "output folder '%s' has %.1f MiB free; the next trajectory rows, metrics and checkpoint need "
+                         "about %.1f MiB", deck_str(d, "run.out_dir"), sums[14], tr->need_mib);
             double asum[6] = {st.as.a_sum, st.as.a_sumsq, st.as.n_a, st.as.n_prompts, st.as.n_zero_std, st.as.n_cold};
             MPI_Allreduce(MPI_IN_PLACE, asum, 6, MPI_DOUBLE, MPI_SUM, ro->learners);
             double mm[4] = {-st.as.a_min, st.as.a_max, -st.len_min, st.len_max};
@@ -953,6 +988,7 @@ int cmd_train(App *a) {
                 }
             }
         }
+        alarm(0);
         exit_code = stop == 2 ? EXIT_PREEMPTED : 0;
     }
     // Final policy and clean-up.

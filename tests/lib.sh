@@ -5,7 +5,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 PGRPO=$PWD/bin/pgrpo
 TINY=$PWD/tests/decks/tiny.deck
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/pgrpo-test.XXXXXX")
-trap 'rm -rf "$SCRATCH"' EXIT
+trap 'umount "$SCRATCH"/tmpfs 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 ok() { echo "ok - $1"; }
 nok() { echo "not ok - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name" "command: $*"; fi; }

@@ -47,3 +47,7 @@ expect_err unwritable_out_dir 2 "run.out_dir" -- "$PGRPO" sft $TINY --set run.ou
 if make -s install PREFIX=$D/inst >/dev/null 2>&1 && [ "$($D/inst/bin/pgrpo --version)" = "$($PGRPO --version)" ] &&
    [ -f $D/inst/share/pgrpo/jobs/train.sbatch ] && [ -f $D/inst/share/pgrpo/inputs/demo.deck ] &&
    [ -x $D/inst/share/pgrpo/postproc/report.py ]; then ok make_install; else nok make_install; fi
+# The hang backstop: a step longer than run.step_timeout ends the run with a clear message and exit 3.
+"$PGRPO" sft $TINY --set run.out_dir=$D/st --set sft.steps=5 --quiet
+out=$("$PGRPO" train $TINY --set run.out_dir=$D/st --set train.prompts=600 --set train.group_size=16 --set run.step_timeout=1 --quiet 2>&1); rc=$?
+[ $rc -eq 3 ] && echo "$out" | grep -q "exceeded run.step_timeout" && ok step_timeout_aborts || nok step_timeout_aborts "rc=$rc $(echo "$out" | tail -1)"

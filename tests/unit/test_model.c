@@ -256,6 +256,46 @@ static void test_kv_sampling_matches_forward(void) {
     model_free(m);
 }
 
+// Prefill edge cases: prompts of length 1 and maxT - max_new, an adjacent duplicate (prefilled once, its cache
+// copied), and more prompt positions than one prefill chunk (1024 rows), so one prompt straddles two chunks.
+static void test_prefill_long_and_short_prompts(void) {
+    enum { N = 6, MAXT = 400, NEW = 8, P = MAXT - NEW };
+    Model *m = tiny_model(2, 2, 16, 13, MAXT, 0.3f, 81);
+    int V = model_config(m)->vocab;
+    int plen[N] = {1, P, P, 300, 1, P};
+    int *prompt = malloc(sizeof(int) * N * P), out[N * NEW], len[N];
+    float lp[N * NEW];
+    Rng r;
+    rng_seed(&r, 82, RNG_TEST, 0, 0);
+    random_tokens(prompt, N * P, V, &r);
+    memcpy(prompt + 2 * P, prompt + P, sizeof(int) * P); // sequence 2 repeats sequence 1's prompt
+    SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = NEW, .eos = -1};
+    rng_seed(&r, 83, RNG_SAMPLE, 0, 0);
+    model_sample(m, prompt, P, plen, N, &sp, &r, out, lp, len);
+    int T = MAXT - 1; // the last sampled token is never an input
+    int *tok = calloc((size_t)N * T, sizeof(int)), *tgt = calloc((size_t)N * T, sizeof(int));
+    float *flp = malloc(sizeof(float) * N * T);
+    for (int i = 0; i < N; i++) {
+        T_ASSERT(len[i] == NEW, "len %d", len[i]);
+        int *seq = malloc(sizeof(int) * MAXT);
+        for (int t = 0; t < plen[i]; t++) seq[t] = prompt[i * P + t];
+        for (int g = 0; g < NEW; g++) seq[plen[i] + g] = out[i * NEW + g];
+        for (int t = 0; t + 1 < plen[i] + NEW; t++) { tok[i * T + t] = seq[t]; tgt[i * T + t] = seq[t + 1]; }
+        free(seq);
+    }
+    model_forward(m, tok, tgt, N, T, flp, NULL);
+    double worst = 0.0;
+    for (int i = 0; i < N; i++)
+        for (int g = 0; g < NEW; g++) {
+            double d = fabs(flp[i * T + plen[i] - 1 + g] - lp[i * NEW + g]);
+            if (d > worst) worst = d;
+        }
+    T_ASSERT(worst < 1e-4, "prefill: KV-cache logp vs full forward: max abs diff %.3g", worst);
+    printf("# prefill long/short/duplicate prompts: max |dlogp| %.3g\n", worst);
+    free(prompt); free(tok); free(tgt); free(flp);
+    model_free(m);
+}
+
 // Many one-token samples from one prompt: the empirical frequencies match softmax(z / temperature) restricted
 // to the top k and the top-p nucleus, within 4.5 standard errors per token (and never a filtered token).
 static void test_sampling_distribution(void) {
@@ -366,6 +406,7 @@ int main(void) {
     T_RUN(test_entropy_and_normalisation);
     T_RUN(test_causality);
     T_RUN(test_kv_sampling_matches_forward);
+    T_RUN(test_prefill_long_and_short_prompts);
     T_RUN(test_sampling_distribution);
     T_RUN(test_eos_stop);
     T_RUN(test_forward_grows_and_flops);
