@@ -286,15 +286,21 @@ static void rollout(Trainer *tr, long step, long version, BatchHeader *h) {
 // Moves each prompt's trajectories from its rollout rank to the learner that owns it: one message per
 // overlapping (rollout range, learner range) pair, packed into tr->wire (sized once in cmd_train).
 // Rollout-only ranks post the sends and complete them later (transfer_wait), so generation can go on.
+// Prompts that part `part` of `parts` (of the global P) shares with [first, first+count): [*lo, *hi), maybe empty.
+static void range_overlap(long P, int parts, int part, long first, long count, long *lo, long *hi) {
+    long p0, np;
+    comm_split_range(P, parts, part, &p0, &np);
+    *lo = p0 > first ? p0 : first;
+    *hi = p0 + np < first + count ? p0 + np : first + count;
+}
+
 static void transfer_post_sends(Trainer *tr, const BatchHeader *h) {
     Roles *ro = &tr->roles;
     size_t off = 0;
     tr->n_reqs = 0;
     for (int l = 0; l < ro->n_learners; l++) {
-        long b0, nb;
-        comm_split_range(tr->P, ro->n_learners, l, &b0, &nb);
-        long lo = b0 > tr->p0_roll ? b0 : tr->p0_roll;
-        long hi = (b0 + nb < tr->p0_roll + tr->np_roll) ? b0 + nb : tr->p0_roll + tr->np_roll;
+        long lo, hi;
+        range_overlap(tr->P, ro->n_learners, l, tr->p0_roll, tr->np_roll, &lo, &hi);
         if (hi <= lo) continue;
         size_t bytes = wire_bytes((int)(hi - lo), tr->G, tr->Tc);
         CHECK(off + bytes <= tr->wire_cap, "transfer buffer too small");
@@ -316,10 +322,8 @@ static double transfer_recv(Trainer *tr, BatchHeader *agg) {
     int first = ro->size - ro->n_rollout_only;
     memset(agg, 0, sizeof *agg);
     for (int r = 0; r < ro->n_rollouts; r++) {
-        long a0, na;
-        comm_split_range(tr->P, ro->n_rollouts, r, &a0, &na);
-        long lo = a0 > tr->p0_learn ? a0 : tr->p0_learn;
-        long hi = (a0 + na < tr->p0_learn + tr->np_learn) ? a0 + na : tr->p0_learn + tr->np_learn;
+        long lo, hi;
+        range_overlap(tr->P, ro->n_rollouts, r, tr->p0_learn, tr->np_learn, &lo, &hi);
         if (hi <= lo) continue;
         size_t bytes = wire_bytes((int)(hi - lo), tr->G, tr->Tc);
         CHECK(bytes <= tr->wire_cap, "transfer buffer too small");
