@@ -744,9 +744,18 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     // Prefill: the prompts, packed back to back (no padding), go through the model in chunks of up to cap_pre
     // positions with GEMMs over all of a chunk's rows. A chunk holds segments (sequence, positions [t0,t0+len));
     // a prompt may straddle two chunks, which is fine because attention reads K and V from the cache.
-    // During prefill act/srow/done hold the segments (sequence, t0, len); they get their decode meaning after.
-    int *seg_seq = act, *seg_t0 = srow, *seg_len = done;
+    // A prompt equal to the one before it (GRPO lays out G copies of each prompt side by side) is not computed
+    // again: it takes its source's cache rows and final hidden state afterwards, so prefill costs one pass per
+    // distinct prompt. During prefill pos holds each sequence's source and act/srow/done the segments
+    // (sequence, t0, len); they get their decode meaning after.
+    int *src = pos, *seg_seq = act, *seg_t0 = srow, *seg_len = done;
+    for (int i = 0; i < n; i++) {
+        src[i] = i > 0 && prompt_len[i] == prompt_len[i - 1] &&
+                 memcmp(prompt_tok + (size_t)i * prompt_stride, prompt_tok + (size_t)(i - 1) * prompt_stride,
+                        (size_t)prompt_len[i] * sizeof(int)) == 0 ? src[i - 1] : i;
+    }
     int R = m->cap_pre, ci = 0, ct = 0; // (ci, ct): the next prompt position to prefill
+    while (ci < n && src[ci] != ci) ci++;
     while (ci < n) {
         int nseg = 0, rows = 0;
         while (ci < n && rows < R) {
@@ -759,7 +768,10 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
                 for (int c = 0; c < C; c++) x[c] = we[c] + pe[c];
             }
             rows += take; ct += take;
-            if (ct == pl) { ci++; ct = 0; }
+            if (ct == pl) {
+                ct = 0;
+                do ci++; while (ci < n && src[ci] != ci);
+            }
         }
         for (int l = 0; l < L; l++) {
             float *kc = s->kcache + l * layer_stride, *vc = s->vcache + l * layer_stride;
@@ -792,6 +804,16 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
                 layernorm_forward(s->xn + (size_t)i * C, NULL, NULL, s->px + (size_t)(r + seg_len[k] - 1) * C,
                                   p->lnfw, p->lnfb, 1, C);
         }
+    }
+    for (int i = 0; i < n; i++) {
+        int j = src[i];
+        if (j == i) continue;
+        for (int l = 0; l < L; l++) {
+            size_t di = l * layer_stride + i * seq_stride, dj = l * layer_stride + j * seq_stride;
+            memcpy(s->kcache + di, s->kcache + dj, (size_t)prompt_len[i] * C * sizeof(float));
+            memcpy(s->vcache + di, s->vcache + dj, (size_t)prompt_len[i] * C * sizeof(float));
+        }
+        memcpy(s->xn + (size_t)i * C, s->xn + (size_t)j * C, C * sizeof(float));
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, s->xn, C, p->wte, C, 0.0f, s->logits, V);
     for (int i = 0; i < n; i++) { // first tokens in sequence order, then decode steps: one draw order per Rng
