@@ -655,7 +655,8 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     mput(m, worst, "reward/worst_group");
     mput(m, a_mean, "advantage/mean");
     mput(m, sqrt(a_var > 0 ? a_var : 0), "advantage/std");
-    mput(m, -mm[0] == 1e30 ? 0 : st->as.a_min, "advantage/min_rank0");
+    mput(m, -mm[0], "advantage/min");
+    mput(m, mm[1], "advantage/max");
     mput(m, asum[4] / (asum[3] > 0 ? asum[3] : 1), "advantage/frac_zero_std");
     mput(m, asum[5], "advantage/n_cold");
     mput(m, sums[6], "loss/total");

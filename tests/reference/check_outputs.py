@@ -5,8 +5,13 @@ the advantages are recomputed independently in numpy from the stored rewards and
 P-GRPO with a cumulative history, order before, cold start grpo, population variance) and must match."""
 import sys
 
+import os
+
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "postproc"))
+from report import deck_value  # noqa: E402  (the one deck-text reader)
 
 run, steps = sys.argv[1], int(sys.argv[2])
 fails = 0
@@ -16,17 +21,6 @@ def check(name, cond, msg=""):
     global fails
     print(("ok - " if cond else "not ok - ") + name + ("" if cond else "\n#   " + msg))
     fails += 0 if cond else 1
-
-
-def deck_value(deck, key):
-    sect, name = key.split(".")
-    cur = None
-    for line in deck.splitlines():
-        line = line.split("#")[0].strip()
-        if line.startswith("["):
-            cur = line.strip("[]")
-        elif "=" in line and cur == sect and line.split("=")[0].strip() == name:
-            return line.split("=", 1)[1].strip()
 
 
 with h5py.File(f"{run}/trajectories.h5", "r") as f:
