@@ -76,3 +76,8 @@ check eval_2ranks run $D/ev mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2
 grep -q "^all " $D/ev.log && ok eval_table || nok eval_table "$(tail -3 $D/ev.log)"
 check sample_runs run $D/sa $PGRPO sample $T --set run.out_dir=$D/c2 --quiet
 grep -q "sampled:" $D/sa.log && ok sample_prints_text || nok sample_prints_text
+# A rank that dies mid-run ends the job with an error instead of hanging the others (here: the rollout rank).
+bg_mpi 2 $PGRPO train $T --set run.out_dir=$D/dead --set train.rollout_ranks=1 --set train.steps=100000 --set checkpoint.every=5 --quiet >$D/dead.log 2>&1
+for _ in $(seq 1 400); do [ -e $D/dead/checkpoints/ckpt_00000005.h5 ] && break; sleep 0.05; done
+t0=$SECONDS; kill -9 $(job_ranks | tail -1); wait $BG_PID; rc=$?
+[ $rc -ne 0 ] && [ $((SECONDS - t0)) -lt 60 ] && ok "dead_rank_ends_job # rc=$rc after $((SECONDS - t0)) s" || nok dead_rank_ends_job "rc=$rc after $((SECONDS - t0)) s"
