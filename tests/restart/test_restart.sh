@@ -91,15 +91,14 @@ wait_for $R/checkpoints/ckpt_00000002.h5; kill -USR1 "$(job_pid)"; wait $BG_PID;
 mpi 2 $PGRPO "${T[@]}" $Q "${A[@]}" --set run.out_dir=$R --resume auto
 [ $rc -eq 75 ] && same_dataset $D/aref/final.h5 $R/final.h5 /model/params && same_dataset $D/aref/trajectories.h5 $R/trajectories.h5 /completion_tokens \
     && ok async_resume_bit_identical || nok async_resume_bit_identical "rc=$rc"
-# 8. A full output folder (a small tmpfs filled mid-run): a clear one-line error and a non-zero exit, `latest`
-# still names a checkpoint that verifies, and after space is freed the run resumes to the same result.
+# 8. A full output folder (a small tmpfs): a clear one-line error and a non-zero exit, `latest` still names a
+# checkpoint that verifies, and after space is freed the run resumes to the same result.
 TFS=$D/tmpfs; mkdir -p $TFS
 if mount -t tmpfs -o size=8m tmpfs $TFS 2>/dev/null; then
     R=$TFS/run
-    bg_mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 >$D/full.log 2>&1
-    wait_for $R/checkpoints/ckpt_00000002.h5
+    mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --set train.steps=6 || nok disk_full_setup
     dd if=/dev/zero of=$TFS/filler bs=64k 2>/dev/null   # until the disk is full
-    wait $BG_PID; rc=$?
+    mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto >$D/full.log 2>&1; rc=$?
     err=$(grep -h "pgrpo: error" $D/full.log | head -1)
     latest=$R/checkpoints/$(cat $R/checkpoints/latest 2>/dev/null)
     if [ $rc -ne 0 ] && [ $rc -ne 75 ] && echo "$err" | grep -q "$TFS" && $PGRPO inspect "$latest" >/dev/null 2>&1; then
