@@ -229,20 +229,21 @@ static void parse_file(Deck *d, const char *path) {
 }
 
 static void build_text(Deck *d) {
-    size_t cap = 256;
-    for (int i = 0; i < N_KEYS; i++) cap += strlen(SCHEMA[i].key) + strlen(d->value[i]) + 8;
-    d->text = xmalloc(cap);
-    char *p = d->text, sect[64] = "";
-    p += sprintf(p, "# pgrpo resolved deck (source: %s)\n", d->source);
-    for (int i = 0; i < N_KEYS; i++) {
+    size_t cap = 64 + strlen(d->source), used = 0;
+    for (int i = 0; i < N_KEYS; i++) cap += 2 * strlen(SCHEMA[i].key) + strlen(d->value[i]) + 8;  // key, section, " = ", "\n"
+    char *t = xmalloc(cap), sect[64] = "";
+    used += (size_t)snprintf(t + used, cap - used, "# pgrpo resolved deck (source: %s)\n", d->source);
+    for (int i = 0; i < N_KEYS && used < cap; i++) {
         const char *dot = strchr(SCHEMA[i].key, '.');
         int sl = (int)(dot - SCHEMA[i].key);
         if ((int)strlen(sect) != sl || strncmp(sect, SCHEMA[i].key, (size_t)sl)) {
             snprintf(sect, sizeof sect, "%.*s", sl, SCHEMA[i].key);
-            p += sprintf(p, "[%s]\n", sect);
+            used += (size_t)snprintf(t + used, cap - used, "[%s]\n", sect);
         }
-        p += sprintf(p, "%s = %s\n", dot + 1, d->value[i]);
+        if (used < cap) used += (size_t)snprintf(t + used, cap - used, "%s = %s\n", dot + 1, d->value[i]);
     }
+    CHECK(used < cap, "deck text buffer too small");
+    d->text = t;
 }
 
 Deck *deck_load(const char *path, int n_sets, char *const *sets) {
