@@ -52,13 +52,14 @@ typedef struct {
     int *group;      // (np) preference group used for advantages (from train.groups)
     int *ctok;       // (np*G, Tc) completion tokens, EOS-padded
     float *blogp;    // (np*G, Tc) behaviour log-probs
+    float *ref_logp; // (np*G, Tc) log-probs under the frozen reference (beta > 0)
     int *clen;       // (np*G)
     float *reward;   // (np*G)
     float *adv;      // (np*G)
     int64_t *version;// (np) policy version that generated the prompt's completions
 } Batch;
 
-typedef struct { double gen_s, reward_s; int stop; int pad; } BatchHeader;
+typedef struct { double gen_s, reward_s, ref_s; int stop; int pad; } BatchHeader;
 
 static void batch_alloc(Batch *b, int np, int G, int Tc) {
     memset(b, 0, sizeof *b);
@@ -68,20 +69,21 @@ static void batch_alloc(Batch *b, int np, int G, int Tc) {
     b->group = xcalloc(n, sizeof(int));
     b->ctok = xcalloc(k * (size_t)Tc, sizeof(int));
     b->blogp = xcalloc(k * (size_t)Tc, sizeof(float));
+    b->ref_logp = xcalloc(k * (size_t)Tc, sizeof(float));
     b->clen = xcalloc(k, sizeof(int));
     b->reward = xcalloc(k, sizeof(float));
     b->adv = xcalloc(k, sizeof(float));
     b->version = xcalloc(n, sizeof(int64_t));
 }
 static void batch_free(Batch *b) {
-    free(b->prompt); free(b->group); free(b->ctok); free(b->blogp); free(b->clen); free(b->reward); free(b->adv);
+    free(b->prompt); free(b->group); free(b->ctok); free(b->blogp); free(b->ref_logp); free(b->clen); free(b->reward); free(b->adv);
     free(b->version);
 }
 
 // Bytes of `n` prompts of a batch in the wire format (header + arrays, prompt-major).
 static size_t wire_bytes(int n, int G, int Tc) {
     size_t k = (size_t)n * G;
-    return sizeof(BatchHeader) + (size_t)n * (sizeof(Prompt) + sizeof(int64_t)) + k * Tc * (sizeof(int) + sizeof(float)) +
+    return sizeof(BatchHeader) + (size_t)n * (sizeof(Prompt) + sizeof(int64_t)) + k * Tc * (sizeof(int) + 2 * sizeof(float)) +
            k * (sizeof(int) + sizeof(float));
 }
 static void wire_pack(const Batch *b, int i0, int n, const BatchHeader *h, char *buf) {
@@ -91,6 +93,7 @@ static void wire_pack(const Batch *b, int i0, int n, const BatchHeader *h, char 
     memcpy(buf, b->version + i0, n * sizeof(int64_t)); buf += n * sizeof(int64_t);
     memcpy(buf, b->ctok + k0 * T, k * T * sizeof(int)); buf += k * T * sizeof(int);
     memcpy(buf, b->blogp + k0 * T, k * T * sizeof(float)); buf += k * T * sizeof(float);
+    memcpy(buf, b->ref_logp + k0 * T, k * T * sizeof(float)); buf += k * T * sizeof(float);
     memcpy(buf, b->clen + k0, k * sizeof(int)); buf += k * sizeof(int);
     memcpy(buf, b->reward + k0, k * sizeof(float));
 }
@@ -101,6 +104,7 @@ static void wire_unpack(Batch *b, int i0, int n, BatchHeader *h, const char *buf
     memcpy(b->version + i0, buf, n * sizeof(int64_t)); buf += n * sizeof(int64_t);
     memcpy(b->ctok + k0 * T, buf, k * T * sizeof(int)); buf += k * T * sizeof(int);
     memcpy(b->blogp + k0 * T, buf, k * T * sizeof(float)); buf += k * T * sizeof(float);
+    memcpy(b->ref_logp + k0 * T, buf, k * T * sizeof(float)); buf += k * T * sizeof(float);
     memcpy(b->clen + k0, buf, k * sizeof(int)); buf += k * sizeof(int);
     memcpy(b->reward + k0, buf, k * sizeof(float));
 }
@@ -134,7 +138,7 @@ typedef struct {
     int T_max, micro;        // micro: sequences per forward/backward (train.micro_batch)
     int *tok, *tgt;          // (micro, T_max)
     float *logp_full, *ent_full, *dlogp_full; // (micro, T_max)
-    float *logp, *old_logp, *ref_logp, *dlogp; // (np_learn*G, Tc)
+    float *logp, *old_logp, *dlogp; // (np_learn*G, Tc)
     float *adv_seq;          // (np_learn*G) advantage per sequence (0 for dropped)
     int *len_eff;            // (np_learn*G) completion length counted by the loss (0 when dropped)
     uint32_t ref_crc;
@@ -258,6 +262,8 @@ static void draw_prompts(Trainer *tr, long step, Batch *b) {
     }
 }
 
+static void reference_logp(Trainer *tr, Batch *b);
+
 // Rollout phase on this rank: sample G completions per prompt with the current policy and score them.
 static void rollout(Trainer *tr, long step, long version, BatchHeader *h) {
     Batch *b = &tr->roll;
@@ -280,6 +286,11 @@ static void rollout(Trainer *tr, long step, long version, BatchHeader *h) {
         b->reward[k] = task_reward(tr->task, &b->prompt[k / tr->G], b->ctok + (size_t)k * tr->Tc, b->clen[k]);
     h->gen_s = t1 - t0;
     h->reward_s = comm_now() - t1;
+    // Rollout-only ranks also score the completions under the frozen reference, so that work overlaps the
+    // learners' update in asynchronous mode instead of lengthening it.
+    double t2 = comm_now();
+    if (tr->beta_on && !tr->roles.is_learner) reference_logp(tr, b);
+    h->ref_s = comm_now() - t2;
     h->stop = g_stop_signal != 0;
 }
 
@@ -332,6 +343,7 @@ static double transfer_recv(Trainer *tr, BatchHeader *agg) {
         wire_unpack(&tr->learn, (int)(lo - tr->p0_learn), (int)(hi - lo), &h, tr->wire);
         if (h.gen_s > agg->gen_s) agg->gen_s = h.gen_s;
         if (h.reward_s > agg->reward_s) agg->reward_s = h.reward_s;
+        if (h.ref_s > agg->ref_s) agg->ref_s = h.ref_s;
         agg->stop |= h.stop;
     }
     return comm_now() - t0;
@@ -360,8 +372,7 @@ typedef struct {
 } StepStats;
 
 // Builds minibatch j's token arrays for local sequences [k0, k0+nk); returns T.
-static int build_minibatch(Trainer *tr, long k0, long nk) {
-    const Batch *b = &tr->learn;
+static int build_minibatch(Trainer *tr, const Batch *b, long k0, long nk) {
     int T = 1;
     for (long k = k0; k < k0 + nk; k++) {
         int L = b->prompt[k / tr->G].len + b->clen[k] - 1;
@@ -382,20 +393,31 @@ static int build_minibatch(Trainer *tr, long k0, long nk) {
 
 // Gathers (B,T) per-position values into (nk,Tc) completion-token rows: completion token c of sequence k is
 // predicted at position len(prompt) - 1 + c.
-static void gather_completion(Trainer *tr, long k0, long nk, int T, const float *full, float *out) {
+static void gather_completion(Trainer *tr, const Batch *b, long k0, long nk, int T, const float *full, float *out) {
     for (long i = 0; i < nk; i++) {
         long k = k0 + i;
-        int Lp = tr->learn.prompt[k / tr->G].len;
+        int Lp = b->prompt[k / tr->G].len;
         for (int c = 0; c < tr->Tc; c++)
-            out[k * tr->Tc + c] = c < tr->learn.clen[k] ? full[i * T + Lp - 1 + c] : 0.0f;
+            out[k * tr->Tc + c] = c < b->clen[k] ? full[i * T + Lp - 1 + c] : 0.0f;
     }
 }
-static void scatter_completion(Trainer *tr, long k0, long nk, int T, const float *in, float *full) {
+static void scatter_completion(Trainer *tr, const Batch *b, long k0, long nk, int T, const float *in, float *full) {
     memset(full, 0, sizeof(float) * (size_t)nk * T);
     for (long i = 0; i < nk; i++) {
         long k = k0 + i;
-        int Lp = tr->learn.prompt[k / tr->G].len;
-        for (int c = 0; c < tr->learn.clen[k]; c++) full[i * T + Lp - 1 + c] = in[k * tr->Tc + c];
+        int Lp = b->prompt[k / tr->G].len;
+        for (int c = 0; c < b->clen[k]; c++) full[i * T + Lp - 1 + c] = in[k * tr->Tc + c];
+    }
+}
+
+// Log-probs of b's completions under the frozen reference, in micro-batches (once per step).
+static void reference_logp(Trainer *tr, Batch *b) {
+    long n = (long)b->np * tr->G;
+    for (long c0 = 0; c0 < n; c0 += tr->micro) {
+        long cn = n - c0 < tr->micro ? n - c0 : tr->micro;
+        int T = build_minibatch(tr, b, c0, cn);
+        model_forward(tr->ref, tr->tok, tr->tgt, (int)cn, T, tr->logp_full, NULL);
+        gather_completion(tr, b, c0, cn, T, tr->logp_full, b->ref_logp);
     }
 }
 
@@ -431,16 +453,9 @@ static void learner_update(Trainer *tr, StepStats *st) {
     }
     st->n_dropped = (double)n_tied * tr->G;
 
-    // Reference log-probs once per step (the frozen SFT base), minibatch by minibatch.
+    // Reference log-probs: colocated, here; with rollout-only ranks they came with the trajectories.
     double t0 = comm_now();
-    if (tr->beta_on) {
-        for (long c0 = 0; c0 < nL; c0 += tr->micro) {
-            long cn = nL - c0 < tr->micro ? nL - c0 : tr->micro;
-            int T = build_minibatch(tr, c0, cn);
-            model_forward(tr->ref, tr->tok, tr->tgt, (int)cn, T, tr->logp_full, NULL);
-            gather_completion(tr, c0, cn, T, tr->logp_full, tr->ref_logp);
-        }
-    }
+    if (tr->beta_on && !tr->roles.n_rollout_only) reference_logp(tr, b);
     st->t_ref = comm_now() - t0;
     for (int k = 0; k < nL * tr->Tc; k++) tr->old_logp[k] = b->blogp[k];
 
@@ -457,20 +472,20 @@ static void learner_update(Trainer *tr, StepStats *st) {
             // Micro-batches accumulate into the gradient: the global normaliser makes their sum the minibatch's.
             for (long c0 = k0; norm > 0 && c0 < k0 + nk; c0 += tr->micro) {
                 long cn = k0 + nk - c0 < tr->micro ? k0 + nk - c0 : tr->micro;
-                int T = build_minibatch(tr, c0, cn);
+                int T = build_minibatch(tr, b, c0, cn);
                 model_forward(tr->policy, tr->tok, tr->tgt, (int)cn, T, tr->logp_full, tr->ent_full);
-                gather_completion(tr, c0, cn, T, tr->logp_full, tr->logp);
+                gather_completion(tr, b, c0, cn, T, tr->logp_full, tr->logp);
                 if (it == 0) {
-                    gather_completion(tr, c0, cn, T, tr->ent_full, tr->dlogp);
+                    gather_completion(tr, b, c0, cn, T, tr->ent_full, tr->dlogp);
                     for (long k = c0; k < c0 + cn; k++)
                         for (int c = 0; c < b->clen[k]; c++) { st->ent_sum += tr->dlogp[k * tr->Tc + c]; st->ent_n += 1; }
                 }
                 LossStats ls;
                 long off = c0 * tr->Tc;
-                loss_compute(&tr->lcfg, tr->logp + off, tr->old_logp + off, tr->beta_on ? tr->ref_logp + off : NULL,
+                loss_compute(&tr->lcfg, tr->logp + off, tr->old_logp + off, tr->beta_on ? b->ref_logp + off : NULL,
                              tr->adv_seq + c0, tr->len_eff + c0, (int)cn, tr->Tc, tr->Tc, norm, tr->dlogp + off, &ls);
                 if (it == 0) loss_stats_add(&st->ls, &ls);
-                scatter_completion(tr, c0, cn, T, tr->dlogp, tr->dlogp_full);
+                scatter_completion(tr, b, c0, cn, T, tr->dlogp, tr->dlogp_full);
                 model_backward(tr->policy, tr->dlogp_full);
             }
             double t1 = comm_now();
@@ -674,8 +689,9 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     mput(m, sums[5], "completion/dropped_tied");
     mput(m, st->gnorm, "grad_norm");
     mput(m, st->lr, "lr");
-    static const char *phase[8] = {"rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io", "step"};
-    for (int i = 0; i < 8; i++) mput(m, ph[i], "time/%s", phase[i]);
+    static const char *phase[9] = {"rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io",
+                                   "step", "reference"};
+    for (int i = 0; i < 9; i++) mput(m, ph[i], "time/%s", phase[i]);
     // The checkpoint (with the output flush and snapshots) written after the previous step: also HDF5 I/O.
     mput(m, tr->last_ckpt_s, "time/checkpoint");
     tr->last_ckpt_s = 0;
@@ -693,7 +709,7 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     if (0)
         die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "%s", metrics_error(tr->metrics));
     if (s % log_every == 0 || s + 1 == tr->steps) {
-        double eta = (comm_now() - tr->t_start) / ph[8] * (double)(tr->steps - s - 1);
+        double eta = (comm_now() - tr->t_start) / ph[9] * (double)(tr->steps - s - 1);
         // roll_ms (sampling, on the rollout ranks) beside wait_ms (learners waiting for it) shows the overlap:
         // synchronous, wait >= roll; asynchronous, the rollouts hide behind the update and wait drops to ~0.
         app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.1f %8.1f %8.0f %7.0f\n", s, tot.mean,
@@ -762,7 +778,7 @@ int cmd_train(App *a) {
     // buffered trajectory rows (uncompressed bound), with 1 MiB to spare.
     double traj_row = (double)tr->P * (TASK_MAX_PROMPT * 4 + 32 + (double)tr->G * (tr->Tc * 8.0 + 12));
     tr->need_mib = ((double)n_params * 4 * (tr->async ? 4 : 3) + traj_row * 16) / (1024.0 * 1024.0) + 1.0;
-    int mb_max = (nlearn + tr->n_mb - 1) / tr->n_mb;
+    int mb_max = ro->is_learner ? (nlearn + tr->n_mb - 1) / tr->n_mb : nroll;
     tr->micro = (int)deck_int(d, "train.micro_batch");
     if (tr->micro > mb_max) tr->micro = mb_max > 0 ? mb_max : 1;
     tr->T_max = tr->cfg.max_t;
@@ -780,7 +796,7 @@ int cmd_train(App *a) {
         adamw_init(&tr->opt, &oc, n_params);
         tr->decay = xmalloc(n_params);
         model_decay_mask(tr->policy, tr->decay);
-        if (tr->beta_on) {
+        if (tr->beta_on && !ro->n_rollout_only) {
             tr->ref = app_load_policy(a, tr->base_path, tr->task, &init);
             model_reserve(tr->ref, tr->micro, tr->T_max, 0);
         }
@@ -792,7 +808,6 @@ int cmd_train(App *a) {
         tr->dlogp_full = xcalloc(mbT, sizeof(float));
         tr->logp = xcalloc(kc, sizeof(float));
         tr->old_logp = xcalloc(kc, sizeof(float));
-        tr->ref_logp = xcalloc(kc, sizeof(float));
         tr->dlogp = xcalloc(kc, sizeof(float));
         tr->adv_seq = xcalloc((size_t)(nlearn ? nlearn : 1), sizeof(float));
         tr->len_eff = xcalloc((size_t)(nlearn ? nlearn : 1), sizeof(int));
@@ -800,6 +815,14 @@ int cmd_train(App *a) {
             tr->prev_params = xmalloc(n_params * sizeof(float));
             memcpy(tr->prev_params, model_params(tr->policy), n_params * sizeof(float));
         }
+    }
+    if (!ro->is_learner && tr->beta_on) {   // the reference lives on the rollout-only ranks
+        tr->ref = app_load_policy(a, tr->base_path, tr->task, &init);
+        model_reserve(tr->ref, tr->micro, tr->T_max, 0);
+        size_t mbT = (size_t)tr->micro * tr->T_max;
+        tr->tok = xcalloc(mbT, sizeof(int));
+        tr->tgt = xcalloc(mbT, sizeof(int));
+        tr->logp_full = xcalloc(mbT, sizeof(float));
     }
     app_print_memory(a, tr->policy, ro->is_learner);
     app_log(a, "train: %s, %d learner%s + %d rollout-only rank%s (%s), P=%d G=%d, max_new=%d, %d steps\n",
@@ -972,8 +995,8 @@ int cmd_train(App *a) {
             steps_time += dt;
             steps_done++;
             if (a->rank == 0) {
-                double ph[9] = {h.gen_s, h.reward_s, t_transfer, st.t_ref + st.t_fwdbwd, st.t_allreduce, t_bcast, t_io, dt,
-                                (double)steps_done};
+                double ph[10] = {h.gen_s, h.reward_s, t_transfer, st.t_fwdbwd, st.t_allreduce, t_bcast, t_io, dt,
+                                 ro->n_rollout_only ? h.ref_s : st.t_ref, (double)steps_done};
                 log_and_record(tr, s, &st, sums, asum, mm, ph, log_every);
             }
             if ((ckpt_every > 0 && (s + 1) % ckpt_every == 0) || stop) {
@@ -1008,11 +1031,15 @@ int cmd_train(App *a) {
     if (tr->metrics && metrics_close(tr->metrics)) die_user(EXIT_RUNTIME, "check disk space in run.out_dir", "closing metrics failed");
     MPI_Barrier(a->world);
     if (ro->is_rollout) { batch_free(&tr->roll); free(tr->ptok_exp); free(tr->plen_exp); }
+    if (!ro->is_learner) {
+        free(tr->tok); free(tr->tgt); free(tr->logp_full);
+        if (tr->ref) model_free(tr->ref);
+    }
     if (ro->is_learner) {
         if (ro->n_rollout_only) batch_free(&tr->learn);
         adamw_free(&tr->opt);
         free(tr->tok); free(tr->tgt); free(tr->logp_full); free(tr->ent_full); free(tr->dlogp_full);
-        free(tr->logp); free(tr->old_logp); free(tr->ref_logp); free(tr->dlogp); free(tr->adv_seq); free(tr->len_eff);
+        free(tr->logp); free(tr->old_logp); free(tr->dlogp); free(tr->adv_seq); free(tr->len_eff);
         free(tr->prev_params);
         free(tr->decay);
         if (tr->ref) model_free(tr->ref);

@@ -125,7 +125,7 @@ section_rl() {
     OUT="$OUT" RUNS="$RUNS" "$PY" - <<'EOF2'
 import os, statistics, h5py, numpy as np
 out, runs = os.environ["OUT"], int(os.environ["RUNS"])
-phases = ["rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io", "checkpoint", "step"]
+phases = ["rollout", "reference", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io", "checkpoint", "step"]
 def med(mode):
     # Means over steps 5.. (checkpoints and buffered trajectory writes land on some steps only), median over runs.
     per = {p: [] for p in phases}
