@@ -87,7 +87,9 @@ static void remove_stale_tmp(const char *dir) {
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *t = strstr(e->d_name, ".h5.tmp.");
-        if (strncmp(e->d_name, "ckpt_", 5) == 0 && t && strcmp(t + 3, mine) != 0) {
+        int stale_ckpt = strncmp(e->d_name, "ckpt_", 5) == 0 && t && strcmp(t + 3, mine) != 0;
+        int stale_latest = strncmp(e->d_name, "latest.tmp.", 11) == 0 && strcmp(e->d_name + 6, mine) != 0;
+        if (stale_ckpt || stale_latest) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             unlink(path);
         }
