@@ -27,6 +27,8 @@ void app_log(const App *a, const char *fmt, ...) __attribute__((format(printf, 2
 Task *app_task(const App *a);
 // Model config from [model] and the task's vocabulary; validates with deck_fail on a bad shape.
 ModelConfig app_model_config(const App *a, const Task *t);
+// Sampling settings from [train]: temperature, top_k, top_p, and max_new (0 there = the task's budget).
+SampleParams app_sample_params(const App *a, const Task *t);
 // Prints parameter/gradient/optimizer/activation memory for the config (rank 0).
 void app_print_memory(const App *a, Model *m, int with_optimizer);
 

@@ -61,6 +61,14 @@ ModelConfig app_model_config(const App *a, const Task *t) {
     return c;
 }
 
+SampleParams app_sample_params(const App *a, const Task *t) {
+    const Deck *d = a->deck;
+    int max_new = (int)deck_int(d, "train.max_new");
+    return (SampleParams){.temperature = (float)deck_float(d, "train.temperature"),
+                          .top_k = (int)deck_int(d, "train.top_k"), .top_p = (float)deck_float(d, "train.top_p"),
+                          .max_new = max_new > 0 ? max_new : task_max_new(t), .eos = TOK_EOS};
+}
+
 void app_print_memory(const App *a, Model *m, int with_optimizer) {
     size_t n = model_num_params(m);
     double mib = 1.0 / (1024.0 * 1024.0);

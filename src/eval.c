@@ -59,8 +59,8 @@ int cmd_eval(App *a) {
     const ModelConfig *cfg = model_config(m);
     uint64_t seed = (uint64_t)deck_int(d, "run.seed");
     int NP = (int)deck_int(d, "eval.prompts"), S = (int)deck_int(d, "eval.samples");
-    int Tc = deck_int(d, "train.max_new") > 0 ? (int)deck_int(d, "train.max_new") : task_max_new(task);
-    int ng = task_n_groups(task);
+    SampleParams sp = app_sample_params(a, task);
+    int Tc = sp.max_new, ng = task_n_groups(task);
     long p0, np;
     comm_split_range(NP, a->size, a->rank, &p0, &np);
     int n = (int)np * S;
@@ -80,8 +80,6 @@ int cmd_eval(App *a) {
             plen[i * S + s] = pr[i].len;
         }
     }
-    SampleParams sp = {.temperature = (float)deck_float(d, "train.temperature"), .top_k = (int)deck_int(d, "train.top_k"),
-                       .top_p = (float)deck_float(d, "train.top_p"), .max_new = Tc, .eos = TOK_EOS};
     Rng r;
     rng_seed(&r, seed, RNG_EVAL, (uint64_t)a->rank, 0);
     if (n) model_sample(m, ptok, TASK_MAX_PROMPT, plen, n, &sp, &r, ctok, clogp, clen);
@@ -207,11 +205,10 @@ int cmd_sample(App *a) {
     Model *m = load_for_eval(a, task, path, sizeof path);
     if (a->rank == 0) {
         uint64_t seed = (uint64_t)deck_int(d, "run.seed");
-        int Tc = deck_int(d, "train.max_new") > 0 ? (int)deck_int(d, "train.max_new") : task_max_new(task);
+        SampleParams sp = app_sample_params(a, task);
+        int Tc = sp.max_new;
         int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0};
         model_reserve(m, 1, model_config(m)->max_t, 2);
-        SampleParams sp = {.temperature = (float)deck_float(d, "train.temperature"), .top_k = (int)deck_int(d, "train.top_k"),
-                           .top_p = (float)deck_float(d, "train.top_p"), .max_new = Tc, .eos = TOK_EOS};
         Rng r;
         rng_seed(&r, seed, RNG_EVAL, 0, 1);
         int tok[2 * 256], len[2];

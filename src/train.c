@@ -138,7 +138,7 @@ typedef struct {
     int T_max, micro;        // micro: sequences per forward/backward (train.micro_batch)
     int *tok, *tgt;          // (micro, T_max)
     float *logp_full, *ent_full, *dlogp_full; // (micro, T_max)
-    float *logp, *old_logp, *dlogp; // (np_learn*G, Tc)
+    float *logp, *dlogp;     // (np_learn*G, Tc)
     float *adv_seq;          // (np_learn*G) advantage per sequence (0 for dropped)
     int *len_eff;            // (np_learn*G) completion length counted by the loss (0 when dropped)
     uint32_t ref_crc;
@@ -241,11 +241,8 @@ static void setup_config(Trainer *tr) {
     bad = loss_config_invalid(&tr->lcfg);
     if (bad) deck_fail(d, "train.eps_low", "see `pgrpo --help-deck`", "%s", bad);
     tr->beta_on = tr->lcfg.beta > 0;
-    int max_new = (int)deck_int(d, "train.max_new");
-    tr->Tc = max_new > 0 ? max_new : task_max_new(tr->task);
-    tr->sp = (SampleParams){.temperature = (float)deck_float(d, "train.temperature"),
-                            .top_k = (int)deck_int(d, "train.top_k"), .top_p = (float)deck_float(d, "train.top_p"),
-                            .max_new = tr->Tc, .eos = TOK_EOS};
+    tr->sp = app_sample_params(a, tr->task);
+    tr->Tc = tr->sp.max_new;
     comm_roles_init(&tr->roles, a->world, R);
     if (tr->P < tr->roles.n_rollouts || tr->P < tr->roles.n_learners)
         deck_fail(d, "train.prompts", "use at least one prompt per rollout rank and per learner rank",
@@ -360,6 +357,10 @@ static double weights_sync(Trainer *tr, long *version, int *stop) {
     return t;
 }
 
+// Learner sums reduced once per step (MPI_SUM over learners); S_FREE_MIB carries rank 0's free disk space.
+enum { S_ENT, S_ENT_N, S_LEN, S_LEN_N, S_TRUNC, S_DROPPED, S_LOSS, S_PG_LOSS, S_KL, S_RATIO, S_CLIP_LOW, S_CLIP_HIGH,
+       S_CLIP_REGION, S_TOKENS, S_FREE_MIB, S_N };
+
 // Per-step learner statistics that reduce across learners.
 typedef struct {
     double t_fwdbwd, t_allreduce, t_ref;
@@ -457,7 +458,6 @@ static void learner_update(Trainer *tr, StepStats *st) {
     double t0 = comm_now();
     if (tr->beta_on && !tr->roles.n_rollout_only) reference_logp(tr, b);
     st->t_ref = comm_now() - t0;
-    for (int k = 0; k < nL * tr->Tc; k++) tr->old_logp[k] = b->blogp[k];
 
     for (int it = 0; it < tr->mu; it++) {
         for (int j = 0; j < tr->n_mb; j++) {
@@ -482,7 +482,7 @@ static void learner_update(Trainer *tr, StepStats *st) {
                 }
                 LossStats ls;
                 long off = c0 * tr->Tc;
-                loss_compute(&tr->lcfg, tr->logp + off, tr->old_logp + off, tr->beta_on ? b->ref_logp + off : NULL,
+                loss_compute(&tr->lcfg, tr->logp + off, b->blogp + off, tr->beta_on ? b->ref_logp + off : NULL,
                              tr->adv_seq + c0, tr->len_eff + c0, (int)cn, tr->Tc, tr->Tc, norm, tr->dlogp + off, &ls);
                 if (it == 0) loss_stats_add(&st->ls, &ls);
                 scatter_completion(tr, b, c0, cn, T, tr->dlogp, tr->dlogp_full);
@@ -659,11 +659,11 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
             mput(m, hn, "history/group/%d/count", g);
         }
     }
-    double ntok = sums[13] > 0 ? sums[13] : 1, kl = sums[8] / ntok;
+    double ntok = sums[S_TOKENS] > 0 ? sums[S_TOKENS] : 1, kl = sums[S_KL] / ntok;
     double a_mean = asum[0] / (asum[2] > 0 ? asum[2] : 1);
     double a_var = asum[1] / (asum[2] > 0 ? asum[2] : 1) - a_mean * a_mean;
-    double len_mean = sums[2] / (sums[3] > 0 ? sums[3] : 1);
-    double clip = (sums[10] + sums[11]) / ntok;
+    double len_mean = sums[S_LEN] / (sums[S_LEN_N] > 0 ? sums[S_LEN_N] : 1);
+    double clip = (sums[S_CLIP_LOW] + sums[S_CLIP_HIGH]) / ntok;
     mput(m, tot.mean, "reward/mean");
     mput(m, sqrt(welford_var(&tot, 0)), "reward/std");
     mput(m, worst_mean, "reward/worst_group_mean");
@@ -674,19 +674,19 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     mput(m, mm[1], "advantage/max");
     mput(m, asum[4] / (asum[3] > 0 ? asum[3] : 1), "advantage/frac_zero_std");
     mput(m, asum[5], "advantage/n_cold");
-    mput(m, sums[6], "loss/total");
-    mput(m, sums[7], "loss/policy");
+    mput(m, sums[S_LOSS], "loss/total");
+    mput(m, sums[S_PG_LOSS], "loss/policy");
     mput(m, kl, "kl");
-    mput(m, sums[0] / (sums[1] > 0 ? sums[1] : 1), "entropy");
-    mput(m, sums[10] / ntok, "clip/low");
-    mput(m, sums[11] / ntok, "clip/high");
-    mput(m, sums[12] / ntok, "clip/region");
-    mput(m, sums[9] / ntok, "ratio/mean");
+    mput(m, sums[S_ENT] / (sums[S_ENT_N] > 0 ? sums[S_ENT_N] : 1), "entropy");
+    mput(m, sums[S_CLIP_LOW] / ntok, "clip/low");
+    mput(m, sums[S_CLIP_HIGH] / ntok, "clip/high");
+    mput(m, sums[S_CLIP_REGION] / ntok, "clip/region");
+    mput(m, sums[S_RATIO] / ntok, "ratio/mean");
     mput(m, len_mean, "completion/length_mean");
     mput(m, -mm[2], "completion/length_min");
     mput(m, mm[3], "completion/length_max");
-    mput(m, sums[4] / (sums[3] > 0 ? sums[3] : 1), "completion/truncated_frac");
-    mput(m, sums[5], "completion/dropped_tied");
+    mput(m, sums[S_TRUNC] / (sums[S_LEN_N] > 0 ? sums[S_LEN_N] : 1), "completion/truncated_frac");
+    mput(m, sums[S_DROPPED], "completion/dropped_tied");
     mput(m, st->gnorm, "grad_norm");
     mput(m, st->lr, "lr");
     static const char *phase[9] = {"rollout", "reward", "transfer", "learner_fwd_bwd", "allreduce", "broadcast", "io",
@@ -695,7 +695,7 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
     // The checkpoint (with the output flush and snapshots) written after the previous step: also HDF5 I/O.
     mput(m, tr->last_ckpt_s, "time/checkpoint");
     tr->last_ckpt_s = 0;
-    double tok_s = sums[2] / (ph[7] > 0 ? ph[7] : 1);
+    double tok_s = sums[S_LEN] / (ph[7] > 0 ? ph[7] : 1);
     mput(m, tok_s, "tokens_per_s");
     const char *names[MAX_METRICS];
     for (int i = 0; i < m->n; i++) names[i] = m->name[i];
@@ -713,7 +713,7 @@ static void log_and_record(Trainer *tr, long s, const StepStats *st, const doubl
         // roll_ms (sampling, on the rollout ranks) beside wait_ms (learners waiting for it) shows the overlap:
         // synchronous, wait >= roll; asynchronous, the rollouts hide behind the update and wait drops to ~0.
         app_log(tr->a, "%6ld %8.4f %8.4f %3d %8.5f %8.4f %6.3f %5.1f %7.3f %8.1f %8.1f %8.1f %8.0f %7.0f\n", s, tot.mean,
-                worst_mean, worst, kl, sums[6], clip, len_mean, st->gnorm, 1e3 * ph[0], 1e3 * ph[2], 1e3 * ph[7], tok_s, eta);
+                worst_mean, worst, kl, sums[S_LOSS], clip, len_mean, st->gnorm, 1e3 * ph[0], 1e3 * ph[2], 1e3 * ph[7], tok_s, eta);
     }
 }
 
@@ -807,7 +807,6 @@ int cmd_train(App *a) {
         tr->ent_full = xcalloc(mbT, sizeof(float));
         tr->dlogp_full = xcalloc(mbT, sizeof(float));
         tr->logp = xcalloc(kc, sizeof(float));
-        tr->old_logp = xcalloc(kc, sizeof(float));
         tr->dlogp = xcalloc(kc, sizeof(float));
         tr->adv_seq = xcalloc((size_t)(nlearn ? nlearn : 1), sizeof(float));
         tr->len_eff = xcalloc((size_t)(nlearn ? nlearn : 1), sizeof(int));
@@ -940,18 +939,18 @@ int cmd_train(App *a) {
             learner_update(tr, &st);
             version = s + 1;
             // Per-step reductions over learners.
-            double sums[16] = {st.ent_sum, st.ent_n, st.len_sum, st.len_n, st.n_trunc, st.n_dropped, st.ls.loss,
-                               st.ls.pg_loss, st.ls.kl_sum, st.ls.ratio_sum, st.ls.n_clip_low, st.ls.n_clip_high,
-                               st.ls.n_clip_region, st.ls.n_tokens, 0, 0};
+            double sums[S_N] = {st.ent_sum, st.ent_n, st.len_sum, st.len_n, st.n_trunc, st.n_dropped, st.ls.loss,
+                                st.ls.pg_loss, st.ls.kl_sum, st.ls.ratio_sum, st.ls.n_clip_low, st.ls.n_clip_high,
+                                st.ls.n_clip_region, st.ls.n_tokens, 0};
             // Parallel HDF5 can hang when a collective write hits a full disk, so the space for this step's
             // writes is checked first (rank 0's view, shared with every learner through this reduction).
             double free_mib = a->rank == 0 ? output_free_mib(tr) : 0;
-            sums[14] = free_mib;
-            MPI_Allreduce(MPI_IN_PLACE, sums, 16, MPI_DOUBLE, MPI_SUM, ro->learners);
-            if (sums[14] < tr->need_mib)
+            sums[S_FREE_MIB] = free_mib;
+            MPI_Allreduce(MPI_IN_PLACE, sums, S_N, MPI_DOUBLE, MPI_SUM, ro->learners);
+            if (sums[S_FREE_MIB] < tr->need_mib)
                 die_user(EXIT_RUNTIME, "free space there or move run.out_dir, then run again with --resume auto",
                          "output folder '%s' has %.1f MiB free; the next trajectory rows, metrics and checkpoint need "
-                         "about %.1f MiB", deck_str(d, "run.out_dir"), sums[14], tr->need_mib);
+                         "about %.1f MiB", deck_str(d, "run.out_dir"), sums[S_FREE_MIB], tr->need_mib);
             double asum[6] = {st.as.a_sum, st.as.a_sumsq, st.as.n_a, st.as.n_prompts, st.as.n_zero_std, st.as.n_cold};
             MPI_Allreduce(MPI_IN_PLACE, asum, 6, MPI_DOUBLE, MPI_SUM, ro->learners);
             double mm[4] = {-st.as.a_min, st.as.a_max, -st.len_min, st.len_max};
@@ -1039,7 +1038,7 @@ int cmd_train(App *a) {
         if (ro->n_rollout_only) batch_free(&tr->learn);
         adamw_free(&tr->opt);
         free(tr->tok); free(tr->tgt); free(tr->logp_full); free(tr->ent_full); free(tr->dlogp_full);
-        free(tr->logp); free(tr->old_logp); free(tr->dlogp); free(tr->adv_seq); free(tr->len_eff);
+        free(tr->logp); free(tr->dlogp); free(tr->adv_seq); free(tr->len_eff);
         free(tr->prev_params);
         free(tr->decay);
         if (tr->ref) model_free(tr->ref);
