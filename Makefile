@@ -12,8 +12,9 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer
 PREFIX  ?= /usr/local
 PYTHON   = /usr/bin/python3
 
-SRC      = $(wildcard src/*.c)
-LIBSRC   = $(filter-out src/main.c,$(SRC))
+# src/<concern>/<module>.c; include/<module>.h is each module's whole API (README "Source layout").
+SRC      = $(wildcard src/*/*.c)
+LIBSRC   = $(filter-out src/cmd/main.c,$(SRC))
 OBJ      = $(LIBSRC:src/%.c=build/obj/%.o)
 ASANOBJ  = $(LIBSRC:src/%.c=build/asan/%.o)
 UNIT     = $(wildcard tests/unit/test_*.c)
@@ -23,15 +24,16 @@ TOOLS    = $(wildcard tests/tools/*.c)
 TOOLBIN  = $(TOOLS:tests/tools/%.c=build/tests/%)
 BENCH    = $(wildcard tests/bench/*.c)
 BENCHBIN = $(BENCH:tests/bench/%.c=build/bench/%)
-HDR      = $(wildcard include/*.h) $(wildcard src/*.h)
+HDR      = $(wildcard include/*.h) $(wildcard src/*/*.h)
 
-.PHONY: all check test-bin run bench deps install clean help report
+.PHONY: all check check-fast test-bin run bench deps install clean help report
 all: bin/pgrpo
 
 help:
 	@echo "make            build bin/pgrpo"
 	@echo "make deps       install the Debian packages (as root), else print the apt line"
 	@echo "make check      build and run every test (unit, ASan/UBSan, MPI, HDF5, reference, restart, Slurm)"
+	@echo "make check-fast the quick tier (< 2 min): unit tests, ASan unit tests, layering and CLI checks"
 	@echo "make run        run the default demo deck end to end (SFT base, P-GRPO, report)"
 	@echo "make bench      benchmarks: ratios against peers measured in the same run"
 	@echo "make install PREFIX=/path   install binary, job scripts, decks and post-processing"
@@ -39,18 +41,21 @@ help:
 deps:
 	@bash tests/deps.sh
 
-build/obj/%.o: src/%.c $(HDR) | build/obj
+build/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
-build/asan/%.o: src/%.c $(HDR) | build/asan
+build/asan/%.o: src/%.c $(HDR)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -c $< -o $@
 build/libpgrpo.a: $(OBJ)
 	ar rcs $@ $^
 build/asan/libpgrpo.a: $(ASANOBJ)
 	ar rcs $@ $^
-bin/pgrpo: build/obj/main.o build/libpgrpo.a | bin
+bin/pgrpo: build/obj/cmd/main.o build/libpgrpo.a | bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-build/obj/main.o: src/main.c $(HDR) | build/obj
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+# The binary itself under AddressSanitizer + UBSan: the script tests run it too (tests/asan).
+build/asan/pgrpo: build/asan/cmd/main.o build/asan/libpgrpo.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 build/tests/%: tests/unit/%.c tests/unit/test.h build/libpgrpo.a | build/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libpgrpo.a $(LDLIBS)
 build/tests/%: tests/tools/%.c build/libpgrpo.a | build/tests
@@ -60,16 +65,19 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libpgrpo.a | bui
 build/bench/%: tests/bench/%.c build/libpgrpo.a | build/bench
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libpgrpo.a $(LDLIBS)
 
-build/obj build/asan build/tests build/asan/tests build/bench bin:
+build/tests build/asan/tests build/bench bin:
 	mkdir -p $@
 
-test-bin: bin/pgrpo $(UNITBIN) $(ASANBIN) $(TOOLBIN)
+test-bin: bin/pgrpo build/asan/pgrpo $(UNITBIN) $(ASANBIN) $(TOOLBIN)
 
 check:
 	@bash tests/run.sh
 
-run: bin/pgrpo
-	@bash tests/demo.sh
+check-fast:
+	@bash tests/run.sh --fast
+
+run:
+	@bash jobs/demo.sh
 
 bench: bin/pgrpo $(BENCHBIN)
 	@bash tests/bench/run.sh

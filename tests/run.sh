@@ -4,6 +4,7 @@
 # "N passed, N failed, N skipped". A test program that exits non-zero without reporting a failure counts as one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+FAST=0; [ "${1:-}" = "--fast" ] && FAST=1   # make check-fast: unit, ASan unit, lint and CLI tests (< 2 min)
 bash tests/deps.sh || exit 2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 PGRPO_TEST=1
@@ -37,7 +38,10 @@ echo "== unit tests under AddressSanitizer + UBSan"
 export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in build/asan/tests/test_*; do run_one "asan/$(basename "$t")" "$t"; done
 echo "== script tests"
-for t in tests/cli/test_*.sh tests/mpi/test_*.sh tests/reference/run.sh tests/reference/test_loss.sh tests/restart/test_*.sh tests/slurm/test_*.sh; do
+SCRIPTS="tests/lint/test_*.sh tests/cli/test_*.sh"
+[ "$FAST" -eq 1 ] || SCRIPTS="$SCRIPTS tests/mpi/test_*.sh tests/asan/test_*.sh tests/fuzz/test_*.sh tests/reference/run.sh
+    tests/reference/test_loss.sh tests/restart/test_*.sh tests/slurm/test_*.sh"
+for t in $SCRIPTS; do
     [ -f "$t" ] || continue
     run_one "${t#tests/}" bash "$t"
 done
