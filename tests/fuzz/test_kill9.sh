@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# kill -9 trials: every rank and mpirun killed at once (a node failure) at a random moment -- often mid-step,
+# sometimes mid-checkpoint (checkpoints every step) -- then `--resume auto` until the run finishes. Each chain
+# must end bit-identical to an uninterrupted run, with metrics steps 0..N-1 exactly once and no temporaries.
+# Default: 2 chains x 3 kills (make check). PGRPO_KILL_TRIALS=15 (or more) for the large run: ceil(N/3) chains.
+source "$(dirname "$0")/../lib.sh"
+D=$SCRATCH
+N=${PGRPO_KILL_TRIALS:-6}
+KILLS=3; CHAINS=$(( (N + KILLS - 1) / KILLS ))
+STEPS=16
+"$PGRPO" sft $TINY --set run.out_dir=$D/base --quiet || { nok sft_base; exit 1; }
+T=(train $TINY --set train.base=$D/base/sft_base.h5 --set train.steps=$STEPS --set checkpoint.every=1
+   --set train.prompts=24 --set train.group_size=8 --quiet)
+mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$D/ref || { nok uninterrupted_run; exit 1; }
+identical() {
+    same_dataset $D/ref/final.h5 $1/final.h5 /model/params &&
+    same_dataset $D/ref/trajectories.h5 $1/trajectories.h5 /reward &&
+    same_dataset $D/ref/trajectories.h5 $1/trajectories.h5 /completion_tokens &&
+    /usr/bin/python3 - "$1" $STEPS <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1] + "/metrics.h5", "r") as f:
+    for name in ("reward/mean", "loss/total", "kl"):
+        s = list(f["observables/" + name + "/step"][...])
+        assert s == list(range(int(sys.argv[2]))), (name, s)
+PY
+}
+total_kills=0; bad=0
+for c in $(seq 1 $CHAINS); do
+    R=$D/chain$c; rcs=""
+    for k in $(seq 1 $KILLS); do
+        bg_mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$R --resume auto
+        # Past the first checkpoint (so the kill lands in a resumed timeline), then a random moment.
+        for _ in $(seq 1 400); do ls $R/checkpoints/ckpt_*.h5 >/dev/null 2>&1 && break; sleep 0.05; done
+        sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.3 + rand() * 0.9}')"
+        job_kill9; wait $BG_PID 2>/dev/null; rc=$?; rcs="$rcs $rc"
+        [ $rc -eq 137 ] && total_kills=$((total_kills + 1))
+    done
+    timeout 300 mpirun -np 2 -x OPENBLAS_NUM_THREADS $PGRPO "${T[@]}" --set run.out_dir=$R --resume auto; rc=$?
+    left=$(find $R/checkpoints -name '*.tmp*' 2>/dev/null)
+    if [ $rc -eq 0 ] && identical $R && [ -z "$left" ]; then ok "kill9 chain $c bit-identical after kills (rcs:$rcs)"
+    else bad=$((bad + 1)); nok "kill9 chain $c bit-identical after kills" "rcs:$rcs final rc=$rc" "$left"; fi
+done
+# Enough of the kills must have landed on a live run (rc 137), or the trials tested nothing.
+[ $total_kills -ge $(( CHAINS * KILLS / 2 )) ] && ok "kill9: $total_kills of $((CHAINS * KILLS)) kills hit a running job, $bad chains differed" \
+    || nok "kill9: only $total_kills of $((CHAINS * KILLS)) kills hit a running job"
