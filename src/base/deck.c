@@ -206,7 +206,7 @@ static const char *esc_max(const char *s, size_t n, char *out, size_t cap, size_
     out[o] = 0;
     return out;
 }
-static const char *esc(const char *s, size_t n, char *out, size_t cap) { return esc_max(s, n, out, cap, 80); }
+static const char *esc(const char *s, size_t n, char *out, size_t cap) { return esc_max(s, n, out, cap, 60); }
 #define ESC_CAP 400
 #define ESC(s, buf) esc((s), strlen(s), (buf), sizeof(buf))
 // File paths are shown whole (a message must name the file), still escaped.
@@ -344,10 +344,22 @@ static int read_deck_file(const char *path, char **buf, size_t *n, char *err, si
     return 0;
 }
 
+// State of one file's parse: where we are, the current section, and the line that set each key (duplicates).
+typedef struct {
+    Deck *d;
+    char path[PATH_CAP];            // the file's path, escaped for messages
+    char where[PATH_CAP + 32];      // "path:line"
+    char section[DECK_MAX_LINE + 1];
+    int lineno;
+    int first_line[N_KEYS];         // 0 = not set in this file yet
+    char *err;
+    size_t errlen;
+} Parser;
+
 // One deck line (NUL-terminated, no newline, bytes already checked): section header, `key = value` or blank.
-static int parse_line(Deck *d, char *line, const char *where, char *section, size_t section_cap, int lineno,
-                      int *first_line, char *err, size_t errlen) {
+static int parse_line(Parser *p, char *line) {
     char shown[ESC_CAP];
+    const char *where = p->where;
     char *hash = strchr(line, '#');
     if (hash) *hash = 0;
     char *s = trim(line);
@@ -355,54 +367,58 @@ static int parse_line(Deck *d, char *line, const char *where, char *section, siz
     if (*s == '[') {
         char *close = strchr(s, ']');
         if (!close || close[1])
-            return fail(err, errlen, "a section header looks like [model]", "%s: malformed section header '%s'", where,
-                        ESC(s, shown));
+            return fail(p->err, p->errlen, "a section header looks like [model]", "%s: malformed section header '%s'",
+                        where, ESC(s, shown));
         *close = 0;
-        snprintf(section, section_cap, "%s", trim(s + 1));
+        snprintf(p->section, sizeof p->section, "%s", trim(s + 1));
         return 0;
     }
     char *eq = strchr(s, '=');
     if (!eq)
-        return fail(err, errlen, "deck lines are `key = value` under a [section]", "%s: expected 'key = value', got '%s'",
-                    where, ESC(s, shown));
+        return fail(p->err, p->errlen, "deck lines are `key = value` under a [section]",
+                    "%s: expected 'key = value', got '%s'", where, ESC(s, shown));
     *eq = 0;
     char *k = trim(s), *v = trim(eq + 1);
-    if (!*section)
-        return fail(err, errlen, "put keys under a [section] header", "%s: key '%s' appears before any [section]", where,
-                    ESC(k, shown));
+    if (!*p->section)
+        return fail(p->err, p->errlen, "put keys under a [section] header", "%s: key '%s' appears before any [section]",
+                    where, ESC(k, shown));
     char full[2 * DECK_MAX_LINE + 4];
-    snprintf(full, sizeof full, "%s.%s", section, k);
+    snprintf(full, sizeof full, "%s.%s", p->section, k);
     int i;
-    if (find_spec(full, &i) && first_line[i])
-        return fail(err, errlen, "keep one of the two lines (use --set to override a deck value)",
-                    "%s: %s is set twice (first at %s:%d)", where, full, d->source, first_line[i]);
-    if (set_value(d, where, full, v, err, errlen)) return -1;
-    if (find_spec(full, &i)) first_line[i] = lineno;
+    if (find_spec(full, &i) && p->first_line[i])
+        return fail(p->err, p->errlen, "keep one of the two lines (use --set to override a deck value)",
+                    "%s: %s is set twice (first at %s:%d)", where, full, p->path, p->first_line[i]);
+    if (set_value(p->d, where, full, v, p->err, p->errlen)) return -1;
+    if (find_spec(full, &i)) p->first_line[i] = p->lineno;
     return 0;
 }
 
 static int parse_text(Deck *d, const char *path, const char *buf, size_t n, char *err, size_t errlen) {
-    char section[DECK_MAX_LINE + 1] = "", where[PATH_CAP + 32], p_esc[PATH_CAP], line[DECK_MAX_LINE + 2];
-    int first_line[N_KEYS] = {0};
+    Parser *p = xcalloc(1, sizeof *p);   // ~12 KiB: off the stack
+    p->d = d, p->err = err, p->errlen = errlen;
+    ESC_PATH(path, p->path);
+    char line[DECK_MAX_LINE + 2];
     size_t pos = 0;
+    int rc = 0;
     if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) pos = 3;   // a UTF-8 byte-order mark at the start: skip it
-    ESC_PATH(path, p_esc);
-    for (int lineno = 1; pos < n; lineno++) {
+    for (p->lineno = 1; !rc && pos < n; p->lineno++) {
         const char *nl = memchr(buf + pos, '\n', n - pos);
         size_t len = nl ? (size_t)(nl - (buf + pos)) : n - pos;
         const char *s = buf + pos;
         pos += len + (nl != NULL);
         if (len && s[len - 1] == '\r') len--;   // CRLF line ends
-        snprintf(where, sizeof where, "%s:%d", p_esc, lineno);
+        snprintf(p->where, sizeof p->where, "%s:%d", p->path, p->lineno);
         if (len > DECK_MAX_LINE)
-            return fail(err, errlen, "check that the file is a pgrpo deck (a text file of `key = value` lines)",
-                        "%s: line of %zu bytes; deck lines are at most %d bytes", where, len, DECK_MAX_LINE);
-        if (check_bytes(where, s, len, err, errlen)) return -1;
-        memcpy(line, s, len);
-        line[len] = 0;
-        if (parse_line(d, line, where, section, sizeof section, lineno, first_line, err, errlen)) return -1;
+            rc = fail(err, errlen, "check that the file is a pgrpo deck (a text file of `key = value` lines)",
+                      "%s: line of %zu bytes; deck lines are at most %d bytes", p->where, len, DECK_MAX_LINE);
+        else if (!(rc = check_bytes(p->where, s, len, err, errlen))) {
+            memcpy(line, s, len);
+            line[len] = 0;
+            rc = parse_line(p, line);
+        }
     }
-    return 0;
+    free(p);
+    return rc;
 }
 
 // `--set section.key=value`, with the same checks as a deck line. A later --set of a key wins (scripts append).

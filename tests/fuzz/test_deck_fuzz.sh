@@ -5,7 +5,7 @@
 # No crash, no hang, one-line refusals naming file:line/--set/key, valid accepted configs (tests/fuzz/deck_fuzz.py).
 # PGRPO_FUZZ_N mutants (default 200, < 30 s); PGRPO_FUZZ_SEED picks another sequence.
 source "$(dirname "$0")/../lib.sh"
-TOOL=build/tests/deck_check
+TOOL=${PGRPO_DECK_CHECK:-build/tests/deck_check}   # override to fuzz a copy while rebuilding
 [ -x "$TOOL" ] || { nok deck_fuzz_tool "build $TOOL with make test-bin"; exit 1; }
 # The ASan variant of the tool, linked here from the ASan library that `make test-bin` builds.
 ASAN_TOOL=""
