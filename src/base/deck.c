@@ -74,12 +74,12 @@ static const KeySpec SCHEMA[] = {
     {"train.groups", T_ENUM, "truth", 0, 0, "truth|random|file", "preference-group source"},
     {"train.groups_file", T_STR, "", 0, 0, 0, "HDF5 file with /user_group (n_users) when train.groups = file"},
     {"pgrpo.history", T_ENUM, "cumulative", 0, 0, "cumulative|ema|window", "per-group reward history"},
-    {"pgrpo.decay", T_FLOAT, "0.99", 1e-6, 1, 0, "EMA decay per step (history = ema)"},
+    {"pgrpo.decay", T_FLOAT, "0.99", 1e-6, 1, 0, "EMA decay per step (history = ema; 1 = no decay, the same as cumulative)"},
     {"pgrpo.window", T_INT, "50", 1, 1e6, 0, "steps kept (history = window)"},
     {"pgrpo.order", T_ENUM, "before", 0, 0, "before|after", "current batch enters the history before or after its advantages"},
     {"pgrpo.cold_start", T_ENUM, "grpo", 0, 0, "grpo|zero|batch", "rule for a group whose history has < min_count rewards"},
     {"pgrpo.min_count", T_INT, "2", 1, 1e9, 0, "history count below which the cold-start rule applies"},
-    {"pgrpo.eps", T_FLOAT, "1e-4", 0, 1, 0, "added to the history std"},
+    {"pgrpo.eps", T_FLOAT, "1e-4", 0, 1, 0, "added to the history std (0: a std of 0 gives advantage 0, not NaN)"},
     {"pgrpo.variance", T_ENUM, "population", 0, 0, "population|sample", "variance estimator of the history"},
     {"checkpoint.every", T_INT, "25", 0, 1e9, 0, "steps between checkpoints (0 = only at the end)"},
     {"checkpoint.keep_last", T_INT, "3", 1, 1e6, 0, "checkpoints kept (rolling)"},
@@ -259,27 +259,38 @@ static int check_bytes(const char *where, const char *s, size_t n, char *err, si
     return 0;
 }
 
+// Walks the components of path lexically ("." skipped, ".." pops), updating the depth below the root and the
+// first component (what a depth-1 path is).
+static void walk_path(const char *path, int *depth, char *first, size_t first_cap) {
+    for (const char *c = path; *c;) {
+        while (*c == '/') c++;
+        size_t n = strcspn(c, "/");
+        if (n == 0) break;
+        if (n == 2 && !strncmp(c, "..", 2)) { if (*depth > 0) (*depth)--; }
+        else if (!(n == 1 && *c == '.')) {
+            if (++*depth == 1) snprintf(first, first_cap, "%.*s", (int)n, c);
+        }
+        c += n;
+    }
+}
+
 // run.out_dir receives checkpoints/ and the run's files: refuse an empty path, the root and the system's
-// top-level folders (lexically: "//", "/./", "/usr/.." are the root too).
+// top-level folders, lexically ("//", "/./", "/usr/.." are the root; a relative path is taken from the current
+// folder, so "." run from /tmp is /tmp). Symbolic links are not followed.
 static int out_dir_refused(const char *v) {
-    if (!*v) return 1;
-    if (v[0] != '/') return 0;
     static const char *const SYS[] = {"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media",
                                       "mnt", "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var"};
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", v);
-    const char *comp[64];
+    if (!*v) return 1;
     int depth = 0;
-    char *save = NULL;
-    for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(c, ".")) continue;
-        if (!strcmp(c, "..")) { if (depth) depth--; continue; }
-        if (depth == 64) return 0;
-        comp[depth++] = c;
+    char first[256] = "", cwd[4096];
+    if (v[0] != '/') {
+        if (!getcwd(cwd, sizeof cwd)) return 0;   // cannot tell: the run's own mkdir will report problems
+        walk_path(cwd, &depth, first, sizeof first);
     }
+    walk_path(v, &depth, first, sizeof first);
     if (depth == 0) return 1;
     for (size_t i = 0; depth == 1 && i < sizeof SYS / sizeof SYS[0]; i++)
-        if (!strcmp(comp[0], SYS[i])) return 1;
+        if (!strcmp(first, SYS[i])) return 1;
     return 0;
 }
 
@@ -300,7 +311,7 @@ static int set_value(Deck *d, const char *where, const char *key, const char *va
     }
     if (!strcmp(key, "run.out_dir") && out_dir_refused(val))
         return fail(err, errlen, "name a folder of its own for the run, e.g. runs/demo",
-                    "%s: run.out_dir = '%s' is not a run folder (empty, the root or a system folder)", where,
+                    "%s: run.out_dir = '%s' is not a run folder (empty, the root or a top-level system folder)", where,
                     ESC(val, v_esc));
     free(d->value[i]);
     d->value[i] = strdup(val);

@@ -120,7 +120,8 @@ static void test_duplicate_key_refused(void) {
 }
 
 static void test_out_dir_refused(void) {
-    const char *bad[] = {"/", "//", "/./", "/usr/..", "/../..", "/etc", "/tmp/", "/usr", "/home"};
+    const char *bad[] = {"/", "//", "/./", "/usr/..", "/../..", "/etc", "/tmp/", "/usr", "/home", "/x/../y/../tmp",
+                         "/a/b/c/../../../../.."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char deck[200];
         int n = snprintf(deck, sizeof deck, "[run]\nout_dir = %s\n", bad[i]);
@@ -131,7 +132,7 @@ static void test_out_dir_refused(void) {
         expect_refused(bad[i], NULL, 1, sets, "--set: run.out_dir");
     }
     expect_refused("empty", PUT("od.deck", "[run]\nout_dir =\n"), 0, NULL, "run.out_dir");
-    const char *good[] = {"runs/a", "/tmp/x/run", "./r", "/home/u/runs"};
+    const char *good[] = {"runs/a", "/tmp/x/run", "./r", "/home/u/runs", "/x/../srv2"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char set[200], err[1024];
         snprintf(set, sizeof set, "run.out_dir=%s", good[i]);
@@ -140,6 +141,21 @@ static void test_out_dir_refused(void) {
         T_ASSERT(d != NULL, "%s refused: %s", good[i], err);
         deck_free(d);
     }
+}
+
+// A relative out_dir is judged from the current folder: "." or ".." run from /tmp/x is /tmp or the root.
+static void test_relative_out_dir(void) {
+    char old[1024];
+    T_ASSERT(getcwd(old, sizeof old) != NULL, "getcwd");
+    T_ASSERT(chdir("/tmp") == 0, "chdir");
+    char *s1[] = {"run.out_dir=."}, *s2[] = {"run.out_dir=../.."}, *s3[] = {"run.out_dir=runs/a"};
+    expect_refused(". in /tmp", NULL, 1, s1, "run.out_dir");
+    expect_refused("../.. in /tmp", NULL, 1, s2, "run.out_dir");
+    char err[1024];
+    Deck *d = parse(NULL, 1, s3, err, sizeof err);
+    T_ASSERT(d != NULL, "runs/a in /tmp refused: %s", err);
+    deck_free(d);
+    T_ASSERT(chdir(old) == 0, "chdir back");
 }
 
 static void test_invisible_and_binary_escaped(void) {
@@ -208,6 +224,7 @@ int main(void) {
     T_RUN(test_nul_refused);
     T_RUN(test_duplicate_key_refused);
     T_RUN(test_out_dir_refused);
+    T_RUN(test_relative_out_dir);
     T_RUN(test_invisible_and_binary_escaped);
     T_RUN(test_set_checked_like_lines);
     T_RUN(test_unknown_key_and_value_messages);
