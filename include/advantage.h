@@ -27,21 +27,28 @@ typedef enum { UPDATE_BEFORE = 0, UPDATE_AFTER = 1 } UpdateOrder;
 typedef enum { COLD_GRPO = 0, COLD_ZERO = 1, COLD_BATCH = 2 } ColdRule;
 typedef enum { VAR_POPULATION = 0, VAR_SAMPLE = 1 } VarMode;
 
+// No defaults here: the deck schema (deck.c) holds them, and config_from_deck (config.h) fills every field. Each
+// field is validated against its deck key's range whatever the mode, so an all-zero config is invalid
+// (pgrpo.decay = 0).
 typedef struct {
-    AdvKind kind;             // default ADV_PGRPO
-    HistMode hist;            // default HIST_CUMULATIVE
-    double ema_decay;         // HIST_EMA: in (0,1), default 0.9
-    int window;               // HIST_WINDOW: W >= 1 steps, default 16
-    UpdateOrder update_order; // default UPDATE_BEFORE
-    ColdRule cold;            // default COLD_GRPO
-    double min_count;         // a group history with n < min_count is cold; default 2
-    double eps;               // added to every std; default 1e-4
-    VarMode var;              // default VAR_POPULATION (both per-prompt and history std)
+    AdvKind kind;             // train.advantage
+    HistMode hist;            // pgrpo.history
+    double ema_decay;         // pgrpo.decay, in (0,1]; used by HIST_EMA (decay 1 = no decay: same as cumulative)
+    int window;               // pgrpo.window, W >= 1 steps; used by HIST_WINDOW
+    UpdateOrder update_order; // pgrpo.order
+    ColdRule cold;            // pgrpo.cold_start
+    double min_count;         // pgrpo.min_count: a group history with n < min_count is cold; >= 0
+    double eps;               // pgrpo.eps: added to every std, finite >= 0 (see adv_compute for eps = 0)
+    VarMode var;              // pgrpo.variance (both per-prompt and history std)
 } AdvConfig;
 
-void adv_config_default(AdvConfig *c);
-// NULL when valid, else a constant message naming the bad field and its allowed range.
+// NULL when valid, else a constant message; *bad_key (when bad_key is not NULL) is the deck key of the bad field
+// ("pgrpo.decay", ...), or NULL when valid.
+const char *adv_config_check(const AdvConfig *c, const char **bad_key);
+// TRANSITIONAL, until run/train.c takes its AdvConfig from config_from_deck: adv_config_check without the key, and
+// a zero fill that sets no values (the caller must set every field).
 const char *adv_config_invalid(const AdvConfig *c);
+void adv_config_default(AdvConfig *c);
 
 // Per-preference-group reward history. All state lives in the arrays below (see history_pack for the layout).
 typedef struct {
@@ -99,6 +106,10 @@ void adv_stats_finish(AdvStats *st);
 //   PGRPO:  A = (R - mu_p) / (sigma_p + eps) from the history of the prompt's group p; when that history has
 //           n < min_count the cold rule applies: COLD_GRPO the GRPO advantage, COLD_ZERO 0, COLD_BATCH
 //           (R - step mean) / (step std + eps) from this step's merged stats of group p.
+// eps = 0: where the std in the denominator is 0 (a tied prompt for GRPO, a group history or step whose rewards all
+// tie for P-GRPO) the advantage is 0, not 0/0: no spread means no learning signal, which is what eps > 0 gives a
+// tied GRPO prompt too (its R - mean is exactly 0). Tied prompts count in n_zero_std as always.
+// Rewards must be finite (the caller checks them, e.g. with finite_check): a NaN reward gives NaN advantages.
 // The history is updated with step_stats for every kind (so per-group history metrics always exist): before the
 // advantages for UPDATE_BEFORE (the batch normalises against a history that includes itself, so step 1 is well
 // defined), after them for UPDATE_AFTER (the batch is judged only against earlier steps; step 1 is all cold).

@@ -12,19 +12,25 @@
 // Because Z is global, the losses and gradients of the parts of a batch add up to those of the whole batch.
 #ifndef PGRPO_LOSS_H
 #define PGRPO_LOSS_H
+#include "finite.h"
 
 typedef enum { AGG_SEQ_MEAN_TOKEN_MEAN = 0, AGG_TOKEN_MEAN = 1, AGG_DRGRPO = 2 } LossAgg;
 
+// No defaults here: the deck schema (deck.c) holds them; config_from_deck (config.h) fills every field.
 typedef struct {
-    float eps_low;   // default 0.2
-    float eps_high;  // default 0.2 (DAPO's clip-higher uses 0.28)
-    float beta;      // KL coefficient, default 0.04; 0 disables the KL term (ref_logp may then be NULL)
-    LossAgg agg;     // default AGG_SEQ_MEAN_TOKEN_MEAN
+    float eps_low;   // train.eps_low, in [0,1]
+    float eps_high;  // train.eps_high, finite >= 0 (DAPO's clip-higher uses 0.28)
+    float beta;      // train.beta, KL coefficient, finite >= 0; 0 disables the KL term (ref_logp may then be NULL)
+    LossAgg agg;     // train.loss_agg
 } LossConfig;
 
-void loss_config_default(LossConfig *c);
-// NULL when valid, else a constant message naming the bad field and its allowed range.
+// NULL when valid, else a constant message; *bad_key (when bad_key is not NULL) names the deck key of the bad
+// field ("train.beta", ...), or NULL when valid.
+const char *loss_config_check(const LossConfig *c, const char **bad_key);
+// TRANSITIONAL, until run/train.c takes its LossConfig from config_from_deck: loss_config_check without the key,
+// and a zero fill that sets no values (the caller must set every field).
 const char *loss_config_invalid(const LossConfig *c);
+void loss_config_default(LossConfig *c);
 
 // Additive statistics: every field is a sum, so accumulate minibatches with loss_stats_add and reduce across ranks
 // with MPI_SUM; then e.g. mean KL = kl_sum/n_tokens, clip fraction = n_clip_low/n_tokens, mean ratio =
@@ -47,10 +53,20 @@ void loss_stats_add(LossStats *acc, const LossStats *s);
 // The caller sums it over ranks (and minibatches) of the step and passes the total as global_norm.
 double loss_norm_local(const LossConfig *cfg, const int *len /*(N)*/, int N, int max_new);
 
-// Returns this part's loss contribution and writes dlogp (N,Tc) = d loss / d logp (0 at t >= len[i]):
+// Writes st (st->loss = this part's loss contribution) and dlogp (N,Tc) = d loss / d logp (0 at t >= len[i]):
 //   surrogate: -w*rho*A where the unclipped term is the min (ties included), 0 where the clipped term is;
 //   KL:        w*beta*(1 - exp(ref_logp - logp)).
-// Accumulation is in double. ref_logp may be NULL only when beta == 0. st may be NULL.
+// Accumulation is in double. ref_logp may be NULL only when beta == 0; st must not be NULL.
+// Returns 0, or -1 when a value it reads is NaN/inf, with *bad (when not NULL) naming the first one:
+//   "advantage" index i (A[i] of a sequence with len[i] > 0), "logp" / "old_logp" / "ref_logp" index i*Tc + t
+//   (t < len[i]; padding is not read), or "loss" when finite inputs overflow (rho = exp(logp - old_logp)).
+// Inputs are checked before anything is written; after -1, st and dlogp are unspecified and must not be used.
+// Never a silent skip: a NaN advantage used to drop out of the gradient.
+int loss_eval(const LossConfig *cfg, const float *logp /*(N,Tc)*/, const float *old_logp /*(N,Tc)*/,
+              const float *ref_logp /*(N,Tc) or NULL*/, const float *A /*(N)*/, const int *len /*(N)*/, int N, int Tc,
+              int max_new, double global_norm, float *dlogp /*(N,Tc) out*/, LossStats *st, FiniteFault *bad);
+// TRANSITIONAL (run/train.c's call, until it uses loss_eval): loss_eval returning the loss; st may be NULL. On a
+// non-finite input the loss, st->loss and every dlogp entry are NaN (the NaN reaches the gradient, not dropped).
 double loss_compute(const LossConfig *cfg, const float *logp /*(N,Tc)*/, const float *old_logp /*(N,Tc)*/,
                     const float *ref_logp /*(N,Tc) or NULL*/, const float *A /*(N)*/, const int *len /*(N)*/,
                     int N, int Tc, int max_new, double global_norm, float *dlogp /*(N,Tc) out*/, LossStats *st);

@@ -3,8 +3,11 @@
 #include "check.h"
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef enum { T_INT, T_FLOAT, T_BOOL, T_STR, T_ENUM } KeyType;
 
@@ -71,12 +74,12 @@ static const KeySpec SCHEMA[] = {
     {"train.groups", T_ENUM, "truth", 0, 0, "truth|random|file", "preference-group source"},
     {"train.groups_file", T_STR, "", 0, 0, 0, "HDF5 file with /user_group (n_users) when train.groups = file"},
     {"pgrpo.history", T_ENUM, "cumulative", 0, 0, "cumulative|ema|window", "per-group reward history"},
-    {"pgrpo.decay", T_FLOAT, "0.99", 1e-6, 1, 0, "EMA decay per step (history = ema)"},
+    {"pgrpo.decay", T_FLOAT, "0.99", 1e-6, 1, 0, "EMA decay per step (history = ema; 1 = no decay, the same as cumulative)"},
     {"pgrpo.window", T_INT, "50", 1, 1e6, 0, "steps kept (history = window)"},
     {"pgrpo.order", T_ENUM, "before", 0, 0, "before|after", "current batch enters the history before or after its advantages"},
     {"pgrpo.cold_start", T_ENUM, "grpo", 0, 0, "grpo|zero|batch", "rule for a group whose history has < min_count rewards"},
     {"pgrpo.min_count", T_INT, "2", 1, 1e9, 0, "history count below which the cold-start rule applies"},
-    {"pgrpo.eps", T_FLOAT, "1e-4", 0, 1, 0, "added to the history std"},
+    {"pgrpo.eps", T_FLOAT, "1e-4", 0, 1, 0, "added to the history std (0: a std of 0 gives advantage 0, not NaN)"},
     {"pgrpo.variance", T_ENUM, "population", 0, 0, "population|sample", "variance estimator of the history"},
     {"checkpoint.every", T_INT, "25", 0, 1e9, 0, "steps between checkpoints (0 = only at the end)"},
     {"checkpoint.keep_last", T_INT, "3", 1, 1e6, 0, "checkpoints kept (rolling)"},
@@ -177,55 +180,271 @@ static char *trim(char *s) {
     return s;
 }
 
-static void set_value(Deck *d, const char *where, const char *key, const char *val) {
+// ---- error messages: libraries return them; only deck_load / deck_fail end the process ----
+
+// "msg (HINT: hint)" into err; returns -1 so parsers can `return fail(...)`.
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t errlen, const char *hint, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < errlen && hint && *hint) snprintf(err + n, errlen - (size_t)n, " (HINT: %s)", hint);
+    return -1;
+}
+
+// User text quoted in a message: every byte outside printable ASCII becomes \xNN (binary, control and invisible
+// characters are never echoed raw), and text longer than max bytes is cut with "...". Returns out.
+static const char *esc_max(const char *s, size_t n, char *out, size_t cap, size_t max) {
+    size_t o = 0, shown = 0;
+    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (shown++ == max) { memcpy(out + o, "...", 3); o += 3; break; }
+        if (c >= 0x20 && c < 0x7f) out[o++] = (char)c;
+        else o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    out[o] = 0;
+    return out;
+}
+static const char *esc(const char *s, size_t n, char *out, size_t cap) { return esc_max(s, n, out, cap, 60); }
+#define ESC_CAP 400
+#define ESC(s, buf) esc((s), strlen(s), (buf), sizeof(buf))
+// File paths are shown whole (a message must name the file), still escaped.
+#define PATH_CAP 2200
+#define ESC_PATH(s, buf) esc_max((s), strlen(s), (buf), sizeof(buf), 512)
+
+// Length in bytes of the UTF-8 sequence at s (n bytes available) and its code point; 0 when invalid.
+static int utf8_seq(const unsigned char *s, size_t n, unsigned *cp) {
+    int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    unsigned v = len == 1 ? s[0] : len == 2 ? s[0] & 0x1fu : len == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3fu);
+    }
+    static const unsigned min_of_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_of_len[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;  // overlong, surrogate
+    *cp = v;
+    return len;
+}
+
+// Characters that render as nothing (or move text) and so make a deck line mean something other than it shows.
+static int invisible(unsigned cp) {
+    return cp == 0x00a0 || cp == 0x00ad || (cp >= 0x0080 && cp <= 0x009f) || cp == 0x034f || cp == 0x061c ||
+           cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+           (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
+// Rejects a deck line or --set option (n bytes, no newline) holding a NUL, a control character (tab is allowed),
+// invalid UTF-8 or an invisible character. `where` is "file:line" or "--set"; the line is shown escaped.
+static int check_bytes(const char *where, const char *s, size_t n, char *err, size_t errlen) {
+    char shown[ESC_CAP];
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned cp = u[i];
+        int len = u[i] < 0x80 ? 1 : utf8_seq(u + i, n - i, &cp);
+        const char *what = NULL;
+        if (u[i] == 0) what = "a NUL byte";
+        else if ((u[i] < 0x20 && u[i] != '\t') || u[i] == 0x7f) what = "a control character";
+        else if (!len) what = "bytes that are not UTF-8 text";
+        else if (invisible(cp)) what = cp == 0xfeff ? "a byte-order mark (U+FEFF)" : "an invisible character";
+        if (what) {
+            char bad[32];
+            esc(s + i, len ? (size_t)len : 1, bad, sizeof bad);
+            return fail(err, errlen, "a deck is plain text: retype the line, or check that the file is a pgrpo deck",
+                        "%s: %s %s at byte %zu of '%s'", where, what, bad, i + 1, esc(s, n, shown, sizeof shown));
+        }
+        i += (size_t)len;
+    }
+    return 0;
+}
+
+// Walks the components of path lexically ("." skipped, ".." pops), updating the depth below the root and the
+// first component (what a depth-1 path is).
+static void walk_path(const char *path, int *depth, char *first, size_t first_cap) {
+    for (const char *c = path; *c;) {
+        while (*c == '/') c++;
+        size_t n = strcspn(c, "/");
+        if (n == 0) break;
+        if (n == 2 && !strncmp(c, "..", 2)) { if (*depth > 0) (*depth)--; }
+        else if (!(n == 1 && *c == '.')) {
+            if (++*depth == 1) snprintf(first, first_cap, "%.*s", (int)n, c);
+        }
+        c += n;
+    }
+}
+
+// run.out_dir receives checkpoints/ and the run's files: refuse an empty path, the root and the system's
+// top-level folders, lexically ("//", "/./", "/usr/.." are the root; a relative path is taken from the current
+// folder, so "." run from /tmp is /tmp). Symbolic links are not followed.
+static int out_dir_refused(const char *v) {
+    static const char *const SYS[] = {"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media",
+                                      "mnt", "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var"};
+    if (!*v) return 1;
+    int depth = 0;
+    char first[256] = "", cwd[4096];
+    if (v[0] != '/') {
+        if (!getcwd(cwd, sizeof cwd)) return 0;   // cannot tell: the run's own mkdir will report problems
+        walk_path(cwd, &depth, first, sizeof first);
+    }
+    walk_path(v, &depth, first, sizeof first);
+    if (depth == 0) return 1;
+    for (size_t i = 0; depth == 1 && i < sizeof SYS / sizeof SYS[0]; i++)
+        if (!strcmp(first, SYS[i])) return 1;
+    return 0;
+}
+
+static int set_value(Deck *d, const char *where, const char *key, const char *val, char *err, size_t errlen) {
     int i;
+    char k_esc[ESC_CAP], v_esc[ESC_CAP];
     const KeySpec *s = find_spec(key, &i);
     if (!s) {
         char hint[256];
         snprintf(hint, sizeof hint, "did you mean '%s'? `pgrpo --help-deck` lists every key", nearest_key(key));
-        die_user(EXIT_USAGE, hint, "%s: unknown key '%s'", where, key);
+        return fail(err, errlen, hint, "%s: unknown key '%s'", where, ESC(key, k_esc));
     }
     if (validate(s, val)) {
         char r[256];
         range_text(s, r, sizeof r);
-        die_user(EXIT_USAGE, "fix the value in the deck or the --set option",
-                 "%s: %s = '%s' is not valid; expected %s", where, key, val, r);
+        return fail(err, errlen, "fix the value in the deck or the --set option", "%s: %s = '%s' is not valid; expected %s",
+                    where, key, ESC(val, v_esc), r);
     }
+    if (!strcmp(key, "run.out_dir") && out_dir_refused(val))
+        return fail(err, errlen, "name a folder of its own for the run, e.g. runs/demo",
+                    "%s: run.out_dir = '%s' is not a run folder (empty, the root or a top-level system folder)", where,
+                    ESC(val, v_esc));
     free(d->value[i]);
     d->value[i] = strdup(val);
     snprintf(d->where[i], sizeof d->where[i], "%s", where);
+    return 0;
 }
 
-static void parse_file(Deck *d, const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) die_user(EXIT_USAGE, "check the path; example decks are in inputs/", "cannot open deck '%s': %s",
-                     path, strerror(errno));
-    char line[4096], section[128] = "", where[700];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        snprintf(where, sizeof where, "%s:%d", path, lineno);
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *s = trim(line);
-        if (!*s) continue;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (!close || close[1]) die_user(EXIT_USAGE, "a section header looks like [model]", "%s: malformed section header '%s'", where, s);
-            *close = 0;
-            snprintf(section, sizeof section, "%s", trim(s + 1));
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) die_user(EXIT_USAGE, "deck lines are `key = value` under a [section]", "%s: expected 'key = value', got '%s'", where, s);
-        *eq = 0;
-        char *k = trim(s), *v = trim(eq + 1);
-        if (!*section) die_user(EXIT_USAGE, "put keys under a [section] header", "%s: key '%s' appears before any [section]", where, k);
-        char full[300];
-        snprintf(full, sizeof full, "%s.%s", section, k);
-        set_value(d, where, full, v);
+// Reads the whole deck file (at most DECK_MAX_BYTES) into *buf; refuses folders, read errors and endless input.
+static int read_deck_file(const char *path, char **buf, size_t *n, char *err, size_t errlen) {
+    char p_esc[PATH_CAP];
+    const char *hint = "check the path; example decks are in inputs/";
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return fail(err, errlen, hint, "cannot open deck '%s': %s", ESC_PATH(path, p_esc), strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return fail(err, errlen, hint, "cannot read deck '%s': it is a folder, not a file", ESC_PATH(path, p_esc));
     }
-    fclose(f);
+    char *b = xmalloc(DECK_MAX_BYTES + 1);
+    size_t used = 0;
+    while (used <= DECK_MAX_BYTES) {
+        ssize_t r = read(fd, b + used, DECK_MAX_BYTES + 1 - used);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(b);
+            return fail(err, errlen, hint, "cannot read deck '%s': %s", ESC_PATH(path, p_esc), strerror(e));
+        }
+        if (r == 0) break;
+        used += (size_t)r;
+    }
+    close(fd);
+    if (used > DECK_MAX_BYTES) {
+        free(b);
+        return fail(err, errlen, "a deck is a small text file of `key = value` lines; check the path",
+                    "deck '%s' is larger than %d bytes", ESC_PATH(path, p_esc), DECK_MAX_BYTES);
+    }
+    *buf = b;
+    *n = used;
+    return 0;
+}
+
+// State of one file's parse: where we are, the current section, and the line that set each key (duplicates).
+typedef struct {
+    Deck *d;
+    char path[PATH_CAP];            // the file's path, escaped for messages
+    char where[PATH_CAP + 32];      // "path:line"
+    char section[DECK_MAX_LINE + 1];
+    int lineno;
+    int first_line[N_KEYS];         // 0 = not set in this file yet
+    char *err;
+    size_t errlen;
+} Parser;
+
+// One deck line (NUL-terminated, no newline, bytes already checked): section header, `key = value` or blank.
+static int parse_line(Parser *p, char *line) {
+    char shown[ESC_CAP];
+    const char *where = p->where;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    char *s = trim(line);
+    if (!*s) return 0;
+    if (*s == '[') {
+        char *close = strchr(s, ']');
+        if (!close || close[1])
+            return fail(p->err, p->errlen, "a section header looks like [model]", "%s: malformed section header '%s'",
+                        where, ESC(s, shown));
+        *close = 0;
+        snprintf(p->section, sizeof p->section, "%s", trim(s + 1));
+        return 0;
+    }
+    char *eq = strchr(s, '=');
+    if (!eq)
+        return fail(p->err, p->errlen, "deck lines are `key = value` under a [section]",
+                    "%s: expected 'key = value', got '%s'", where, ESC(s, shown));
+    *eq = 0;
+    char *k = trim(s), *v = trim(eq + 1);
+    if (!*p->section)
+        return fail(p->err, p->errlen, "put keys under a [section] header", "%s: key '%s' appears before any [section]",
+                    where, ESC(k, shown));
+    char full[2 * DECK_MAX_LINE + 4];
+    snprintf(full, sizeof full, "%s.%s", p->section, k);
+    int i;
+    if (find_spec(full, &i) && p->first_line[i])
+        return fail(p->err, p->errlen, "keep one of the two lines (use --set to override a deck value)",
+                    "%s: %s is set twice (first at %s:%d)", where, full, p->path, p->first_line[i]);
+    if (set_value(p->d, where, full, v, p->err, p->errlen)) return -1;
+    if (find_spec(full, &i)) p->first_line[i] = p->lineno;
+    return 0;
+}
+
+static int parse_text(Deck *d, const char *path, const char *buf, size_t n, char *err, size_t errlen) {
+    Parser *p = xcalloc(1, sizeof *p);   // ~12 KiB: off the stack
+    p->d = d, p->err = err, p->errlen = errlen;
+    ESC_PATH(path, p->path);
+    char line[DECK_MAX_LINE + 2];
+    size_t pos = 0;
+    int rc = 0;
+    if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) pos = 3;   // a UTF-8 byte-order mark at the start: skip it
+    for (p->lineno = 1; !rc && pos < n; p->lineno++) {
+        const char *nl = memchr(buf + pos, '\n', n - pos);
+        size_t len = nl ? (size_t)(nl - (buf + pos)) : n - pos;
+        const char *s = buf + pos;
+        pos += len + (nl != NULL);
+        if (len && s[len - 1] == '\r') len--;   // CRLF line ends
+        snprintf(p->where, sizeof p->where, "%s:%d", p->path, p->lineno);
+        if (len > DECK_MAX_LINE)
+            rc = fail(err, errlen, "check that the file is a pgrpo deck (a text file of `key = value` lines)",
+                      "%s: line of %zu bytes; deck lines are at most %d bytes", p->where, len, DECK_MAX_LINE);
+        else if (!(rc = check_bytes(p->where, s, len, err, errlen))) {
+            memcpy(line, s, len);
+            line[len] = 0;
+            rc = parse_line(p, line);
+        }
+    }
+    free(p);
+    return rc;
+}
+
+// `--set section.key=value`, with the same checks as a deck line. A later --set of a key wins (scripts append).
+static int apply_set(Deck *d, const char *set, char *err, size_t errlen) {
+    char shown[ESC_CAP], buf[DECK_MAX_LINE + 1];
+    size_t len = strlen(set);
+    if (len > DECK_MAX_LINE)
+        return fail(err, errlen, "write --set section.key=value", "--set '%s': %zu bytes; at most %d",
+                    esc(set, len, shown, sizeof shown), len, DECK_MAX_LINE);
+    if (check_bytes("--set", set, len, err, errlen)) return -1;
+    memcpy(buf, set, len + 1);
+    char *eq = strchr(buf, '=');
+    if (!eq) return fail(err, errlen, "write --set section.key=value", "--set '%s': missing '='", ESC(set, shown));
+    *eq = 0;
+    return set_value(d, "--set", trim(buf), trim(eq + 1), err, errlen);
 }
 
 static void build_text(Deck *d) {
@@ -246,23 +465,34 @@ static void build_text(Deck *d) {
     d->text = t;
 }
 
-Deck *deck_load(const char *path, int n_sets, char *const *sets) {
+Deck *deck_parse(const char *path, int n_sets, char *const *sets, char *err, size_t errlen) {
     Deck *d = xcalloc(1, sizeof *d);
     for (int i = 0; i < N_KEYS; i++) {
         d->value[i] = strdup(SCHEMA[i].def);
         snprintf(d->where[i], sizeof d->where[i], "default");
     }
     snprintf(d->source, sizeof d->source, "%s", path ? path : "<default>");
-    if (path) parse_file(d, path);
-    for (int i = 0; i < n_sets; i++) {
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", sets[i]);
-        char *eq = strchr(buf, '=');
-        if (!eq) die_user(EXIT_USAGE, "write --set section.key=value", "--set '%s': missing '='", sets[i]);
-        *eq = 0;
-        set_value(d, "--set", trim(buf), trim(eq + 1));
+    int rc = 0;
+    if (path) {
+        char *buf = NULL;
+        size_t n = 0;
+        rc = read_deck_file(path, &buf, &n, err, errlen);
+        if (!rc) rc = parse_text(d, path, buf, n, err, errlen);
+        free(buf);
+    }
+    for (int i = 0; !rc && i < n_sets; i++) rc = apply_set(d, sets[i], err, errlen);
+    if (rc) {
+        deck_free(d);
+        return NULL;
     }
     build_text(d);
+    return d;
+}
+
+Deck *deck_load(const char *path, int n_sets, char *const *sets) {
+    char err[2048];
+    Deck *d = deck_parse(path, n_sets, sets, err, sizeof err);
+    if (!d) die_user(EXIT_USAGE, NULL, "%s", err);
     return d;
 }
 
@@ -292,17 +522,35 @@ const char *deck_str(const Deck *d, const char *key) { return d->value[must_find
 const char *deck_text(const Deck *d) { return d->text; }
 const char *deck_source(const Deck *d) { return d->source; }
 
-void deck_fail(const Deck *d, const char *key, const char *hint, const char *fmt, ...) {
+const char *deck_where(const Deck *d, const char *key) {
     int i;
     CHECK(find_spec(key, &i), "deck key '%s' is not in the schema", key);
-    char msg[1024];
+    return d->where[i];
+}
+
+int deck_error(const Deck *d, const char *key, const char *hint, char *err, size_t errlen, const char *fmt, ...) {
+    int i;
+    CHECK(find_spec(key, &i), "deck key '%s' is not in the schema", key);
+    char msg[1024], v_esc[ESC_CAP], s_esc[PATH_CAP];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *w = d->where[i];
-    if (!strcmp(w, "default")) die_user(EXIT_USAGE, hint, "%s: %s = %s (default): %s", d->source, key, d->value[i], msg);
-    die_user(EXIT_USAGE, hint, "%s: %s = %s: %s", w, key, d->value[i], msg);
+    ESC(d->value[i], v_esc);
+    if (!strcmp(w, "default"))
+        return fail(err, errlen, hint, "%s: %s = %s (default): %s", ESC_PATH(d->source, s_esc), key, v_esc, msg);
+    return fail(err, errlen, hint, "%s: %s = %s: %s", w, key, v_esc, msg);
+}
+
+void deck_fail(const Deck *d, const char *key, const char *hint, const char *fmt, ...) {
+    char msg[1024], err[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    deck_error(d, key, hint, err, sizeof err, "%s", msg);
+    die_user(EXIT_USAGE, NULL, "%s", err);
 }
 
 void deck_print_schema(void) {

@@ -32,31 +32,27 @@ double welford_var(const Welford *w, int sample) {
 // ----------------------------------------------------------------------------------------------------------------
 // Config
 
-void adv_config_default(AdvConfig *c) {
-    memset(c, 0, sizeof *c);
-    c->kind = ADV_PGRPO;
-    c->hist = HIST_CUMULATIVE;
-    c->ema_decay = 0.9;
-    c->window = 16;
-    c->update_order = UPDATE_BEFORE;
-    c->cold = COLD_GRPO;
-    c->min_count = 2.0;
-    c->eps = 1e-4;
-    c->var = VAR_POPULATION;
+void adv_config_default(AdvConfig *c) { memset(c, 0, sizeof *c); }
+
+// Each field is checked against its deck key's documented range (deck.c), whatever the mode, so a config that was
+// never filled in (all zeros) is refused instead of running on values nobody chose.
+const char *adv_config_check(const AdvConfig *c, const char **bad_key) {
+    const char *key = NULL, *msg = NULL;
+    if ((unsigned)c->kind > ADV_PGRPO) key = "train.advantage", msg = "advantage kind must be grpo, drgrpo or pgrpo";
+    else if ((unsigned)c->hist > HIST_WINDOW) key = "pgrpo.history", msg = "history mode must be cumulative, ema or window";
+    else if (!(c->ema_decay > 0.0 && c->ema_decay <= 1.0))
+        key = "pgrpo.decay", msg = "decay must be in (0, 1] (1 keeps every reward at full weight, like cumulative)";
+    else if (c->window < 1) key = "pgrpo.window", msg = "window must be >= 1 steps";
+    else if ((unsigned)c->update_order > UPDATE_AFTER) key = "pgrpo.order", msg = "order must be before or after";
+    else if ((unsigned)c->cold > COLD_BATCH) key = "pgrpo.cold_start", msg = "cold-start rule must be grpo, zero or batch";
+    else if (!(c->min_count >= 0.0) || !isfinite(c->min_count)) key = "pgrpo.min_count", msg = "min_count must be >= 0";
+    else if (!(c->eps >= 0.0) || !isfinite(c->eps)) key = "pgrpo.eps", msg = "eps must be a finite value >= 0";
+    else if ((unsigned)c->var > VAR_SAMPLE) key = "pgrpo.variance", msg = "variance must be population or sample";
+    if (bad_key) *bad_key = key;
+    return msg;
 }
 
-const char *adv_config_invalid(const AdvConfig *c) {
-    if ((unsigned)c->kind > ADV_PGRPO) return "advantage kind must be grpo, drgrpo or pgrpo";
-    if ((unsigned)c->hist > HIST_WINDOW) return "history mode must be cumulative, ema or window";
-    if (c->hist == HIST_EMA && !(c->ema_decay > 0.0 && c->ema_decay < 1.0)) return "ema_decay must be in (0,1)";
-    if (c->hist == HIST_WINDOW && c->window < 1) return "window must be >= 1 steps";
-    if ((unsigned)c->update_order > UPDATE_AFTER) return "update_order must be before or after";
-    if ((unsigned)c->cold > COLD_BATCH) return "cold rule must be grpo, zero or batch";
-    if (!(c->min_count >= 0.0)) return "min_count must be >= 0";
-    if (!(c->eps >= 0.0) || !isfinite(c->eps)) return "eps must be a finite value >= 0";
-    if ((unsigned)c->var > VAR_SAMPLE) return "variance must be population or sample";
-    return NULL;
-}
+const char *adv_config_invalid(const AdvConfig *c) { return adv_config_check(c, NULL); }
 
 // ----------------------------------------------------------------------------------------------------------------
 // History
@@ -224,26 +220,29 @@ void adv_compute(const AdvConfig *cfg, GroupHistory *h, const Welford *step_stat
         if (all_tie(r, G)) s.n_zero_std += 1;
 
         // Per-prompt default: GRPO's concurrent-group normalisation.
-        double mu = mu_q, scale = 1.0 / (sd_q + cfg->eps);
+        double mu = mu_q, den = sd_q + cfg->eps;
         int zero = 0;
         if (cfg->kind == ADV_DRGRPO) {
-            scale = 1.0;
+            den = 1.0;
         } else if (cfg->kind == ADV_PGRPO) {
             double mu_p, sd_p, n_p;
             history_get(h, g, &mu_p, &sd_p, &n_p);
             if (n_p >= cfg->min_count) {
                 mu = mu_p;
-                scale = 1.0 / (sd_p + cfg->eps);
+                den = sd_p + cfg->eps;
             } else {
                 s.n_cold += 1;
                 if (cfg->cold == COLD_ZERO) {
                     zero = 1;
                 } else if (cfg->cold == COLD_BATCH) {
                     mu = step_stats[g].mean;
-                    scale = 1.0 / (sqrt(welford_var(&step_stats[g], sample)) + cfg->eps);
+                    den = sqrt(welford_var(&step_stats[g], sample)) + cfg->eps;
                 }
             }
         }
+        // eps = 0 and no spread (std 0): no signal to normalise, so advantage 0 (not 0/0 = NaN); see advantage.h.
+        if (!(den > 0.0)) zero = 1;
+        double scale = zero ? 0.0 : 1.0 / den;
         for (int j = 0; j < G; j++) {
             float v = zero ? 0.0f : (float)((r[j] - mu) * scale);
             a[j] = v;

@@ -1,23 +1,24 @@
 // loss.c — clipped surrogate + k3 KL policy loss and its gradient (see loss.h).
 #include "loss.h"
 #include "check.h"
+#include "finite.h"
 #include <math.h>
 #include <string.h>
 
-void loss_config_default(LossConfig *c) {
-    c->eps_low = 0.2f;
-    c->eps_high = 0.2f;
-    c->beta = 0.04f;
-    c->agg = AGG_SEQ_MEAN_TOKEN_MEAN;
+void loss_config_default(LossConfig *c) { memset(c, 0, sizeof *c); }
+
+const char *loss_config_check(const LossConfig *c, const char **bad_key) {
+    const char *key = NULL, *msg = NULL;
+    if (!(c->eps_low >= 0.0f && c->eps_low <= 1.0f)) key = "train.eps_low", msg = "eps_low must be in [0, 1]";
+    else if (!(c->eps_high >= 0.0f) || !isfinite(c->eps_high)) key = "train.eps_high", msg = "eps_high must be a finite value >= 0";
+    else if (!(c->beta >= 0.0f) || !isfinite(c->beta)) key = "train.beta", msg = "beta must be a finite value >= 0";
+    else if ((unsigned)c->agg > AGG_DRGRPO)
+        key = "train.loss_agg", msg = "aggregation must be seq_mean_token_mean, token_mean or drgrpo";
+    if (bad_key) *bad_key = key;
+    return msg;
 }
 
-const char *loss_config_invalid(const LossConfig *c) {
-    if (!(c->eps_low >= 0.0f && c->eps_low < 1.0f)) return "eps_low must be in [0,1)";
-    if (!(c->eps_high >= 0.0f) || !isfinite(c->eps_high)) return "eps_high must be a finite value >= 0";
-    if (!(c->beta >= 0.0f) || !isfinite(c->beta)) return "beta must be a finite value >= 0";
-    if ((unsigned)c->agg > AGG_DRGRPO) return "aggregation must be seq_mean_token_mean, token_mean or drgrpo";
-    return NULL;
-}
+const char *loss_config_invalid(const LossConfig *c) { return loss_config_check(c, NULL); }
 
 void loss_stats_add(LossStats *acc, const LossStats *s) {
     acc->loss += s->loss;
@@ -39,9 +40,61 @@ double loss_norm_local(const LossConfig *cfg, const int *len, int N, int max_new
     return tokens;
 }
 
+static void loss_compute_unchecked(const LossConfig *cfg, const float *logp, const float *old_logp,
+                                   const float *ref_logp, const float *A, const int *len, int N, int Tc, int max_new,
+                                   double global_norm, float *dlogp, LossStats *st);
+
+// First non-finite input among the values the loss reads: A[i] of sequences with tokens, and the log-probs at t < len.
+static int find_nonfinite(const float *logp, const float *old_logp, const float *ref_logp, const float *A,
+                          const int *len, int N, int Tc, FiniteFault *bad) {
+    const float *arr[3] = {logp, old_logp, ref_logp};
+    static const char *const names[3] = {"logp", "old_logp", "ref_logp"};
+    for (int i = 0; i < N; i++) {
+        if (len[i] > 0 && !isfinite(A[i])) { *bad = (FiniteFault){"advantage", (size_t)i, A[i]}; return -1; }
+        for (int q = 0; q < 3; q++) {
+            if (!arr[q]) continue;
+            const float *row = arr[q] + (size_t)i * Tc;
+            for (int t = 0; t < len[i]; t++)
+                if (!isfinite(row[t])) { *bad = (FiniteFault){names[q], (size_t)i * Tc + t, row[t]}; return -1; }
+        }
+    }
+    return 0;
+}
+
+int loss_eval(const LossConfig *cfg, const float *logp, const float *old_logp, const float *ref_logp, const float *A,
+              const int *len, int N, int Tc, int max_new, double global_norm, float *dlogp, LossStats *st,
+              FiniteFault *bad) {
+    FiniteFault f = {0};
+    CHECK(st != NULL, "loss_eval: st is NULL");
+    for (int i = 0; i < N; i++)
+        CHECK(len[i] >= 0 && len[i] <= Tc, "loss_eval: len[%d] = %d outside [0,%d]", i, len[i], Tc);
+    int rc = find_nonfinite(logp, old_logp, ref_logp, A, len, N, Tc, &f);
+    if (!rc) {
+        loss_compute_unchecked(cfg, logp, old_logp, ref_logp, A, len, N, Tc, max_new, global_norm, dlogp, st);
+        // Finite inputs can still overflow (rho = exp(logp - old_logp) beyond double range).
+        if (!isfinite(st->loss)) { f = (FiniteFault){"loss", 0, st->loss}; rc = -1; }
+    }
+    if (rc && bad) *bad = f;
+    return rc;
+}
+
 double loss_compute(const LossConfig *cfg, const float *logp, const float *old_logp, const float *ref_logp,
                     const float *A, const int *len, int N, int Tc, int max_new, double global_norm,
                     float *dlogp, LossStats *st) {
+    LossStats s;
+    if (loss_eval(cfg, logp, old_logp, ref_logp, A, len, N, Tc, max_new, global_norm, dlogp, &s, NULL)) {
+        // Never a silent drop: the caller sees NaN in the loss, its statistics and every gradient entry.
+        for (size_t k = 0; k < (size_t)N * Tc; k++) dlogp[k] = NAN;
+        memset(&s, 0, sizeof s);
+        s.loss = s.pg_loss = NAN;
+    }
+    if (st) *st = s;
+    return s.loss;
+}
+
+static void loss_compute_unchecked(const LossConfig *cfg, const float *logp, const float *old_logp,
+                                   const float *ref_logp, const float *A, const int *len, int N, int Tc, int max_new,
+                                   double global_norm, float *dlogp, LossStats *st) {
     const char *bad = loss_config_invalid(cfg);
     CHECK(bad == NULL, "loss_compute: %s", bad);
     CHECK(cfg->beta == 0.0f || ref_logp != NULL, "loss_compute: beta %g > 0 needs ref_logp", (double)cfg->beta);
@@ -89,8 +142,7 @@ double loss_compute(const LossConfig *cfg, const float *logp, const float *old_l
         for (int t = len[i]; t < Tc; t++) dl[t] = 0.0f;
     }
     s.loss = s.pg_loss + beta * s.kl_loss;
-    if (st) *st = s;
-    return s.loss;
+    *st = s;
 }
 
 static const char *const AGG_NAMES[] = {"seq_mean_token_mean", "token_mean", "drgrpo"};

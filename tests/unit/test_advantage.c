@@ -88,7 +88,12 @@ static void prompt_stats(const float *R, int p, int G, double *mu, double *sd) {
     *sd = sqrt(q / G);
 }
 
-static AdvConfig cfg_of(AdvKind kind) { AdvConfig c; adv_config_default(&c); c.kind = kind; return c; }
+// Every field set here: the math module has no defaults of its own (the deck schema does).
+static AdvConfig cfg_of(AdvKind kind) {
+    return (AdvConfig){.kind = kind, .hist = HIST_CUMULATIVE, .ema_decay = 0.9, .window = 16,
+                       .update_order = UPDATE_BEFORE, .cold = COLD_GRPO, .min_count = 2, .eps = 1e-4,
+                       .var = VAR_POPULATION};
+}
 
 // (R - mu_p)/sigma_p = (sigma_G/sigma_p) * A_hat + (mu_G - mu_p)/sigma_p, and mu_p/sigma_p are the group's stats.
 static void test_pgrpo_identity(void) {
@@ -464,16 +469,92 @@ static void test_parsers_and_config(void) {
     for (int k = 0; k < 3; k++) T_ASSERT(adv_cold_from_str(adv_cold_name((ColdRule)k)) == k, "cold name %d", k);
     for (int k = 0; k < 2; k++) T_ASSERT(adv_order_from_str(adv_order_name((UpdateOrder)k)) == k, "order %d", k);
     for (int k = 0; k < 2; k++) T_ASSERT(adv_var_from_str(adv_var_name((VarMode)k)) == k, "var name %d", k);
-    AdvConfig c; adv_config_default(&c);
-    T_ASSERT(adv_config_invalid(&c) == NULL, "default invalid");
-    T_ASSERT(c.kind == ADV_PGRPO && c.hist == HIST_CUMULATIVE && c.update_order == UPDATE_BEFORE &&
-             c.cold == COLD_GRPO && c.min_count == 2 && c.eps == 1e-4 && c.var == VAR_POPULATION, "defaults");
+    AdvConfig c = cfg_of(ADV_PGRPO);
+    T_ASSERT(adv_config_invalid(&c) == NULL, "valid config refused");
     AdvConfig b = c; b.hist = HIST_EMA; b.ema_decay = 1.0;
-    T_ASSERT(adv_config_invalid(&b) != NULL, "decay 1 accepted");
+    T_ASSERT(adv_config_invalid(&b) == NULL, "decay 1 (documented range (0,1]) refused");
     b = c; b.hist = HIST_WINDOW; b.window = 0;
     T_ASSERT(adv_config_invalid(&b) != NULL, "window 0 accepted");
     b = c; b.eps = -1;
     T_ASSERT(adv_config_invalid(&b) != NULL, "negative eps accepted");
+}
+
+// Each invalid field is reported under its own deck key (train.c used to blame train.advantage for all of them),
+// and a config nobody filled in (all zeros) is refused rather than run on hidden defaults.
+static void test_config_error_names_key(void) {
+    const AdvConfig ok = cfg_of(ADV_PGRPO);
+    const char *key = "unset";
+    T_ASSERT(adv_config_check(&ok, &key) == NULL && key == NULL, "valid config: key %s", key ? key : "NULL");
+    AdvConfig z;
+    memset(&z, 0, sizeof z);
+    T_ASSERT(adv_config_check(&z, &key) != NULL && key && !strcmp(key, "pgrpo.decay"), "zero config: key %s",
+             key ? key : "NULL");
+    struct { const char *key; AdvConfig c; } cases[9];
+    for (int i = 0; i < 9; i++) cases[i].c = ok;
+    cases[0].key = "train.advantage"; cases[0].c.kind = (AdvKind)7;
+    cases[1].key = "pgrpo.history"; cases[1].c.hist = (HistMode)7;
+    cases[2].key = "pgrpo.decay"; cases[2].c.ema_decay = 1.5;
+    cases[3].key = "pgrpo.window"; cases[3].c.window = 0;
+    cases[4].key = "pgrpo.order"; cases[4].c.update_order = (UpdateOrder)5;
+    cases[5].key = "pgrpo.cold_start"; cases[5].c.cold = (ColdRule)5;
+    cases[6].key = "pgrpo.min_count"; cases[6].c.min_count = NAN;
+    cases[7].key = "pgrpo.eps"; cases[7].c.eps = INFINITY;
+    cases[8].key = "pgrpo.variance"; cases[8].c.var = (VarMode)5;
+    for (int i = 0; i < 9; i++) {
+        const char *msg = adv_config_check(&cases[i].c, &key);
+        T_ASSERT(msg && key && !strcmp(key, cases[i].key), "case %d: key %s, want %s", i, key ? key : "NULL",
+                 cases[i].key);
+    }
+}
+
+// pgrpo.decay = 1 is in the documented range: an EMA with decay 1 forgets nothing, so it equals the cumulative
+// history bit for bit.
+static void test_ema_decay_one_is_cumulative(void) {
+    Rng r; rng_seed(&r, 21, RNG_TEST, 0, 0);
+    enum { P = 6, G = 4, NG = 2 };
+    AdvConfig ce = cfg_of(ADV_PGRPO), cc = ce;
+    ce.hist = HIST_EMA; ce.ema_decay = 1.0;
+    GroupHistory he, hc;
+    history_init(&he, &ce, NG);
+    history_init(&hc, &cc, NG);
+    float R[P * G], Ae[P * G], Ac[P * G]; int grp[P];
+    for (int step = 0; step < 5; step++) {
+        for (int p = 0; p < P; p++) { grp[p] = p % NG; for (int j = 0; j < G; j++) R[p * G + j] = (float)rng_normal(&r); }
+        adv_compute(&ce, &he, NULL, R, grp, P, G, Ae, NULL);
+        adv_compute(&cc, &hc, NULL, R, grp, P, G, Ac, NULL);
+        T_ASSERT(!memcmp(Ae, Ac, sizeof Ae), "step %d: ema(decay 1) differs from cumulative", step);
+    }
+    history_free(&he); history_free(&hc);
+}
+
+// pgrpo.eps = 0: a zero std in the denominator gives advantage 0 (no spread, no signal), never NaN or inf.
+static void test_eps_zero_defined(void) {
+    enum { P = 2, G = 4, NG = 1 };
+    float R[P * G] = {1, 1, 1, 1, 0, 1, 0, 1}, A[P * G];
+    int grp[P] = {0, 0};
+    AdvConfig c = cfg_of(ADV_GRPO); c.eps = 0;
+    GroupHistory h; history_init(&h, &c, NG);
+    AdvStats st;
+    adv_compute(&c, &h, NULL, R, grp, P, G, A, &st);
+    for (int j = 0; j < G; j++) T_ASSERT(A[j] == 0.0f, "grpo tied prompt A[%d] = %g", j, A[j]);
+    for (int j = G; j < 2 * G; j++) T_ASSERT(fabsf(A[j]) == 1.0f, "grpo spread prompt A[%d] = %g", j, A[j]);
+    T_ASSERT(st.n_zero_std == 1 && isfinite(st.a_mean) && isfinite(st.a_std), "stats %g %g %g", st.n_zero_std,
+             st.a_mean, st.a_std);
+    history_free(&h);
+    // P-GRPO judged against a history whose rewards all tie (order = after): R - mu is not 0, the std is.
+    c = cfg_of(ADV_PGRPO); c.eps = 0; c.update_order = UPDATE_AFTER; c.min_count = 1;
+    history_init(&h, &c, NG);
+    float R1[P * G] = {1, 1, 1, 1, 1, 1, 1, 1};
+    adv_compute(&c, &h, NULL, R1, grp, P, G, A, NULL);
+    adv_compute(&c, &h, NULL, R, grp, P, G, A, NULL);
+    for (int k = 0; k < P * G; k++) T_ASSERT(A[k] == 0.0f, "pgrpo zero-std history A[%d] = %g", k, A[k]);
+    history_free(&h);
+    // Cold start from this step's batch stats, all tied.
+    c = cfg_of(ADV_PGRPO); c.eps = 0; c.cold = COLD_BATCH; c.min_count = 100;
+    history_init(&h, &c, NG);
+    adv_compute(&c, &h, NULL, R1, grp, P, G, A, NULL);
+    for (int k = 0; k < P * G; k++) T_ASSERT(A[k] == 0.0f, "cold batch A[%d] = %g", k, A[k]);
+    history_free(&h);
 }
 
 int main(void) {
@@ -492,5 +573,8 @@ int main(void) {
     T_RUN(test_learners_agree);
     T_RUN(test_sample_variance_option);
     T_RUN(test_parsers_and_config);
+    T_RUN(test_config_error_names_key);
+    T_RUN(test_ema_decay_one_is_cumulative);
+    T_RUN(test_eps_zero_defined);
     T_EXIT();
 }

@@ -28,11 +28,16 @@ static void make_batch(Batch *b, Rng *r, float eps_low, float eps_high) {
     }
 }
 
+// Every field set here: the math module has no defaults of its own (the deck schema does).
+static LossConfig cfg_base(void) {
+    return (LossConfig){.eps_low = 0.2f, .eps_high = 0.2f, .beta = 0.04f, .agg = AGG_SEQ_MEAN_TOKEN_MEAN};
+}
+
 static double norm_of(const LossConfig *c, const Batch *b) { return loss_norm_local(c, b->len, N, MAX_NEW); }
 
 static void fd_check(LossAgg agg, float beta) {
     Rng r; rng_seed(&r, 11, RNG_TEST, 0, (uint64_t)agg);
-    LossConfig c; loss_config_default(&c);
+    LossConfig c = cfg_base();
     c.agg = agg; c.beta = beta; c.eps_low = 0.2f; c.eps_high = 0.28f;
     Batch b; make_batch(&b, &r, c.eps_low, c.eps_high);
     double Z = norm_of(&c, &b);
@@ -81,7 +86,7 @@ static void test_clip_hand_case(void) {
         logp[i * T + t] = -1.0f;
         old[i * T + t] = (float)(-1.0 - log(rho[i][t]));
     }
-    LossConfig c; loss_config_default(&c);
+    LossConfig c = cfg_base();
     c.beta = 0; c.eps_low = 0.2f; c.eps_high = 0.28f;
     LossStats st;
     double L = loss_compute(&c, logp, old, NULL, A, len, n, T, 4, loss_norm_local(&c, len, n, 4), g, &st);
@@ -110,7 +115,7 @@ static void test_aggregation_weights(void) {
     float logp[n * T], A[n] = {1.0f, -2.0f, 0.5f}, g[n * T];
     int len[n] = {2, 6, 3};
     for (int k = 0; k < n * T; k++) logp[k] = -0.7f;
-    LossConfig c; loss_config_default(&c); c.beta = 0;
+    LossConfig c = cfg_base(); c.beta = 0;
     c.agg = AGG_SEQ_MEAN_TOKEN_MEAN;
     T_NEAR(loss_norm_local(&c, len, n, 8), 3, 0);
     T_NEAR(loss_compute(&c, logp, logp, NULL, A, len, n, T, 8, 3, g, NULL), -(1.0 - 2.0 + 0.5) / 3, 1e-12);
@@ -126,7 +131,7 @@ static void test_aggregation_weights(void) {
 static void test_kl_term(void) {
     float logp[3] = {-1, -1, -1}, ref[3] = {-1, -0.5f, -2}, A[1] = {0}, g[3];
     int len[1] = {3};
-    LossConfig c; loss_config_default(&c); c.beta = 0.5f; c.agg = AGG_TOKEN_MEAN;
+    LossConfig c = cfg_base(); c.beta = 0.5f; c.agg = AGG_TOKEN_MEAN;
     LossStats st;
     double L = loss_compute(&c, logp, logp, ref, A, len, 1, 3, 3, 3, g, &st);
     double k1 = exp(0.5) - 0.5 - 1, k2 = exp(-1.0) + 1.0 - 1;
@@ -147,7 +152,7 @@ static void test_kl_term(void) {
 static void test_split_sums_to_whole(void) {
     for (int agg = AGG_SEQ_MEAN_TOKEN_MEAN; agg <= AGG_DRGRPO; agg++) {
         Rng r; rng_seed(&r, 12, RNG_TEST, 0, (uint64_t)agg);
-        LossConfig c; loss_config_default(&c); c.agg = (LossAgg)agg; c.beta = 0.05f;
+        LossConfig c = cfg_base(); c.agg = (LossAgg)agg; c.beta = 0.05f;
         Batch b; make_batch(&b, &r, c.eps_low, c.eps_high);
         const int n1 = 4, n2 = N - n1;
         double Z = loss_norm_local(&c, b.len, n1, MAX_NEW) + loss_norm_local(&c, b.len + n1, n2, MAX_NEW);
@@ -177,14 +182,94 @@ static void test_parsers_and_config(void) {
     T_ASSERT(loss_agg_from_str("drgrpo") == AGG_DRGRPO, "dr");
     T_ASSERT(loss_agg_from_str("dapo") == -1 && loss_agg_from_str(NULL) == -1, "unknown");
     for (int k = 0; k < 3; k++) T_ASSERT(loss_agg_from_str(loss_agg_name((LossAgg)k)) == k, "name %d", k);
-    LossConfig c; loss_config_default(&c);
-    T_ASSERT(loss_config_invalid(&c) == NULL, "default invalid");
-    T_NEAR(c.eps_low, 0.2, 1e-7); T_NEAR(c.eps_high, 0.2, 1e-7); T_NEAR(c.beta, 0.04, 1e-7);
-    T_ASSERT(c.agg == AGG_SEQ_MEAN_TOKEN_MEAN, "default agg");
+    LossConfig c = cfg_base();
+    T_ASSERT(loss_config_invalid(&c) == NULL, "valid config refused");
     LossConfig b = c; b.eps_low = 1.0f;
-    T_ASSERT(loss_config_invalid(&b) != NULL, "eps_low 1 accepted");
+    T_ASSERT(loss_config_invalid(&b) == NULL, "eps_low 1 (the deck's range [0,1]) refused");
     b = c; b.beta = -0.1f;
     T_ASSERT(loss_config_invalid(&b) != NULL, "negative beta accepted");
+}
+
+// Each invalid field is reported under its own deck key (train.c used to blame train.eps_low for all of them).
+static void test_config_error_names_key(void) {
+    const LossConfig ok = cfg_base();
+    const char *key = "unset";
+    T_ASSERT(loss_config_check(&ok, &key) == NULL && key == NULL, "valid: key %s", key ? key : "NULL");
+    struct { const char *key; LossConfig c; } cases[5];
+    for (int i = 0; i < 5; i++) cases[i].c = ok;
+    cases[0].key = "train.eps_low"; cases[0].c.eps_low = 1.5f;
+    cases[1].key = "train.eps_high"; cases[1].c.eps_high = INFINITY;
+    cases[2].key = "train.beta"; cases[2].c.beta = NAN;
+    cases[3].key = "train.loss_agg"; cases[3].c.agg = (LossAgg)9;
+    cases[4].key = "train.eps_low"; cases[4].c.eps_low = -0.1f;
+    for (int i = 0; i < 5; i++) {
+        const char *msg = loss_config_check(&cases[i].c, &key);
+        T_ASSERT(msg && key && !strcmp(key, cases[i].key), "case %d: key %s, want %s", i, key ? key : "NULL",
+                 cases[i].key);
+    }
+}
+
+// A non-finite input is an error naming the quantity and its index; padding (t >= len) is not read.
+static void test_nonfinite_inputs_reported(void) {
+    Rng r; rng_seed(&r, 5, RNG_TEST, 0, 0);
+    LossConfig c = cfg_base();
+    Batch b; make_batch(&b, &r, c.eps_low, c.eps_high);
+    double Z = norm_of(&c, &b);
+    float g[N * TC];
+    LossStats st;
+    FiniteFault f = {0};
+    T_ASSERT(loss_eval(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, &st, &f) == 0, "clean batch refused");
+    struct { const char *what; size_t index; float *slot; float v; } cases[] = {
+        {"advantage", 3, &b.A[3], NAN},
+        {"logp", 1 * TC + 2, &b.logp[1 * TC + 2], NAN},
+        {"old_logp", 4 * TC + 0, &b.old[4 * TC + 0], INFINITY},
+        {"ref_logp", 5 * TC + 1, &b.ref[5 * TC + 1], -INFINITY},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float keep = *cases[k].slot;
+        *cases[k].slot = cases[k].v;
+        f = (FiniteFault){0};
+        int rc = loss_eval(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, &st, &f);
+        T_ASSERT(rc == -1 && f.what && !strcmp(f.what, cases[k].what) && f.index == cases[k].index,
+                 "case %zu: rc %d what %s index %zu", k, rc, f.what ? f.what : "NULL", f.index);
+        // The transitional loss_compute never drops it silently: NaN loss and NaN gradient.
+        double L = loss_compute(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, NULL);
+        T_ASSERT(isnan(L) && isnan(g[0]) && isnan(g[3 * TC]), "case %zu: loss_compute gave %g, grad %g", k, L, g[3 * TC]);
+        *cases[k].slot = keep;
+    }
+    // Padding and the advantage of an empty completion are not inputs.
+    b.logp[0 * TC + TC - 1] = NAN;
+    if (b.len[0] < TC) T_ASSERT(loss_eval(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, &st, &f) == 0,
+                                "NaN in padding refused");
+    b.logp[0 * TC + TC - 1] = -1.0f;
+    b.A[2] = NAN;   // len[2] == 0
+    T_ASSERT(loss_eval(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, &st, &f) == 0,
+             "NaN advantage of an empty completion refused");
+    b.A[2] = 0.5f;
+    // Finite inputs whose ratio overflows.
+    b.old[1 * TC] = b.logp[1 * TC] - 1000.0f;
+    f = (FiniteFault){0};
+    T_ASSERT(loss_eval(&c, b.logp, b.old, b.ref, b.A, b.len, N, TC, MAX_NEW, Z, g, &st, &f) == -1 && f.what &&
+             !strcmp(f.what, "loss"), "overflow: what %s", f.what ? f.what : "NULL");
+}
+
+static void test_finite_check(void) {
+    float x[5] = {0, -1, 2, 3, 4};
+    size_t i = 99;
+    T_ASSERT(finite_check(x, 5, &i) == 0 && i == 99, "clean array");
+    T_ASSERT(finite_check(x, 0, &i) == 0, "empty array");
+    x[3] = NAN; x[4] = INFINITY;
+    T_ASSERT(finite_check(x, 5, &i) == -1 && i == 3, "first bad %zu", i);
+    T_ASSERT(finite_check(x, 3, NULL) == 0, "prefix");
+    x[3] = 0; x[1] = -INFINITY;
+    T_ASSERT(finite_check(x, 5, &i) == -1 && i == 1, "-inf at %zu", i);
+    double y[3] = {1, 2, NAN};
+    T_ASSERT(finite_check_f64(y, 3, &i) == -1 && i == 2, "f64 %zu", i);
+    T_ASSERT(finite_check_f64(y, 2, &i) == 0, "f64 prefix");
+    char buf[64];
+    FiniteFault f = {"reward", 7, NAN};
+    finite_fault_text(&f, buf, sizeof buf);
+    T_ASSERT(!strcmp(buf, "reward[7] = nan") || !strcmp(buf, "reward[7] = -nan"), "text '%s'", buf);
 }
 
 int main(void) {
@@ -196,5 +281,8 @@ int main(void) {
     T_RUN(test_kl_term);
     T_RUN(test_split_sums_to_whole);
     T_RUN(test_parsers_and_config);
+    T_RUN(test_config_error_names_key);
+    T_RUN(test_nonfinite_inputs_reported);
+    T_RUN(test_finite_check);
     T_EXIT();
 }

@@ -1,0 +1,93 @@
+// config.h — the typed run configuration: the deck read once into one struct per deck section, with C enums for the
+// choice keys and every cross-key rule checked here, each error naming its own key.
+//
+//   Deck *d = deck_parse(path, n_sets, sets, err, sizeof err);       // syntax, types, ranges (deck.h)
+//   Config c;
+//   if (config_from_deck(d, &c, err, sizeof err)) -> exit 2 with err // cross-key rules
+//   if (config_check_world(&c, d, nranks, err, sizeof err)) -> exit 2 // rules that need the number of MPI ranks
+//
+// Defaults live only in the deck schema (deck.c); nothing here has a default of its own. Strings point into the
+// Deck, so the Deck must outlive the Config. Rules that need the task or a file (a prompt longer than the context,
+// the groups file's contents, shares against the task's group count) stay with the code that has them.
+#ifndef PGRPO_CONFIG_H
+#define PGRPO_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include "advantage.h"
+#include "deck.h"
+#include "loss.h"
+#include "optim.h"
+#include "task.h"
+
+typedef enum { TASK_KIND_PERSONAS = 0, TASK_KIND_RECSYS = 1, TASK_KIND_REVIEWS = 2 } TaskKind;  // task.name
+typedef enum { GROUPS_TRUTH = 0, GROUPS_RANDOM = 1, GROUPS_FILE = 2 } GroupSource;             // train.groups
+
+typedef struct {
+    uint64_t seed;          // run.seed
+    const char *out_dir;    // run.out_dir: not empty, not the root or a system folder (deck.c)
+    int log_every;          // run.log_every
+    int threads;            // run.threads
+    double max_walltime;    // run.max_walltime, s (0 = no limit)
+    double step_timeout;    // run.step_timeout, s (0 = off)
+} RunSection;
+
+typedef struct { int n_layer, n_head, d_model, context; } ModelSection;  // d_model % n_head == 0
+
+typedef struct {
+    TaskKind kind;          // task.name
+    const char *name;       // task.name as text (TaskConfig.name)
+    uint64_t seed;          // task.seed
+    int n_users, n_eval_users, n_items;
+    int n_shares;           // task.shares parsed: 0 = the task's default
+    double shares[TASK_MAX_GROUPS];
+} TaskSection;
+
+typedef struct {
+    int steps, batch, warmup;
+    double lr, weight_decay, grad_clip;
+    LrSchedule schedule;
+    const char *out;        // sft.out ("" = <run.out_dir>/sft_base.h5)
+} SftSection;
+
+typedef struct {
+    const char *base;       // train.base ("" = <run.out_dir>/sft_base.h5)
+    int steps, prompts, group_size, mu, micro_batch, minibatches, warmup, rollout_ranks, top_k, max_new;
+    int drop_tied, async;   // booleans
+    double lr, weight_decay, grad_clip, temperature, top_p;
+    LrSchedule schedule;
+    GroupSource groups;
+    const char *groups_file;
+} TrainSection;
+
+typedef struct {
+    int every, keep_last, keep_every;
+} CheckpointSection;
+
+typedef struct {
+    int prompts, samples;
+} EvalSection;
+
+typedef struct {
+    RunSection run;
+    ModelSection model;
+    TaskSection task;
+    SftSection sft;
+    TrainSection train;          // [train] without the advantage and loss keys, which are in adv / loss
+    CheckpointSection checkpoint;
+    EvalSection eval;
+    AdvConfig adv;               // train.advantage + the whole [pgrpo] section
+    LossConfig loss;             // train.eps_low, train.eps_high, train.beta, train.loss_agg
+} Config;
+
+// Fills c from the deck and checks every cross-key rule. 0, or -1 with a one-line message in err naming the key
+// and where it was set: "<file:line|--set|source (default)>: <key> = <value>: <what> (HINT: <what to do>)".
+int config_from_deck(const Deck *d, Config *c, char *err, size_t errlen);
+
+// Rules that need the world size: train.rollout_ranks < nranks, train.prompts >= the rollout and the learner ranks,
+// sft.batch >= nranks. Same return and message convention.
+int config_check_world(const Config *c, const Deck *d, int nranks, char *err, size_t errlen);
+
+const char *config_task_name(TaskKind k);     // "personas" | "recsys" | "reviews"
+const char *config_groups_name(GroupSource g); // "truth" | "random" | "file"
+
+#endif
