@@ -76,8 +76,8 @@ void model_backward(Model *m, const float *dlogp);
 // Logits (B,T,V) of the last forward (valid until the next forward).
 const float *model_logits(const Model *m);
 
-// Single-thread-per-call cblas_sgemm rate at n x n x n (median of a few runs): the roof the log's "% of
-// sgemm" is measured against. Takes about 0.1 s at n = 512.
+// cblas_sgemm rate in GFLOP/s at n x n x n, the best of three timed runs after a warm-up one (the roof, not
+// the noise): what the log's "% of sgemm" is measured against. Takes about 0.1 s at n = 512.
 double model_sgemm_gflops(int n);
 
 // FLOPs of one forward+backward over (B,T), for MFU-style reporting (6*N*B*T + attention).
