@@ -39,7 +39,7 @@ typedef struct {
 
 extern const char *const MODEL_TENSOR_NAMES[MODEL_NUM_TENSORS]; // "wte", "wpe", ... in the order above
 
-typedef struct Model Model; // opaque: activations, caches and scratch are private to model.c
+typedef struct Model Model; // opaque: activations, caches and scratch are private to src/nn
 
 // Sizes of each tensor and the total, for a config (no allocation).
 void model_param_sizes(const ModelConfig *cfg, size_t sizes[MODEL_NUM_TENSORS], size_t *total);
@@ -61,8 +61,8 @@ void model_zero_grad(Model *m);
 // LayerNorm parameters, nanoGPT's rule. Pass it to adamw_step.
 void model_decay_mask(const Model *m, unsigned char *mask);
 
-// Reserve activations for batches up to (B,T) and a KV cache for up to n_seq sequences (0: none).
-// All later forward/backward/sample calls within those sizes allocate nothing.
+// Reserve activations for batches up to (B,T) and a KV cache for up to n_seq sequences (0: none) for
+// model_sample (sample.h). All later forward/backward/sample calls within those sizes allocate nothing.
 void model_reserve(Model *m, int B, int T, int n_seq);
 size_t model_activation_bytes(const Model *m); // what model_reserve allocated, for the memory report
 
@@ -76,28 +76,14 @@ void model_backward(Model *m, const float *dlogp);
 // Logits (B,T,V) of the last forward (valid until the next forward).
 const float *model_logits(const Model *m);
 
-// Batched incremental decoding with the KV cache.
-typedef struct {
-    float temperature; // > 0; 1 = the policy itself
-    int top_k;         // 0 = off
-    float top_p;       // 1 = off
-    int max_new;       // max new tokens per sequence
-    int eos;           // token that ends a sequence (it is kept in the output); -1: none
-} SampleParams;
-
-// Samples n completions. Sequence i continues prompt prompt_tok + i*prompt_stride of length prompt_len[i]
-// (prompts of different lengths are fine). out_tok (n,max_new) gets the new tokens, out_logp (n,max_new)
-// their log-probability under the temperature-1 policy (the behaviour log-prob the learner's forward
-// reproduces), out_len (n) the number of new tokens including EOS (max_new when EOS never came).
-// Entries past out_len are filled with eos and logp 0. prompt_len[i] + max_new <= maxT.
-void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int *prompt_len, int n,
-                  const SampleParams *sp, Rng *rng, int *out_tok, float *out_logp, int *out_len);
-
-// Single-thread-per-call cblas_sgemm rate at n x n x n (median of a few runs): the roof the log's "% of
-// sgemm" is measured against. Takes about 0.1 s at n = 512.
+// cblas_sgemm rate in GFLOP/s at n x n x n, the best of three timed runs after a warm-up one (the roof, not
+// the noise): what the log's "% of sgemm" is measured against. Takes about 0.1 s at n = 512.
 double model_sgemm_gflops(int n);
 
 // FLOPs of one forward+backward over (B,T), for MFU-style reporting (6*N*B*T + attention).
 double model_train_flops(const ModelConfig *cfg, int B, int T);
+
+// Sampling (model_sample, SampleParams) is in sample.h, included here so callers of model.h see it too.
+#include "sample.h"
 
 #endif

@@ -3,7 +3,7 @@
 # Timings are never asserted (the machine is shared and noisy); the tables print ratios against targets.
 #
 # Sections are shell functions named section_<name>; BENCH_SECTIONS picks and orders them
-# (default: all in SECTIONS). To add one: write section_<name>() below and append <name> to SECTIONS.
+# (default: all in SECTIONS; "baseline" too when BENCH_BASELINE names another build's bench_model). To add one: write section_<name>() below and append <name> to SECTIONS.
 # Helpers: run_to FILE CMD... runs CMD once into FILE (key value lines; name files PREFIX.<run>);
 #          bench_table spec... prints the medians table over PREFIX.* files (see table_py for the row spec).
 set -u
@@ -145,6 +145,32 @@ for k in m:
     print(f"HDF5 I/O share of the step ({k}: trajectories + metrics + checkpoints): {100 * io:.1f}%  target <= 5%: {'met' if io <= 0.05 else 'NOT met'}")
 EOF2
 }
+
+# --- section: baseline (this build's model kernels vs another build's, e.g. before a refactor) ---------------
+# BENCH_BASELINE=/path/to/bench_model (a copy of build/bench/bench_model from the other commit): both run
+# interleaved on this machine, so the ratio is free of the load drift between separate sessions. Ratio > 1:
+# this build is faster. Runs by default whenever BENCH_BASELINE is set.
+section_baseline() {
+    local base=${BENCH_BASELINE:-}
+    [ -x "$base" ] || { echo "# baseline: set BENCH_BASELINE to another build's bench_model"; return 1; }
+    echo "== baseline: build/bench/bench_model vs $base, 1 thread, median of $RUNS runs ($(lscpu | sed -n 's/^Model name: *//p'))"
+    make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return 1; }
+    rm -f "$OUT"/base_this.* "$OUT"/base_other.*
+    local i rows=() c
+    for ((i = 1; i <= RUNS; i++)); do
+        run_to "$OUT/base_other.$i" "$base"
+        run_to "$OUT/base_this.$i" build/bench/bench_model
+    done
+    for c in 256 128; do
+        rows+=("c$c learner tokens/s|c$c.learner_tokens_per_s|c$c.learner_tokens_per_s|"
+               "c$c   forward ms|c$c.learner_forward_ms|c$c.learner_forward_ms||time"
+               "c$c   backward ms|c$c.learner_backward_ms|c$c.learner_backward_ms||time"
+               "c$c sample tokens/s|c$c.sample_tokens_per_s|c$c.sample_tokens_per_s|"
+               "c$c sample top-k/p tokens/s|c$c.sample_topk50_topp095_tokens_per_s|c$c.sample_topk50_topp095_tokens_per_s|")
+    done
+    C_PREFIX="$OUT/base_this" P_PREFIX="$OUT/base_other" C_NAME=this P_NAME=baseline bench_table "${rows[@]}"
+}
+[ -n "${BENCH_BASELINE:-}" ] && SECTIONS="$SECTIONS baseline"
 
 rc=0
 for s in ${BENCH_SECTIONS:-$SECTIONS}; do

@@ -1,0 +1,161 @@
+// layers.h — private to src/nn: the transformer's kernels and its block, shared by the learner (model.c) and
+// the sampler (sample.c). Free functions over raw float arrays, forward and backward side by side, llm.c style.
+// Shapes: N rows (B*T positions, or packed/active sequences when sampling), C d_model, NH heads, V vocab.
+// Every dense product goes through cblas_sgemm; the elementwise loops are written so GCC vectorises them
+// without -ffast-math (fixed 8-lane accumulators, a branch-free exp), and -std=c11 keeps FP contraction off,
+// so the same inputs give the same bits whichever of model.c or sample.c calls a kernel.
+#ifndef PGRPO_NN_LAYERS_H
+#define PGRPO_NN_LAYERS_H
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "model.h"          // ParamTensors
+
+#define LN_EPS 1e-5f
+#define GELU_K 0.7978845608028654f  // sqrt(2/pi)
+#define GELU_C 0.044715f
+// Causal attention is computed in row blocks: rows [i0,i1) only see keys [0,i1), so the GEMMs skip the
+// strictly-upper blocks (about half the T*T work for long T) while each call stays large enough for BLAS.
+#define ATT_BLOCK 32
+#define LANES 8
+
+// ----------------------------------------------------------------------------------------------------------
+// Vectorisable primitives (inline: they sit in hot loops). Float reductions only vectorise without
+// -ffast-math when the lanes are explicit.
+
+static inline float vsum(const float *x, int n) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[i + k];
+    float s = 0.0f;
+    for (; i < n; i++) s += x[i];
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+static inline float vdot(const float *x, const float *y, int n) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[i + k] * y[i + k];
+    float s = 0.0f;
+    for (; i < n; i++) s += x[i] * y[i];
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+static inline float vmax(const float *x, int n) {
+    float acc[LANES];
+    int i = 0;
+    for (int k = 0; k < LANES; k++) acc[k] = -INFINITY;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
+    float mx = -INFINITY;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int k = 0; k < LANES; k++) mx = acc[k] > mx ? acc[k] : mx;
+    return mx;
+}
+
+// expf to ~2 ulp (Cephes polynomial), branch-free so loops over it vectorise; arguments are clamped to
+// [-87, 88], where 2^n is still a normal float.
+static inline float exp_fast(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; // round to nearest via 1.5*2^23
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &e, sizeof s);
+    return p * s;
+}
+
+// out[i] = exp(x[i] - shift)
+static inline void vexp(float *out, const float *x, float shift, int n) {
+    for (int i = 0; i < n; i++) out[i] = exp_fast(x[i] - shift);
+}
+
+static inline float tanh_fast(float u) { return 1.0f - 2.0f / (exp_fast(2.0f * u) + 1.0f); }
+
+// x (C) = wte[tok] + wpe[t]: one position's input to the first block.
+static inline void embed_row(float *x, const float *wte, const float *wpe, int tok, int t, int C) {
+    const float *we = wte + (size_t)tok * C, *pe = wpe + (size_t)t * C;
+    for (int c = 0; c < C; c++) x[c] = we[c] + pe[c];
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Kernels (layers.c)
+
+// out (B,T,C) = wte[tokens] + wpe[t]; backward accumulates into dwte (V,C) and dwpe (maxT,C).
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);
+// out (N,C) = LayerNorm(inp (N,C)) * w + b; mean, rstd (N) may be NULL (sampling keeps no statistics).
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C);
+// dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored.
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL; out may be add.
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add, int N,
+                    int IC, int OC);
+// dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                     int N, int IC, int OC);
+// Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
+// probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (T,T) scratch.
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH);
+// GELU (tanh approximation, GPT-2's) over N values; out may be inp. Backward in place on d, inp = GELU input.
+void gelu_forward(float *out, const float *inp, size_t N);
+void gelu_backward(float *d, const float *inp, size_t N);
+// logits (N,V) = x (N,C) wte^T: the LM head, tied to the token embedding.
+void lm_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
+
+// ----------------------------------------------------------------------------------------------------------
+// The transformer block, written once. Its attention is the caller's: the learner attends over whole
+// sequences, the sampler's prefill over packed prompt segments and its decode over the KV cache.
+
+// One layer's slices of the parameter (or gradient) tensors, named once: llm.c's `l_ln1w = params.ln1w + l*C`.
+typedef struct {
+    float *ln1w, *ln1b;         // (C), (C)
+    float *qkvw, *qkvb;         // (3C,C), (3C)
+    float *attprojw, *attprojb; // (C,C), (C)
+    float *ln2w, *ln2b;         // (C), (C)
+    float *fcw, *fcb;           // (4C,C), (4C)
+    float *fcprojw, *fcprojb;   // (C,4C), (C)
+} LayerTensors;
+LayerTensors layer_tensors(const ParamTensors *t, int l, int C);
+
+// Where one pass of the block over N rows reads and writes. The learner keeps every buffer, per layer, for
+// backward; the sampler reuses three (stream, narrow, wide) as noted, so the aliasing below is allowed.
+typedef struct {
+    const float *in;               // (N,C)  residual stream in
+    float *ln1;                    // (N,C)
+    float *ln1_mean, *ln1_rstd;    // (N), (N); may be NULL
+    float *qkv;                    // (N,3C)
+    float *atty;                   // (N,C)  attention output; may be ln1 (free once qkv is computed)
+    float *res2;                   // (N,C)  in + attention projection; may be in
+    float *ln2;                    // (N,C)  may be atty
+    float *ln2_mean, *ln2_rstd;    // (N), (N); may be NULL
+    float *fch;                    // (N,4C) MLP hidden before GELU; may be qkv
+    float *fch_gelu;               // (N,4C) after GELU; may be fch
+    float *out;                    // (N,C)  res2 + MLP projection: the stream out; may be res2
+} BlockBufs;
+
+// Writes atty (N,C) from qkv (N,3C) for the rows of one block pass; ctx is the caller's (its layer, caches).
+typedef void (*AttendFn)(void *ctx, float *atty, const float *qkv);
+
+// out = res2 + MLP(LN2(res2)), res2 = in + Attention(LN1(in)): pre-LayerNorm, residual adds folded into the
+// projections' GEMMs.
+void block_forward(const LayerTensors *w, const BlockBufs *b, int N, int C, AttendFn attend, void *ctx);
+
+#endif

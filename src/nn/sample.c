@@ -1,0 +1,431 @@
+// sample.c — batched sampling from the policy with a KV cache (see sample.h): prefill of the prompts in
+// packed chunks, then one decode step per new token for every active sequence, and the token sampler
+// (temperature, top-k, top-p). Both phases run the transformer block of layers.c; only their attention differs.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>          // cblas_sgemm/sgemv: attention against the cache
+#include "sample.h"
+#include "check.h"          // CHECK, xmalloc
+#include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
+#include "sample_cache.h"
+
+// model_sample prefills the prompts in chunks of up to this many packed positions: enough rows for the
+// GEMMs to run near their peak, few enough that the scratch stays small next to the KV cache.
+#define PREFILL_ROWS 1024
+
+typedef struct { float v; int i; } SortPair;
+
+// KV cache and per-step buffers of model_sample, for up to cap_n sequences. One float allocation.
+struct SampleCache {
+    int cap_n;         // sequences
+    int cap_pre;       // R, rows of a prefill chunk
+    int vocab;         // V
+    size_t floats;     // size of mem
+    float *mem;
+    float *kcache;     // (L,cap_n,maxT,C)
+    float *vcache;     // (L,cap_n,maxT,C)
+    float *x;          // (cap_n,C) residual stream of the active rows
+    float *xn;         // (cap_n,C)
+    float *qkv;        // (cap_n,3C)
+    float *y;          // (cap_n,C)
+    float *h;          // (cap_n,4C)
+    float *logits;     // (cap_n,V)
+    float *probs;      // (V)
+    float *scores;     // (maxT)
+    // prefill of a chunk of R packed prompt positions
+    float *px;         // (R,C) residual stream
+    float *pxn;        // (R,C) LayerNorm output, then attention output (free again once qkv is computed)
+    float *pbig;       // (R,4C) qkv (R,3C), then the MLP hidden (R,4C)
+    float *patt;       // (ATT_BLOCK,maxT) attention scores of one row block
+    int *ints;         // pos, done, act, srow: (cap_n) each
+    SortPair *pairs;   // (V)
+};
+#define NUM_CACHE_BUFS 14
+
+SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq) {
+    if (c && n_seq <= c->cap_n) return c;
+    sample_cache_free(c);
+    size_t L = cfg->n_layer, C = cfg->d_model, V = cfg->vocab, maxT = cfg->max_t;
+    size_t N = n_seq, R = N * maxT < PREFILL_ROWS ? N * maxT : PREFILL_ROWS;
+    size_t sz[NUM_CACHE_BUFS] = {L * N * maxT * C, L * N * maxT * C, N * C, N * C, N * 3 * C, N * C,
+                                 N * 4 * C, N * V, V, maxT, R * C, R * C, R * 4 * C, ATT_BLOCK * maxT};
+    c = xcalloc(1, sizeof *c);
+    float **ptrs[NUM_CACHE_BUFS] = {&c->kcache, &c->vcache, &c->x, &c->xn, &c->qkv, &c->y, &c->h,
+                                    &c->logits, &c->probs, &c->scores, &c->px, &c->pxn, &c->pbig, &c->patt};
+    size_t total = 0;
+    for (int i = 0; i < NUM_CACHE_BUFS; i++) total += sz[i];
+    c->mem = xmalloc(total * sizeof(float));
+    c->ints = xmalloc(4 * N * sizeof(int));
+    c->pairs = xmalloc(V * sizeof(SortPair));
+    c->floats = total;
+    float *base = c->mem;
+    for (int i = 0; i < NUM_CACHE_BUFS; i++) { *ptrs[i] = base; base += sz[i]; }
+    c->cap_n = n_seq;
+    c->cap_pre = (int)R;
+    c->vocab = (int)V;
+    return c;
+}
+
+void sample_cache_free(SampleCache *c) {
+    if (!c) return;
+    free(c->mem); free(c->ints); free(c->pairs);
+    free(c);
+}
+
+size_t sample_cache_bytes(const SampleCache *c) {
+    if (!c) return 0;
+    return c->floats * sizeof(float) + (size_t)4 * c->cap_n * sizeof(int) + (size_t)c->vocab * sizeof(SortPair);
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// The token sampler
+
+
+static inline int pair_before(const SortPair *a, const SortPair *b) {
+    return a->v > b->v || (a->v == b->v && a->i < b->i);
+}
+
+// Quickselect: afterwards x[0..k) are the k largest (in some order). O(n), deterministic (the order is
+// total: ties break on the index). The bound checks keep NaN logits from running off the array.
+static void select_top(SortPair *x, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        SortPair pivot = x[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (i <= hi && pair_before(&x[i], &pivot)) i++;
+            while (j >= lo && pair_before(&pivot, &x[j])) j--;
+            if (i <= j) { SortPair tmp = x[i]; x[i] = x[j]; x[j] = tmp; i++; j--; }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else break;
+    }
+}
+
+// Heap whose root ranks lowest; popping roots to the back leaves x best-first. In place (glibc's qsort may
+// malloc), O(n log n) whatever the logits.
+static void sift_down(SortPair *x, int root, int n) {
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && pair_before(&x[c], &x[c + 1])) c++;
+        if (!pair_before(&x[root], &x[c])) return;
+        SortPair tmp = x[root]; x[root] = x[c]; x[c] = tmp;
+        root = c;
+    }
+}
+
+static void sort_best_first(SortPair *x, int n) {
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(x, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        SortPair tmp = x[0]; x[0] = x[end]; x[end] = tmp;
+        sift_down(x, 0, end);
+    }
+}
+
+// Draws one token from logits z (V) under temperature/top-k/top-p; *logp1 gets its log-prob at temperature 1.
+// Exactly one uniform is drawn per token, so the stream stays aligned whatever the filters do.
+static int sample_token(const float *z, int V, const SampleParams *sp, Rng *rng, float *probs, SortPair *pairs,
+                        float *logp1) {
+    float mx = vmax(z, V);
+    vexp(probs, z, mx, V);
+    float lse1 = mx + logf(vsum(probs, V));
+    float u = rng_uniformf(rng);
+    int tok = V - 1;
+    int filtered = (sp->top_k > 0 && sp->top_k < V) || sp->top_p < 1.0f;
+    float inv_t = 1.0f / sp->temperature;
+    if (!filtered) {
+        if (sp->temperature != 1.0f)
+            for (int v = 0; v < V; v++) probs[v] = exp_fast((z[v] - mx) * inv_t);
+        float target = u * vsum(probs, V), c = 0.0f;
+        for (int v = 0; v < V; v++) {
+            c += probs[v];
+            if (c > target) { tok = v; break; }
+        }
+    } else {
+        for (int v = 0; v < V; v++) { pairs[v].v = z[v]; pairs[v].i = v; }
+        // temperature is monotone, so ranking the raw logits serves every temperature
+        int keep = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
+        if (keep < V) select_top(pairs, V, keep);
+        sort_best_first(pairs, keep);
+        float total = 0.0f;
+        for (int j = 0; j < keep; j++) { probs[j] = exp_fast((pairs[j].v - mx) * inv_t); total += probs[j]; }
+        if (sp->top_p < 1.0f) { // smallest prefix whose mass reaches top_p (at least one token)
+            float c = 0.0f, need = sp->top_p * total;
+            for (int j = 0; j < keep; j++) {
+                c += probs[j];
+                if (c >= need) { keep = j + 1; total = c; break; }
+            }
+        }
+        float target = u * total, c = 0.0f;
+        tok = pairs[keep - 1].i;
+        for (int j = 0; j < keep; j++) {
+            c += probs[j];
+            if (c > target) { tok = pairs[j].i; break; }
+        }
+    }
+    *logp1 = z[tok] - lse1;
+    return tok;
+}
+
+// Causal attention of one prefill segment: rows at positions [t0, t0+nr) of one sequence, whose keys and
+// values for positions [0, t0+nr) are already in its cache kc, vc (maxT,C). q comes from qkv (nr,3C),
+// y (nr,C) is written. Row blocks of ATT_BLOCK only score the keys they can see; sc is (ATT_BLOCK,maxT).
+static void prefill_attention(float *y, const float *qkv, const float *kc, const float *vc, float *sc, int t0,
+                              int nr, int C, int NH) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int h = 0; h < NH; h++)
+        for (int r0 = 0; r0 < nr; r0 += ATT_BLOCK) {
+            int r1 = r0 + ATT_BLOCK < nr ? r0 + ATT_BLOCK : nr, nk = t0 + r1;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, nk, hs, scale, qkv + (size_t)r0 * C3 + h * hs,
+                        C3, kc + h * hs, C, 0.0f, sc, nk);
+            for (int j = 0; j < r1 - r0; j++) {
+                float *row = sc + (size_t)j * nk;
+                int see = t0 + r0 + j + 1; // causal: keys [0, own position]
+                float mx = vmax(row, see);
+                vexp(row, row, mx, see);
+                float inv = 1.0f / vsum(row, see);
+                for (int c = 0; c < see; c++) row[c] *= inv;
+                memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, nk, 1.0f, sc, nk, vc + h * hs, C, 0.0f,
+                        y + (size_t)r0 * C + h * hs, C);
+        }
+}
+
+// The prefill's attention for one layer: the chunk's rows are segments (sequence seg_seq[k], positions
+// [seg_t0[k], +seg_len[k])) packed back to back. Each segment's K and V go into its sequence's cache first, so
+// a prompt split across two chunks still sees its earlier positions.
+typedef struct {
+    float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
+    size_t seq_stride;        // maxT*C
+    const int *seg_seq, *seg_t0, *seg_len;
+    int nseg;
+    float *patt;              // (ATT_BLOCK,maxT) scratch
+    int C, NH;
+} PrefillAttention;
+
+static void prefill_attend(void *ctx, float *atty, const float *qkv) {
+    const PrefillAttention *pa = ctx;
+    int C = pa->C, C3 = 3 * C;
+    for (int k = 0, r = 0; k < pa->nseg; r += pa->seg_len[k], k++) {
+        int i = pa->seg_seq[k], t0 = pa->seg_t0[k], len = pa->seg_len[k];
+        float *krow = pa->kc + i * pa->seq_stride, *vrow = pa->vc + i * pa->seq_stride;
+        for (int j = 0; j < len; j++) {
+            const float *qr = qkv + (size_t)(r + j) * C3;
+            memcpy(krow + (size_t)(t0 + j) * C, qr + C, C * sizeof(float));
+            memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
+        }
+        prefill_attention(atty + (size_t)r * C, qkv + (size_t)r * C3, krow, vrow, pa->patt, t0, len, C, pa->NH);
+    }
+}
+
+// The decode step's attention for one layer: active row r is sequence act[r] at position pos[act[r]]; its
+// K and V join the cache, then its one query attends over positions [0, pos] with two GEMVs per head.
+typedef struct {
+    float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
+    size_t seq_stride;        // maxT*C
+    const int *act, *pos;
+    int na;
+    float *scores;            // (maxT) scratch
+    int C, NH;
+} DecodeAttention;
+
+static void decode_attend(void *ctx, float *atty, const float *qkv) {
+    const DecodeAttention *da = ctx;
+    int C = da->C, C3 = 3 * C, NH = da->NH, hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int r = 0; r < da->na; r++) {
+        int i = da->act[r], t = da->pos[i];
+        const float *qr = qkv + (size_t)r * C3;
+        float *krow = da->kc + i * da->seq_stride, *vrow = da->vc + i * da->seq_stride;
+        memcpy(krow + (size_t)t * C, qr + C, C * sizeof(float));
+        memcpy(vrow + (size_t)t * C, qr + 2 * C, C * sizeof(float));
+        float *y = atty + (size_t)r * C, *sc = da->scores;
+        for (int h = 0; h < NH; h++) {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, hs, scale, krow + h * hs, C, qr + h * hs, 1, 0.0f, sc,
+                        1);
+            float mx = vmax(sc, t + 1);
+            vexp(sc, sc, mx, t + 1);
+            float inv = 1.0f / vsum(sc, t + 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, t + 1, hs, inv, vrow + h * hs, C, sc, 1, 0.0f, y + h * hs, 1);
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Prefill
+
+// The prompts as model_sample gets them: sequence i's prompt is tok + i*stride, of length len[i].
+typedef struct { const int *tok; int stride; const int *len; int n; } Prompts;
+
+static const int *prompt_of(const Prompts *pr, int i) { return pr->tok + (size_t)i * pr->stride; }
+
+// src[i] = the first of a run of adjacent equal prompts that i belongs to (i itself when it differs from
+// i-1). GRPO lays out G copies of each prompt side by side; only sources are prefilled.
+static void find_sources(const Prompts *pr, int *src) {
+    for (int i = 0; i < pr->n; i++) {
+        src[i] = i > 0 && pr->len[i] == pr->len[i - 1] &&
+                 memcmp(prompt_of(pr, i), prompt_of(pr, i - 1), (size_t)pr->len[i] * sizeof(int)) == 0 ? src[i - 1]
+                                                                                                      : i;
+    }
+}
+
+// A chunk of packed prompt positions: segments (seq[k], positions [t0[k], t0[k]+len[k])), rows in total.
+typedef struct { int *seq, *t0, *len; int nseg, rows; } Chunk;
+
+// Packs up to R positions from the cursor (*ci, *ct) (the next source prompt and position) into ch, with
+// their embeddings in px (R,C), and advances the cursor.
+static void pack_chunk(Chunk *ch, float *px, int R, const Prompts *pr, const int *src, const ParamTensors *p, int C,
+                       int *ci, int *ct) {
+    ch->nseg = 0; ch->rows = 0;
+    while (*ci < pr->n && ch->rows < R) {
+        int i = *ci, t0 = *ct, pl = pr->len[i], take = pl - t0 < R - ch->rows ? pl - t0 : R - ch->rows;
+        ch->seq[ch->nseg] = i; ch->t0[ch->nseg] = t0; ch->len[ch->nseg] = take; ch->nseg++;
+        for (int t = t0; t < t0 + take; t++)
+            embed_row(px + (size_t)(ch->rows + t - t0) * C, p->wte, p->wpe, prompt_of(pr, i)[t], t, C);
+        ch->rows += take; *ct += take;
+        if (*ct == pl) {
+            *ct = 0;
+            do (*ci)++; while (*ci < pr->n && src[*ci] != *ci);
+        }
+    }
+}
+
+// Runs the source prompts through the model in chunks of up to cap_pre positions, with GEMMs over all of a
+// chunk's rows, filling the KV cache; a prompt's last position leaves its final LayerNorm output in xn row i
+// (the LM head runs once for all prompts after). A prompt may straddle two chunks: attention reads K and V
+// from the cache. The cache's ints hold the chunk's segments here; they get their decode meaning after.
+static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
+                    const int *src) {
+    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head;
+    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
+    int *done = c->ints + c->cap_n, *act = done + c->cap_n, *srow = act + c->cap_n; // (cap_n) each; src is ints
+    Chunk ch = {act, srow, done, 0, 0};
+    BlockBufs b = {.in = c->px, .ln1 = c->pxn, .qkv = c->pbig, .atty = c->pxn, .res2 = c->px, .ln2 = c->pxn,
+                   .fch = c->pbig, .fch_gelu = c->pbig, .out = c->px};
+    int ci = 0, ct = 0; // the next prompt position to prefill (prompt 0 is always a source)
+    while (ci < pr->n) {
+        pack_chunk(&ch, c->px, c->cap_pre, pr, src, p, C, &ci, &ct);
+        for (int l = 0; l < L; l++) {
+            LayerTensors w = layer_tensors(p, l, C);
+            PrefillAttention pa = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride,
+                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, C, NH};
+            block_forward(&w, &b, ch.rows, C, prefill_attend, &pa);
+        }
+        for (int k = 0, r = 0; k < ch.nseg; r += ch.len[k], k++) {
+            int i = ch.seq[k];
+            if (ch.t0[k] + ch.len[k] == pr->len[i])
+                layernorm_forward(c->xn + (size_t)i * C, NULL, NULL, c->px + (size_t)(r + ch.len[k] - 1) * C,
+                                  p->lnfw, p->lnfb, 1, C);
+        }
+    }
+}
+
+// A prompt that was not prefilled takes its source's cache rows and final hidden state.
+static void copy_duplicates(SampleCache *c, const ModelConfig *cfg, const Prompts *pr, const int *src) {
+    int L = cfg->n_layer, C = cfg->d_model;
+    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
+    for (int i = 0; i < pr->n; i++) {
+        int j = src[i];
+        if (j == i) continue;
+        for (int l = 0; l < L; l++) {
+            size_t di = l * layer_stride + i * seq_stride, dj = l * layer_stride + j * seq_stride;
+            memcpy(c->kcache + di, c->kcache + dj, (size_t)pr->len[i] * C * sizeof(float));
+            memcpy(c->vcache + di, c->vcache + dj, (size_t)pr->len[i] * C * sizeof(float));
+        }
+        memcpy(c->xn + (size_t)i * C, c->xn + (size_t)j * C, C * sizeof(float));
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Decode
+
+// Where the sampled tokens go: out_tok, out_logp (n,max_new), out_len (n), as model_sample documents.
+typedef struct { int *tok; float *logp; int *len; } SampleOut;
+
+// One decode step: every active sequence (act, na of them) feeds its last sample at its own position pos[i],
+// and draws its next token. Sequences that drew EOS or reached max_new are marked done.
+static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
+                        const SampleParams *sp, Rng *rng, int na, SampleOut *o) {
+    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new;
+    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
+    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
+    for (int r = 0; r < na; r++) {
+        int i = act[r], t = pos[i];
+        embed_row(c->x + (size_t)r * C, p->wte, p->wpe, o->tok[(size_t)i * max_new + t - pr->len[i]], t, C);
+    }
+    BlockBufs b = {.in = c->x, .ln1 = c->xn, .qkv = c->qkv, .atty = c->y, .res2 = c->x, .ln2 = c->xn,
+                   .fch = c->h, .fch_gelu = c->h, .out = c->x};
+    for (int l = 0; l < L; l++) {
+        LayerTensors w = layer_tensors(p, l, C);
+        DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act, pos, na,
+                              c->scores, C, NH};
+        block_forward(&w, &b, na, C, decode_attend, &da);
+    }
+    layernorm_forward(c->xn, NULL, NULL, c->x, p->lnfw, p->lnfb, na, C);
+    lm_head_forward(c->logits, c->xn, p->wte, na, C, V);
+    for (int r = 0; r < na; r++) {
+        int i = act[r], g = pos[i] + 1 - pr->len[i]; // index of the token drawn now
+        float lp;
+        int tk = sample_token(c->logits + (size_t)r * V, V, sp, rng, c->probs, c->pairs, &lp);
+        o->tok[(size_t)i * max_new + g] = tk;
+        o->logp[(size_t)i * max_new + g] = lp;
+        if (tk == sp->eos || g + 1 == max_new) { done[i] = 1; o->len[i] = g + 1; }
+        pos[i]++;
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// model_sample
+
+static void check_sample_args(const ModelConfig *cfg, const Prompts *pr, const SampleParams *sp) {
+    int n = pr->n, max_new = sp->max_new;
+    CHECK(n >= 0 && max_new >= 0 && sp->temperature > 0.0f && sp->top_p > 0.0f,
+          "model_sample: n=%d max_new=%d temperature=%g top_p=%g", n, max_new, sp->temperature, sp->top_p);
+    for (int i = 0; i < n; i++) {
+        CHECK(pr->len[i] >= 1 && pr->len[i] + max_new <= cfg->max_t,
+              "model_sample: prompt %d has length %d (+%d new > max_t %d?)", i, pr->len[i], max_new, cfg->max_t);
+        for (int t = 0; t < pr->len[i]; t++)
+            CHECK(prompt_of(pr, i)[t] >= 0 && prompt_of(pr, i)[t] < cfg->vocab,
+                  "model_sample: prompt token out of vocab");
+    }
+}
+
+void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int *prompt_len, int n,
+                  const SampleParams *sp, Rng *rng, int *out_tok, float *out_logp, int *out_len) {
+    const ModelConfig *cfg = model_config(m);
+    const ParamTensors p = model_param_tensors(m);
+    int V = cfg->vocab, max_new = sp->max_new;
+    Prompts pr = {prompt_tok, prompt_stride, prompt_len, n};
+    check_sample_args(cfg, &pr, sp);
+    for (size_t i = 0; i < (size_t)n * max_new; i++) { out_tok[i] = sp->eos; out_logp[i] = 0.0f; }
+    for (int i = 0; i < n; i++) out_len[i] = 0;
+    if (n == 0 || max_new == 0) return;
+    SampleCache *c = model_sample_cache(m, n);
+    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
+    int *src = pos; // during prefill pos holds each sequence's source prompt
+    find_sources(&pr, src);
+    prefill(c, cfg, &p, &pr, src);
+    copy_duplicates(c, cfg, &pr, src);
+    lm_head_forward(c->logits, c->xn, p.wte, n, cfg->d_model, V);
+    for (int i = 0; i < n; i++) { // first tokens in sequence order, then decode steps: one draw order per Rng
+        float lp;
+        int tk = sample_token(c->logits + (size_t)i * V, V, sp, rng, c->probs, c->pairs, &lp);
+        out_tok[(size_t)i * max_new] = tk;
+        out_logp[(size_t)i * max_new] = lp;
+        pos[i] = prompt_len[i];
+        done[i] = tk == sp->eos || max_new == 1;
+        if (done[i]) out_len[i] = 1;
+    }
+    SampleOut o = {out_tok, out_logp, out_len};
+    for (;;) {
+        int na = 0;
+        for (int i = 0; i < n; i++) if (!done[i]) act[na++] = i;
+        if (na == 0) break;
+        decode_step(c, cfg, &p, &pr, sp, rng, na, &o);
+    }
+}
