@@ -13,6 +13,18 @@ static int launcher_rank(void) {
     return 0;
 }
 
+// Owned by this module: set once at startup by the parallel layer (never from a signal handler).
+static CheckFatalHook g_fatal_hook;
+
+void check_set_fatal_hook(CheckFatalHook hook) { g_fatal_hook = hook; }
+
+void check_fatal_exit(int code) {
+    fflush(stdout);
+    fflush(stderr);
+    if (g_fatal_hook) g_fatal_hook(code);
+    exit(code);
+}
+
 void die_user(int code, const char *hint, const char *fmt, ...) {
     // A deck error is seen by every rank at once: let rank 0 say it (the launcher then stops the others), and
     // speak from another rank only when the error is that rank's alone.
@@ -25,7 +37,7 @@ void die_user(int code, const char *hint, const char *fmt, ...) {
     if (hint && *hint) fprintf(stderr, " (HINT: %s)", hint);
     fputc('\n', stderr);
     fflush(stderr);
-    exit(code);
+    check_fatal_exit(code);
 }
 
 void *xmalloc_at(size_t n, const char *file, int line) {
@@ -33,7 +45,7 @@ void *xmalloc_at(size_t n, const char *file, int line) {
     if (!p) {
         fprintf(stderr, "pgrpo: error: out of memory allocating %zu bytes at %s:%d "
                 "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, file, line);
-        exit(EXIT_RUNTIME);
+        check_fatal_exit(EXIT_RUNTIME);
     }
     return p;
 }
@@ -43,7 +55,7 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line) {
     if (!p) {
         fprintf(stderr, "pgrpo: error: out of memory allocating %zu x %zu bytes at %s:%d "
                 "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, sz, file, line);
-        exit(EXIT_RUNTIME);
+        check_fatal_exit(EXIT_RUNTIME);
     }
     return p;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "app.h"
+#include "policy.h"
 #include "check.h"
 #include "comm.h"
 #include "store.h"
@@ -12,7 +13,7 @@ static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
     else app_out_path(a, "final.h5", path, n);
     Rng init;
     rng_seed(&init, (uint64_t)deck_int(a->deck, "run.seed"), RNG_INIT, 0, 0);
-    return app_load_policy(a, path, t, &init);
+    return policy_load(a, path, t, &init);
 }
 
 // Distinct n-grams / all n-grams over a set of completions (EOS excluded).
@@ -137,7 +138,7 @@ int cmd_eval(App *a) {
     if (access(base, R_OK) == 0 && strcmp(base, path)) {
         Rng init;
         rng_seed(&init, seed, RNG_INIT, 0, 0);
-        Model *b = app_load_policy(a, base, task, &init);
+        Model *b = policy_load(a, base, task, &init);
         model_reserve(b, 1, cfg->max_t, 0);
         nll_base = sft_heldout_nll(b, task, seed, 64, sx, sy, sl);
         model_free(b);

@@ -1,10 +1,10 @@
 // main.c — the pgrpo command line: parses, validates and dispatches; nothing else.
-#include <mpi.h>
 #include <openblas_config.h>
 #include <stdio.h>
 #include <string.h>
 #include "app.h"
 #include "check.h"
+#include "comm.h"
 #include "store.h"
 
 void openblas_set_num_threads(int);
@@ -84,10 +84,7 @@ int main(int argc, char **argv) {
     if (a.resume && strcmp(cmd, "train"))
         die_user(EXIT_USAGE, "--resume applies to `pgrpo train`", "--resume given to '%s'", cmd);
 
-    MPI_Init(&argc, &argv);
-    a.world = MPI_COMM_WORLD;
-    MPI_Comm_rank(a.world, &a.rank);
-    MPI_Comm_size(a.world, &a.size);
+    comm_init(&argc, &argv, &a.world, &a.rank, &a.size);   // from here on a fatal error ends the whole job
     a.deck = deck_load(deck_path, n_sets, sets);
     openblas_set_num_threads((int)deck_int(a.deck, "run.threads"));
     if (a.rank == 0 && !a.quiet) {
@@ -103,6 +100,6 @@ int main(int argc, char **argv) {
     else rc = cmd_train(&a);
     deck_free(a.deck);
     free(sets);
-    MPI_Finalize();
+    comm_finalize();
     return rc;
 }

@@ -2,6 +2,7 @@
 // data-parallel over ranks with one bucketed gradient allreduce per step.
 #include <string.h>
 #include "app.h"
+#include "policy.h"
 #include "check.h"
 #include "comm.h"
 #include "optim.h"
@@ -79,7 +80,7 @@ int cmd_sft(App *a) {
             }
         }
         float n_tok = n_tok_local;
-        MPI_Allreduce(MPI_IN_PLACE, &n_tok, 1, MPI_FLOAT, MPI_SUM, a->world);
+        comm_allreduce_sum(&n_tok, 1, a->world);
         model_forward(m, tok, tgt, (int)nb, Tb, logp, NULL);
         float loss = 0;
         for (long k = 0; k < nb * Tb; k++) {
@@ -90,7 +91,7 @@ int cmd_sft(App *a) {
         model_zero_grad(m);
         model_backward(m, dlogp);
         comm_allreduce_sum(model_grads(m), model_num_params(m), a->world);
-        MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_FLOAT, MPI_SUM, a->world);
+        comm_allreduce_sum(&loss, 1, a->world);
         float lr = adamw_lr(&oc, opt.t);
         float gnorm = adamw_step(&opt, model_params(m), model_grads(m), decay);
         double dt = comm_now() - t0;
@@ -103,8 +104,8 @@ int cmd_sft(App *a) {
     }
     double nll = sft_heldout_nll(m, task, seed, 64, ex, tgt, logp);
     app_log(a, "sft: held-out NLL %.4f nats/token over 64 eval-split examples\n", nll);
-    if (a->rank == 0) app_save_policy(a, path, m, task, steps, "sft");
-    MPI_Barrier(a->world);
+    if (a->rank == 0) policy_save(a, path, m, task, steps, "sft");
+    comm_barrier(a->world);
     app_log(a, "sft: wrote %s\n", path);
     free(tok); free(tgt); free(ex); free(lens); free(decay); free(logp); free(dlogp);
     adamw_free(&opt);
