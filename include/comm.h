@@ -45,8 +45,9 @@ void comm_bcast(void *buf, size_t bytes, int root, MPI_Comm comm);
 void comm_barrier(MPI_Comm comm);
 // Every rank's `bytes` of `mine`, in rank order, into all (size * bytes).
 void comm_allgather(const void *mine, size_t bytes, void *all, MPI_Comm comm);
-// Rank-ordered concatenation at root: counts[r] elements of size elem from rank r (counts/all used at root only).
+// n ints from every rank, in rank order, into all (size * n) at rank 0.
 void comm_gather_ints(const int *mine, int n, int *all, MPI_Comm comm);
+// Rank-ordered concatenation at rank 0: counts[r] elements of elem bytes from rank r (counts, all: rank 0 only).
 void comm_gatherv(const void *mine, int n, size_t elem, void *all, const int *counts, MPI_Comm comm);
 
 // Wall clock in seconds.

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "app.h"
+#include "batch.h"
 #include "policy.h"
 #include "check.h"
 #include "comm.h"
@@ -76,11 +77,8 @@ int cmd_eval(App *a) {
         task_prompt(task, seed, SPLIT_EVAL, p0 + i, &pr[i]);
         if (pr[i].len + Tc > cfg->max_t)
             deck_fail(d, "model.context", "raise model.context or lower train.max_new", "prompt too long for the context");
-        for (int s = 0; s < S; s++) {
-            memcpy(ptok + (size_t)(i * S + s) * TASK_MAX_PROMPT, pr[i].tok, sizeof(int) * (size_t)pr[i].len);
-            plen[i * S + s] = pr[i].len;
-        }
     }
+    batch_expand_prompts(pr, (int)np, S, ptok, plen);
     Rng r;
     rng_seed(&r, seed, RNG_EVAL, (uint64_t)a->rank, 0);
     if (n) model_sample(m, ptok, TASK_MAX_PROMPT, plen, n, &sp, &r, ctok, clogp, clen);
@@ -88,10 +86,7 @@ int cmd_eval(App *a) {
     greedy.top_k = 1;
     greedy.temperature = 1.0f;
     // Greedy: one completion per prompt (top-1 is deterministic whatever the stream).
-    for (long i = 0; i < np; i++) {
-        memcpy(ptok + (size_t)i * TASK_MAX_PROMPT, pr[i].tok, sizeof(int) * (size_t)pr[i].len);
-        plen[i] = pr[i].len;
-    }
+    batch_expand_prompts(pr, (int)np, 1, ptok, plen);
     float *glogp = xcalloc((size_t)(np ? np : 1) * Tc, sizeof(float));
     if (np) model_sample(m, ptok, TASK_MAX_PROMPT, plen, (int)np, &greedy, &r, gtok, glogp, glen);
     for (long i = 0; i < np; i++) {
@@ -106,26 +101,25 @@ int cmd_eval(App *a) {
         g[E_ORACLE] += task_oracle(task, &pr[i]);
         g[E_PROMPTS] += 1;
     }
-    MPI_Allreduce(MPI_IN_PLACE, acc, ng * E_NFIELD, MPI_DOUBLE, MPI_SUM, a->world);
+    comm_sum_doubles(acc, ng * E_NFIELD, a->world);
     // Diversity needs every completion of a group in one place: gather them to rank 0.
-    int *counts = xcalloc((size_t)a->size, sizeof(int)), *displs = xcalloc((size_t)a->size, sizeof(int));
-    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, a->world);
+    int *counts = xcalloc((size_t)a->size, sizeof(int));
+    comm_gather_ints(&n, 1, counts, a->world);
     int ntot = 0;
-    for (int i = 0; i < a->size; i++) { displs[i] = ntot; ntot += counts[i]; }
+    for (int i = 0; i < a->size; i++) ntot += counts[i];
     int *grp_l = xcalloc((size_t)(n ? n : 1), sizeof(int));
     for (int k = 0; k < n; k++) grp_l[k] = pr[k / S].group;
-    int *all_tok = NULL, *all_len = NULL, *all_grp = NULL, *tcounts = NULL, *tdispl = NULL;
+    int *all_tok = NULL, *all_len = NULL, *all_grp = NULL, *tcounts = NULL;
     if (a->rank == 0) {
         all_tok = xcalloc((size_t)(ntot ? ntot : 1) * Tc, sizeof(int));
         all_len = xcalloc((size_t)(ntot ? ntot : 1), sizeof(int));
         all_grp = xcalloc((size_t)(ntot ? ntot : 1), sizeof(int));
         tcounts = xcalloc((size_t)a->size, sizeof(int));
-        tdispl = xcalloc((size_t)a->size, sizeof(int));
-        for (int i = 0; i < a->size; i++) { tcounts[i] = counts[i] * Tc; tdispl[i] = displs[i] * Tc; }
+        for (int i = 0; i < a->size; i++) tcounts[i] = counts[i] * Tc;
     }
-    MPI_Gatherv(clen, n, MPI_INT, all_len, counts, displs, MPI_INT, 0, a->world);
-    MPI_Gatherv(grp_l, n, MPI_INT, all_grp, counts, displs, MPI_INT, 0, a->world);
-    MPI_Gatherv(ctok, n * Tc, MPI_INT, all_tok, tcounts, tdispl, MPI_INT, 0, a->world);
+    comm_gatherv(clen, n, sizeof(int), all_len, counts, a->world);
+    comm_gatherv(grp_l, n, sizeof(int), all_grp, counts, a->world);
+    comm_gatherv(ctok, n * Tc, sizeof(int), all_tok, tcounts, a->world);
 
     // Held-out NLL against the SFT base (capability retention).
     int *sx = xcalloc(TASK_MAX_SEQ, sizeof(int)), *sy = xcalloc(TASK_MAX_SEQ, sizeof(int));
@@ -190,9 +184,9 @@ int cmd_eval(App *a) {
         if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
         printf("eval: wrote %s\n", out);
         free(d1); free(d2); free(tk); free(ln); free(col);
-        free(all_tok); free(all_len); free(all_grp); free(tcounts); free(tdispl);
+        free(all_tok); free(all_len); free(all_grp); free(tcounts);
     }
-    free(sx); free(sy); free(sl); free(counts); free(displs); free(grp_l); free(glogp);
+    free(sx); free(sy); free(sl); free(counts); free(grp_l); free(glogp);
     free(pr); free(ptok); free(plen); free(ctok); free(clen); free(clogp); free(gtok); free(glen); free(acc);
     model_free(m);
     task_free(task);
@@ -241,7 +235,7 @@ int cmd_sample(App *a) {
         }
         fflush(stdout);
     }
-    MPI_Barrier(a->world);
+    comm_barrier(a->world);
     model_free(m);
     task_free(task);
     return 0;

@@ -88,9 +88,9 @@ MetricRow *metric_row_create(int n_groups) {
     m->group_name = xcalloc((size_t)(GROUP_SERIES * n_groups + 1), sizeof *m->group_name);
     for (int g = 0; g < n_groups; g++)
         for (int j = 0; j < GROUP_SERIES; j++) {
-            int len = snprintf(NULL, 0, GROUP_FMT[j], g) + 1;
-            char *s = xmalloc((size_t)len);
-            snprintf(s, (size_t)len, GROUP_FMT[j], g);
+            size_t len = strlen(GROUP_FMT[j]) + 12;   // room for any int in place of %d
+            char *s = xmalloc(len);
+            snprintf(s, len, GROUP_FMT[j], g);
             m->group_name[g * GROUP_SERIES + j] = s;
         }
     return m;
