@@ -1,6 +1,7 @@
 // check.c — fatal error helpers (see check.h).
 #include "check.h"
 #include <stdarg.h>
+#include <string.h>
 #include <unistd.h>
 
 // The MPI rank from the launcher's environment (mpirun, srun), without needing MPI here.
@@ -26,17 +27,34 @@ void check_fatal_exit(int code) {
 }
 
 void die_user(int code, const char *hint, const char *fmt, ...) {
-    // A deck error is seen by every rank at once: let rank 0 say it (the launcher then stops the others), and
+    // A deck error is seen by every rank at once: let rank 0 say it (its fatal exit then stops the others), and
     // speak from another rank only when the error is that rank's alone.
-    if (launcher_rank() > 0) sleep(2);
+    if (launcher_rank() > 0) sleep(5);
+    // One write of the whole line, so the launcher's own messages cannot cut into it.
     va_list ap;
     va_start(ap, fmt);
-    fputs("pgrpo: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (hint && *hint) fprintf(stderr, " (HINT: %s)", hint);
-    fputc('\n', stderr);
-    fflush(stderr);
+    size_t cap = (size_t)(n > 0 ? n : 0) + strlen(hint ? hint : "") + 32;
+    char *line = malloc(cap);
+    if (line) {
+        size_t len = (size_t)snprintf(line, cap, "pgrpo: error: ");
+        va_start(ap, fmt);
+        len += (size_t)vsnprintf(line + len, cap - len, fmt, ap);
+        va_end(ap);
+        if (hint && *hint) len += (size_t)snprintf(line + len, cap - len, " (HINT: %s)", hint);
+        len += (size_t)snprintf(line + len, cap - len, "\n");
+        fflush(stderr);
+        ssize_t w = write(2, line, len < cap ? len : cap - 1);
+        (void)w;
+        free(line);
+    } else {   // no memory even for the message: say it piecewise
+        va_start(ap, fmt);
+        fputs("pgrpo: error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (HINT: %s)\n", hint ? hint : "");
+    }
     check_fatal_exit(code);
 }
 

@@ -2,6 +2,7 @@
 #include "guards.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -88,6 +89,12 @@ static void lock_refuse(const char *out_dir, const char *path, int fd, long pid)
              *owner ? owner : "owner unknown", path, pid);
 }
 
+// The lowest rank of world where flag is set, or -1 (collective).
+static int lowest_rank_with(int flag, int rank, MPI_Comm world) {
+    int m = comm_max_int(flag ? INT_MAX - rank : -1, world);
+    return m < 0 ? -1 : INT_MAX - m;
+}
+
 void guards_lock_out_dir(const char *out_dir, int rank, MPI_Comm world) {
     static int held;   // closing any descriptor of the file would drop this process's locks: open it once
     if (held) return;
@@ -96,17 +103,20 @@ void guards_lock_out_dir(const char *out_dir, int rank, MPI_Comm world) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) die_user(EXIT_RUNTIME, "check permissions of run.out_dir", "cannot open lock file '%s': %s", path, strerror(errno));
     // First every rank looks for a holder, so the ranks of this run do not see each other's locks; then each
-    // rank locks its own byte (two runs starting together collide on rank 0's byte).
+    // rank locks its own byte (two runs starting together collide on rank 0's byte). The lowest rank that finds
+    // the lock taken speaks; its fatal exit ends the others, waiting in the barrier.
     long pid = 0;
     int busy = lock_holder(fd, &pid);
-    if (comm_max_int(busy, world)) {
-        if (busy) lock_refuse(out_dir, path, fd, pid);
-        comm_barrier(world);   // the rank that saw the holder speaks; the fatal exit ends the job
+    int first_busy = lowest_rank_with(busy, rank, world);
+    if (first_busy >= 0) {
+        if (rank == first_busy) lock_refuse(out_dir, path, fd, pid);
+        comm_barrier(world);
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + rank, .l_len = 1};
     busy = fcntl(fd, F_SETLK, &fl) != 0;
-    if (comm_max_int(busy, world)) {
-        if (busy) { lock_holder(fd, &pid); lock_refuse(out_dir, path, fd, pid); }
+    first_busy = lowest_rank_with(busy, rank, world);
+    if (first_busy >= 0) {
+        if (rank == first_busy) { lock_holder(fd, &pid); lock_refuse(out_dir, path, fd, pid); }
         comm_barrier(world);
     }
     if (rank == 0) {
