@@ -13,6 +13,7 @@ typedef struct {
     MPI_Comm learners;     // learner ranks (MPI_COMM_NULL on rollout-only ranks)
     MPI_Comm rollouts;     // ranks that sample: everyone when colocated
     MPI_Comm wsync;        // learner 0 + rollout-only ranks, for the weight broadcast (root 0); NULL when colocated
+    int in_wsync;          // this rank is in wsync (learner 0 speaks for the learners)
     int n_learners, learner_rank;  // learner_rank = -1 on rollout-only ranks
     int n_rollouts, rollout_rank;  // rollout_rank = -1 on learner-only ranks
 } Roles;

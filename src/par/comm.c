@@ -30,6 +30,7 @@ void comm_roles_init(Roles *r, MPI_Comm world, int n_rollout_only) {
     r->wsync = MPI_COMM_NULL;
     if (n_rollout_only > 0)
         MPI_Comm_split(world, (r->rank == 0 || !r->is_learner) ? 0 : MPI_UNDEFINED, r->rank, &r->wsync);
+    r->in_wsync = r->wsync != MPI_COMM_NULL;
     r->n_learners = n_learn;
     r->learner_rank = r->is_learner ? r->rank : -1;
     r->n_rollouts = n_rollout_only ? n_rollout_only : r->size;

@@ -264,7 +264,7 @@ static int stage_decide_stop(Trainer *t, long s, const TransferHeader *h) {
 // already generated step s+1 is taken so their sends complete.
 static void stage_sync_rollouts(Trainer *t, int *stop) {
     if (!t->roles.n_rollout_only) return;
-    if (t->roles.wsync != MPI_COMM_NULL)
+    if (t->roles.in_wsync)
         timer_set(&t->tm, TIMER_BROADCAST, transfer_weights(&t->roles, model_params(t->policy),
                                                           model_num_params(t->policy), &t->version, stop));
     if (*stop == 2 && t->c.async) {
@@ -342,7 +342,7 @@ static int learner_step(Trainer *t, long s) {
 
 static int run_learner(Trainer *t) {
     int stop = t->c.steps <= t->start ? 1 : 0;
-    if (t->roles.wsync != MPI_COMM_NULL)   // learner 0 speaks for the learners
+    if (t->roles.in_wsync)   // learner 0 speaks for the learners
         transfer_weights(&t->roles, model_params(t->policy), model_num_params(t->policy), &t->version, &stop);
     char header[256];
     metric_log_header(header, sizeof header);

@@ -74,6 +74,9 @@ out=$(mpi 2 $PGRPO train $T --set run.out_dir=$D/gs --set train.groups=file --se
 # eval and sample read the result.
 check eval_2ranks run $D/ev mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2
 grep -q "^all " $D/ev.log && ok eval_table || nok eval_table "$(tail -3 $D/ev.log)"
+# --checkpoint takes a training checkpoint as well as a policy file (same weights as final.h5 at the last step).
+check eval_accepts_checkpoint run $D/evc mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2 --checkpoint $D/c2/checkpoints/ckpt_00000006.h5
+grep "^all " $D/evc.log | cmp -s - <(grep "^all " $D/ev.log) && ok eval_checkpoint_equals_final || nok eval_checkpoint_equals_final
 check sample_runs run $D/sa $PGRPO sample $T --set run.out_dir=$D/c2 --quiet
 grep -q "sampled:" $D/sa.log && ok sample_prints_text || nok sample_prints_text
 # A rank that dies mid-run ends the job with an error instead of hanging the others (here: the rollout rank).
