@@ -267,47 +267,52 @@ int cmd_eval(App *a) {
     return 0;
 }
 
+// One example: the prompt, a sampled and a greedy completion (tok: 2 rows of Tc, lp scratch), printed as text.
+static void sample_show(Model *m, const Task *task, const Prompt *p, const SampleParams *sp, Rng *r, int *tok, float *lp) {
+    int Tc = sp->max_new, len[2], plen[1] = {p->len};
+    model_sample(m, p->tok, TASK_MAX_PROMPT, plen, 1, sp, r, tok, lp, len);
+    SampleParams g = *sp;
+    g.top_k = 1;
+    model_sample(m, p->tok, TASK_MAX_PROMPT, plen, 1, &g, r, tok + Tc, lp, len + 1);
+    // A decoded token is at most a few bytes plus a separator: room for the longest prompt or completion.
+    size_t cap = (size_t)(TASK_MAX_PROMPT > Tc ? TASK_MAX_PROMPT : Tc) * 64 + 1;
+    char *buf = xmalloc(cap);
+    task_decode(task, p->tok, p->len, buf, cap);
+    printf("\n[group %d: %s] user %d\n  prompt : %s\n", p->group, task_group_name(task, p->group), p->user, buf);
+    task_decode(task, tok, len[0], buf, cap);
+    printf("  sampled: %s   (reward %+.3f)\n", buf, task_reward(task, p, tok, len[0]));
+    task_decode(task, tok + Tc, len[1], buf, cap);
+    printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, task_reward(task, p, tok + Tc, len[1]),
+           task_oracle(task, p));
+    free(buf);
+}
+
 int cmd_sample(App *a) {
-    const Deck *d = a->deck;
     Task *task = app_task(a);
     char path[1100];
     Model *m = load_for_eval(a, task, path, sizeof path);
     if (a->rank == 0) {
-        uint64_t seed = (uint64_t)deck_int(d, "run.seed");
+        uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
         SampleParams sp = app_sample_params(a, task);
-        int Tc = sp.max_new;
-        int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0};
+        int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0}, done = 0;
         model_reserve(m, 1, model_config(m)->max_t, 2);
         Rng r;
         rng_seed(&r, seed, RNG_EVAL, 0, 1);
-        int tok[2 * 256], len[2];
-        float lp[2 * 256];
-        CHECK(Tc <= 256, "max_new too large for sample");
-        char buf[4096];
+        int *tok = xcalloc(2 * (size_t)sp.max_new, sizeof(int));
+        float *lp = xcalloc(2 * (size_t)sp.max_new, sizeof(float));
         printf("sample: %s (task %s), %d examples per group, sampled then greedy\n", path, task_name(task), per);
-        for (long i = 0; i < 4000; i++) {
+        for (long i = 0; i < 4000 && !done; i++) {   // the first `per` eval prompts of every group
             Prompt p;
             task_prompt(task, seed, SPLIT_EVAL, i, &p);
             if (shown[p.group] >= per) continue;
             shown[p.group]++;
-            int ptok[2 * TASK_MAX_PROMPT], plen[2] = {p.len, p.len};
-            memcpy(ptok, p.tok, sizeof(int) * (size_t)p.len);
-            model_sample(m, ptok, TASK_MAX_PROMPT, plen, 1, &sp, &r, tok, lp, len);
-            SampleParams g = sp;
-            g.top_k = 1;
-            model_sample(m, ptok, TASK_MAX_PROMPT, plen, 1, &g, &r, tok + Tc, lp, len + 1);
-            task_decode(task, p.tok, p.len, buf, sizeof buf);
-            printf("\n[group %d: %s] user %d\n  prompt : %s\n", p.group, task_group_name(task, p.group), p.user, buf);
-            task_decode(task, tok, len[0], buf, sizeof buf);
-            printf("  sampled: %s   (reward %+.3f)\n", buf, task_reward(task, &p, tok, len[0]));
-            task_decode(task, tok + Tc, len[1], buf, sizeof buf);
-            printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, task_reward(task, &p, tok + Tc, len[1]),
-                   task_oracle(task, &p));
-            int done = 1;
+            sample_show(m, task, &p, &sp, &r, tok, lp);
+            done = 1;
             for (int q = 0; q < ng; q++) done &= shown[q] >= per;
-            if (done) break;
         }
         fflush(stdout);
+        free(tok);
+        free(lp);
     }
     comm_barrier(a->world);
     model_free(m);
