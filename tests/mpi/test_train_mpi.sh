@@ -121,3 +121,12 @@ ranks=$(job_ranks); t0=$SECONDS; kill -TERM $ranks; sleep 0.5; kill -TERM $ranks
     && ok "second_sigterm_kills_at_once # rc=$rc after $((SECONDS - t0)) s" || nok second_sigterm_kills_at_once "rc=$rc after $((SECONDS - t0)) s"
 /usr/bin/python3 -c "import sys" && $PGRPO inspect $D/sig2/checkpoints/ckpt_00000001.h5 >/dev/null 2>&1 \
     && ok last_checkpoint_intact_after_second_sigterm || nok last_checkpoint_intact_after_second_sigterm
+# jobs/train.sbatch with PGRPO_LAUNCHER=mpirun (run here as a plain script): SIGTERM to the batch shell must end in
+# exit 75 after a checkpoint (mpirun itself, sent SIGTERM, would exit 1).
+SLURM_NTASKS=2 PGRPO_LAUNCHER=mpirun PGRPO=$PGRPO DECK=$TINY PGRPO_NO_REQUEUE=1 \
+    PGRPO_ARGS="--set train.base=$BASE --set run.out_dir=$D/sb --set train.steps=100000 --quiet" \
+    bash jobs/train.sbatch >$D/sb.log 2>&1 & sb_pid=$!
+for _ in $(seq 1 600); do [ -e $D/sb/checkpoints/ckpt_00000002.h5 ] && break; sleep 0.05; done
+kill -TERM $sb_pid; wait $sb_pid; rc=$?
+[ $rc -eq 75 ] && grep -q "forwarding SIGUSR1" $D/sb.log && ok "train_sbatch_mpirun_sigterm_exits_75" \
+    || nok train_sbatch_mpirun_sigterm_exits_75 "rc=$rc" "$(tail -2 $D/sb.log)"
