@@ -113,7 +113,11 @@ void guards_lock_out_dir(const char *out_dir, int rank, MPI_Comm world) {
         comm_barrier(world);
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1 + rank, .l_len = 1};
-    busy = fcntl(fd, F_SETLK, &fl) != 0;
+    int rc = fcntl(fd, F_SETLK, &fl), err = errno;
+    busy = rc != 0 && (err == EACCES || err == EAGAIN);
+    if (rc != 0 && !busy)   // a file system without POSIX locks (e.g. Lustre mounted without flock): run unguarded
+        fprintf(stderr, "pgrpo: warning: cannot lock '%s' (%s): a second run into run.out_dir would not be refused\n",
+                path, strerror(err));
     first_busy = lowest_rank_with(busy, rank, world);
     if (first_busy >= 0) {
         if (rank == first_busy) { lock_holder(fd, &pid); lock_refuse(out_dir, path, fd, pid); }
