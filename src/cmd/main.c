@@ -17,7 +17,7 @@ static const char *USAGE =
     "commands:\n"
     "  train DECK     RL fine-tuning from the SFT base (builds the base first if it is missing)\n"
     "  sft DECK       supervised pre-training of the base policy on the task's corpus\n"
-    "  eval DECK      per-group evaluation of a policy on held-out users (--checkpoint FILE)\n"
+    "  eval DECK      per-group evaluation of a policy or checkpoint on held-out users (--checkpoint FILE)\n"
     "  sample DECK    example prompts and completions per group, as text (--checkpoint FILE)\n"
     "  inspect FILE   summarise any pgrpo HDF5 file and verify its checksums\n"
     "  (none)         train on the embedded default deck\n"
@@ -25,12 +25,13 @@ static const char *USAGE =
     "options:\n"
     "  --set section.key=value   override a deck key (repeatable)\n"
     "  --resume auto|PATH        train: continue from the newest valid checkpoint (auto is harmless on a first run)\n"
-    "  --checkpoint FILE         eval/sample: the policy to use (default: <run.out_dir>/final.h5)\n"
+    "  --checkpoint FILE         eval/sample: a policy or checkpoint file (default: <run.out_dir>/final.h5)\n"
     "  --quiet                   no log lines\n"
     "  --help, --version, --help-deck (every deck key with its default and range)\n"
     "\n"
     "exit codes: 0 done, 2 usage/deck error, 3 runtime error (I/O, corrupt file, MPI), 75 stopped early\n"
-    "            after a checkpoint (SIGTERM/SIGUSR1/max_walltime): run again with --resume auto\n";
+    "            after a checkpoint (SIGTERM/SIGUSR1/max_walltime): run again with --resume auto;\n"
+    "            a second SIGTERM/SIGINT stops at once (the last checkpoint stays valid)\n";
 
 // The command line after the cheap questions: command, deck, --set overrides (sets: argc slots), options.
 typedef struct { const char *cmd, *deck_path, *inspect_path; char **sets; int n_sets; } Args;
