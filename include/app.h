@@ -1,5 +1,5 @@
-// app.h — what the subcommands share: the run context, task/model construction from the deck,
-// policy files, and the rank-0 logger. (The command drivers are the only code that sees every layer.)
+// app.h — what the subcommands share: the run context, task/model construction from the deck, output paths,
+// and the rank-0 logger. Policy files: policy.h.
 #ifndef PGRPO_APP_H
 #define PGRPO_APP_H
 #include <mpi.h>
@@ -9,7 +9,6 @@
 #include "task.h"
 
 #define PGRPO_VERSION "0.1.0"
-#define POLICY_SCHEMA_VERSION 1
 
 typedef struct {
     MPI_Comm world;
@@ -31,13 +30,6 @@ ModelConfig app_model_config(const App *a, const Task *t);
 SampleParams app_sample_params(const App *a, const Task *t);
 // Prints parameter/gradient/optimizer/activation memory for the config (rank 0).
 void app_print_memory(const App *a, Model *m, int with_optimizer);
-
-// Policy files (SFT bases, final weights): kind "policy"; /model/params plus config attributes.
-// Written by one rank atomically; errors exit with a message naming the file.
-void app_save_policy(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage);
-// Loads a policy file into a new model; checks the config matches the deck/task (or adopts the file's
-// when cfg_out is given and *allow_adopt). Exits 2/3 with the file named on any problem.
-Model *app_load_policy(const App *a, const char *path, const Task *t, Rng *init_rng);
 
 // Copies src to dst atomically (temporary name, fsync, rename, fsync of the folder); -1 + message on failure.
 int app_copy_file(const char *src, const char *dst, char *err, size_t errlen);

@@ -10,8 +10,16 @@
 #define EXIT_RUNTIME 3      // I/O failure, corrupt file, MPI failure
 #define EXIT_PREEMPTED 75   // stopped cleanly on SIGTERM/SIGUSR1/max_walltime after a checkpoint (EX_TEMPFAIL)
 
-// Fatal user error: "pgrpo: error: <msg> (HINT: <hint>)" then exit(code).
+// Fatal user error: "pgrpo: error: <msg> (HINT: <hint>)" then check_fatal_exit(code).
 void die_user(int code, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
+
+// How a fatal error ends the process. Before a hook is set: exit(code). Once MPI is up, src/par sets a hook that
+// ends the whole job (MPI_Abort) at once: a plain exit() would run HDF5's exit handler, which closes parallel
+// files collectively and hangs while the other ranks go on. The hook must not return.
+typedef void (*CheckFatalHook)(int code);
+void check_set_fatal_hook(CheckFatalHook hook);
+// Ends the process after a fatal error has been printed (the hook, else exit(code)).
+void check_fatal_exit(int code) __attribute__((noreturn));
 
 // Internal invariant; a failure here is a pgrpo bug, reported with file:line.
 #define CHECK(cond, ...) do { if (!(cond)) { \

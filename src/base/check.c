@@ -1,6 +1,7 @@
 // check.c — fatal error helpers (see check.h).
 #include "check.h"
 #include <stdarg.h>
+#include <string.h>
 #include <unistd.h>
 
 // The MPI rank from the launcher's environment (mpirun, srun), without needing MPI here.
@@ -13,19 +14,48 @@ static int launcher_rank(void) {
     return 0;
 }
 
+// Owned by this module: set once at startup by the parallel layer (never from a signal handler).
+static CheckFatalHook g_fatal_hook;
+
+void check_set_fatal_hook(CheckFatalHook hook) { g_fatal_hook = hook; }
+
+void check_fatal_exit(int code) {
+    fflush(stdout);
+    fflush(stderr);
+    if (g_fatal_hook) g_fatal_hook(code);
+    exit(code);
+}
+
 void die_user(int code, const char *hint, const char *fmt, ...) {
-    // A deck error is seen by every rank at once: let rank 0 say it (the launcher then stops the others), and
+    // A deck error is seen by every rank at once: let rank 0 say it (its fatal exit then stops the others), and
     // speak from another rank only when the error is that rank's alone.
-    if (launcher_rank() > 0) sleep(2);
+    if (launcher_rank() > 0) sleep(5);
+    // One write of the whole line, so the launcher's own messages cannot cut into it.
     va_list ap;
     va_start(ap, fmt);
-    fputs("pgrpo: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (hint && *hint) fprintf(stderr, " (HINT: %s)", hint);
-    fputc('\n', stderr);
-    fflush(stderr);
-    exit(code);
+    size_t cap = (size_t)(n > 0 ? n : 0) + strlen(hint ? hint : "") + 32;
+    char *line = malloc(cap);
+    if (line) {
+        size_t len = (size_t)snprintf(line, cap, "pgrpo: error: ");
+        va_start(ap, fmt);
+        len += (size_t)vsnprintf(line + len, cap - len, fmt, ap);
+        va_end(ap);
+        if (hint && *hint) len += (size_t)snprintf(line + len, cap - len, " (HINT: %s)", hint);
+        len += (size_t)snprintf(line + len, cap - len, "\n");
+        fflush(stderr);
+        ssize_t w = write(2, line, len < cap ? len : cap - 1);
+        (void)w;
+        free(line);
+    } else {   // no memory even for the message: say it piecewise
+        va_start(ap, fmt);
+        fputs("pgrpo: error: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (HINT: %s)\n", hint ? hint : "");
+    }
+    check_fatal_exit(code);
 }
 
 void *xmalloc_at(size_t n, const char *file, int line) {
@@ -33,7 +63,7 @@ void *xmalloc_at(size_t n, const char *file, int line) {
     if (!p) {
         fprintf(stderr, "pgrpo: error: out of memory allocating %zu bytes at %s:%d "
                 "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, file, line);
-        exit(EXIT_RUNTIME);
+        check_fatal_exit(EXIT_RUNTIME);
     }
     return p;
 }
@@ -43,7 +73,7 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line) {
     if (!p) {
         fprintf(stderr, "pgrpo: error: out of memory allocating %zu x %zu bytes at %s:%d "
                 "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, sz, file, line);
-        exit(EXIT_RUNTIME);
+        check_fatal_exit(EXIT_RUNTIME);
     }
     return p;
 }

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "app.h"
+#include "batch.h"
+#include "policy.h"
 #include "check.h"
 #include "comm.h"
 #include "store.h"
@@ -12,7 +14,7 @@ static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
     else app_out_path(a, "final.h5", path, n);
     Rng init;
     rng_seed(&init, (uint64_t)deck_int(a->deck, "run.seed"), RNG_INIT, 0, 0);
-    return app_load_policy(a, path, t, &init);
+    return policy_load(a, path, t, &init);
 }
 
 // Distinct n-grams / all n-grams over a set of completions (EOS excluded).
@@ -49,198 +51,270 @@ static double distinct_n(const int *tok, const int *len, int count, int Tc, int 
     return total ? (double)used / (double)total : 0.0;
 }
 
-enum { E_SAMPLED, E_GREEDY, E_ORACLE, E_LEN, E_COUNT, E_PROMPTS, E_NFIELD };
+// Per-group sums over prompts and samples (all doubles: reduced over ranks as an array).
+typedef struct { double sampled, greedy, oracle, len, count, prompts; } GroupTotals;
+#define GROUP_TOTALS_N ((int)(sizeof(GroupTotals) / sizeof(double)))
 
-int cmd_eval(App *a) {
-    const Deck *d = a->deck;
-    Task *task = app_task(a);
-    char path[1100];
-    Model *m = load_for_eval(a, task, path, sizeof path);
-    const ModelConfig *cfg = model_config(m);
-    uint64_t seed = (uint64_t)deck_int(d, "run.seed");
-    int NP = (int)deck_int(d, "eval.prompts"), S = (int)deck_int(d, "eval.samples");
+// This rank's share of the evaluation: np prompts, S sampled and one greedy completion each.
+typedef struct {
+    int np, S, Tc, n;       // n = np * S
+    Prompt *pr;             // (np)
+    int *ctok, *clen;       // (n, Tc), (n) sampled
+    int *gtok, *glen;       // (np, Tc), (np) greedy
+} EvalShare;
+
+static void eval_share_alloc(EvalShare *e, int np, int S, int Tc) {
+    *e = (EvalShare){.np = np, .S = S, .Tc = Tc, .n = np * S};
+    size_t n = (size_t)(e->n ? e->n : 1), p = (size_t)(np ? np : 1);
+    e->pr = xcalloc(p, sizeof(Prompt));
+    e->ctok = xcalloc(n * (size_t)Tc, sizeof(int));
+    e->clen = xcalloc(n, sizeof(int));
+    e->gtok = xcalloc(p * (size_t)Tc, sizeof(int));
+    e->glen = xcalloc(p, sizeof(int));
+}
+static void eval_share_free(EvalShare *e) {
+    free(e->pr); free(e->ctok); free(e->clen); free(e->gtok); free(e->glen);
+}
+
+// Prompts [p0, p0+np) of the eval split, S samples each and a greedy completion (top-1 is deterministic whatever
+// the stream), from this rank's eval stream.
+static void eval_generate(const App *a, Model *m, const Task *task, long p0, EvalShare *e) {
+    uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
     SampleParams sp = app_sample_params(a, task);
-    int Tc = sp.max_new, ng = task_n_groups(task);
-    long p0, np;
-    comm_split_range(NP, a->size, a->rank, &p0, &np);
-    int n = (int)np * S;
-    model_reserve(m, 1, cfg->max_t, n > (int)np ? n : (int)np);
-    Prompt *pr = xcalloc((size_t)(np ? np : 1), sizeof(Prompt));
-    int *ptok = xcalloc((size_t)(n ? n : 1) * TASK_MAX_PROMPT, sizeof(int)), *plen = xcalloc((size_t)(n ? n : 1), sizeof(int));
-    int *ctok = xcalloc((size_t)(n ? n : 1) * Tc, sizeof(int)), *clen = xcalloc((size_t)(n ? n : 1), sizeof(int));
-    float *clogp = xcalloc((size_t)(n ? n : 1) * Tc, sizeof(float));
-    int *gtok = xcalloc((size_t)(np ? np : 1) * Tc, sizeof(int)), *glen = xcalloc((size_t)(np ? np : 1), sizeof(int));
-    double *acc = xcalloc((size_t)ng * E_NFIELD, sizeof(double));
-    for (long i = 0; i < np; i++) {
-        task_prompt(task, seed, SPLIT_EVAL, p0 + i, &pr[i]);
-        if (pr[i].len + Tc > cfg->max_t)
-            deck_fail(d, "model.context", "raise model.context or lower train.max_new", "prompt too long for the context");
-        for (int s = 0; s < S; s++) {
-            memcpy(ptok + (size_t)(i * S + s) * TASK_MAX_PROMPT, pr[i].tok, sizeof(int) * (size_t)pr[i].len);
-            plen[i * S + s] = pr[i].len;
-        }
+    int max_t = model_config(m)->max_t, rows = e->n > e->np ? e->n : e->np;
+    model_reserve(m, 1, max_t, rows);
+    for (int i = 0; i < e->np; i++) {
+        task_prompt(task, seed, SPLIT_EVAL, p0 + i, &e->pr[i]);
+        if (e->pr[i].len + e->Tc > max_t)
+            deck_fail(a->deck, "model.context", "raise model.context or lower train.max_new", "prompt too long for the context");
     }
-    Rng r;
-    rng_seed(&r, seed, RNG_EVAL, (uint64_t)a->rank, 0);
-    if (n) model_sample(m, ptok, TASK_MAX_PROMPT, plen, n, &sp, &r, ctok, clogp, clen);
+    size_t r = (size_t)(rows ? rows : 1);
+    int *ptok = xcalloc(r * TASK_MAX_PROMPT, sizeof(int)), *plen = xcalloc(r, sizeof(int));
+    float *logp = xcalloc(r * (size_t)e->Tc, sizeof(float));
+    batch_expand_prompts(e->pr, e->np, e->S, ptok, plen);
+    Rng rng;
+    rng_seed(&rng, seed, RNG_EVAL, (uint64_t)a->rank, 0);
+    if (e->n) model_sample(m, ptok, TASK_MAX_PROMPT, plen, e->n, &sp, &rng, e->ctok, logp, e->clen);
     SampleParams greedy = sp;
     greedy.top_k = 1;
     greedy.temperature = 1.0f;
-    // Greedy: one completion per prompt (top-1 is deterministic whatever the stream).
-    for (long i = 0; i < np; i++) {
-        memcpy(ptok + (size_t)i * TASK_MAX_PROMPT, pr[i].tok, sizeof(int) * (size_t)pr[i].len);
-        plen[i] = pr[i].len;
-    }
-    float *glogp = xcalloc((size_t)(np ? np : 1) * Tc, sizeof(float));
-    if (np) model_sample(m, ptok, TASK_MAX_PROMPT, plen, (int)np, &greedy, &r, gtok, glogp, glen);
-    for (long i = 0; i < np; i++) {
-        double *g = acc + (size_t)pr[i].group * E_NFIELD;
-        for (int s = 0; s < S; s++) {
-            int k = (int)i * S + s;
-            g[E_SAMPLED] += task_reward(task, &pr[i], ctok + (size_t)k * Tc, clen[k]);
-            g[E_LEN] += clen[k];
-            g[E_COUNT] += 1;
-        }
-        g[E_GREEDY] += task_reward(task, &pr[i], gtok + (size_t)i * Tc, glen[i]);
-        g[E_ORACLE] += task_oracle(task, &pr[i]);
-        g[E_PROMPTS] += 1;
-    }
-    MPI_Allreduce(MPI_IN_PLACE, acc, ng * E_NFIELD, MPI_DOUBLE, MPI_SUM, a->world);
-    // Diversity needs every completion of a group in one place: gather them to rank 0.
-    int *counts = xcalloc((size_t)a->size, sizeof(int)), *displs = xcalloc((size_t)a->size, sizeof(int));
-    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, a->world);
-    int ntot = 0;
-    for (int i = 0; i < a->size; i++) { displs[i] = ntot; ntot += counts[i]; }
-    int *grp_l = xcalloc((size_t)(n ? n : 1), sizeof(int));
-    for (int k = 0; k < n; k++) grp_l[k] = pr[k / S].group;
-    int *all_tok = NULL, *all_len = NULL, *all_grp = NULL, *tcounts = NULL, *tdispl = NULL;
-    if (a->rank == 0) {
-        all_tok = xcalloc((size_t)(ntot ? ntot : 1) * Tc, sizeof(int));
-        all_len = xcalloc((size_t)(ntot ? ntot : 1), sizeof(int));
-        all_grp = xcalloc((size_t)(ntot ? ntot : 1), sizeof(int));
-        tcounts = xcalloc((size_t)a->size, sizeof(int));
-        tdispl = xcalloc((size_t)a->size, sizeof(int));
-        for (int i = 0; i < a->size; i++) { tcounts[i] = counts[i] * Tc; tdispl[i] = displs[i] * Tc; }
-    }
-    MPI_Gatherv(clen, n, MPI_INT, all_len, counts, displs, MPI_INT, 0, a->world);
-    MPI_Gatherv(grp_l, n, MPI_INT, all_grp, counts, displs, MPI_INT, 0, a->world);
-    MPI_Gatherv(ctok, n * Tc, MPI_INT, all_tok, tcounts, tdispl, MPI_INT, 0, a->world);
+    batch_expand_prompts(e->pr, e->np, 1, ptok, plen);
+    if (e->np) model_sample(m, ptok, TASK_MAX_PROMPT, plen, e->np, &greedy, &rng, e->gtok, logp, e->glen);
+    free(ptok); free(plen); free(logp);
+}
 
-    // Held-out NLL against the SFT base (capability retention).
+// This rank's rewards, lengths and counts per group (acc: n_groups, zeroed).
+static void eval_tally(const Task *task, const EvalShare *e, GroupTotals *acc) {
+    for (int i = 0; i < e->np; i++) {
+        GroupTotals *g = &acc[e->pr[i].group];
+        for (int s = 0; s < e->S; s++) {
+            int k = i * e->S + s;
+            g->sampled += task_reward(task, &e->pr[i], e->ctok + (size_t)k * e->Tc, e->clen[k]);
+            g->len += e->clen[k];
+            g->count += 1;
+        }
+        g->greedy += task_reward(task, &e->pr[i], e->gtok + (size_t)i * e->Tc, e->glen[i]);
+        g->oracle += task_oracle(task, &e->pr[i]);
+        g->prompts += 1;
+    }
+}
+
+// Every rank's sampled completions at rank 0 (diversity needs a group's completions in one place).
+typedef struct { int n; int *tok, *len, *grp; } Gathered;
+static Gathered eval_gather(const App *a, const EvalShare *e) {
+    Gathered g = {0};
+    int *counts = xcalloc((size_t)a->size, sizeof(int)), *tcounts = xcalloc((size_t)a->size, sizeof(int));
+    comm_gather_ints(&e->n, 1, counts, a->world);
+    for (int i = 0; i < a->size; i++) { g.n += counts[i]; tcounts[i] = counts[i] * e->Tc; }
+    int *grp = xcalloc((size_t)(e->n ? e->n : 1), sizeof(int));
+    for (int k = 0; k < e->n; k++) grp[k] = e->pr[k / e->S].group;
+    if (a->rank == 0) {
+        size_t n = (size_t)(g.n ? g.n : 1);
+        g.tok = xcalloc(n * (size_t)e->Tc, sizeof(int));
+        g.len = xcalloc(n, sizeof(int));
+        g.grp = xcalloc(n, sizeof(int));
+    }
+    comm_gatherv(e->clen, e->n, sizeof(int), g.len, counts, a->world);
+    comm_gatherv(grp, e->n, sizeof(int), g.grp, counts, a->world);
+    comm_gatherv(e->ctok, e->n * e->Tc, sizeof(int), g.tok, tcounts, a->world);
+    free(counts); free(tcounts); free(grp);
+    return g;
+}
+
+// Held-out NLL of m and, when it exists and is another file, of the SFT base (capability retention).
+static void eval_nll(const App *a, Model *m, const Task *task, const char *path, double *nll, double *nll_base) {
+    uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
+    int max_t = model_config(m)->max_t;
     int *sx = xcalloc(TASK_MAX_SEQ, sizeof(int)), *sy = xcalloc(TASK_MAX_SEQ, sizeof(int));
-    float *sl = xcalloc((size_t)cfg->max_t, sizeof(float));
-    double nll = sft_heldout_nll(m, task, seed, 64, sx, sy, sl), nll_base = NAN;
+    float *sl = xcalloc((size_t)max_t, sizeof(float));
+    *nll = sft_heldout_nll(m, task, seed, 64, sx, sy, sl);
+    *nll_base = NAN;
     char base[1100];
-    const char *bp = deck_str(d, "train.base");
+    const char *bp = deck_str(a->deck, "train.base");
     if (*bp) snprintf(base, sizeof base, "%s", bp);
     else app_sft_path(a, base, sizeof base);
     if (access(base, R_OK) == 0 && strcmp(base, path)) {
         Rng init;
         rng_seed(&init, seed, RNG_INIT, 0, 0);
-        Model *b = app_load_policy(a, base, task, &init);
-        model_reserve(b, 1, cfg->max_t, 0);
-        nll_base = sft_heldout_nll(b, task, seed, 64, sx, sy, sl);
+        Model *b = policy_load(a, base, task, &init);
+        model_reserve(b, 1, max_t, 0);
+        *nll_base = sft_heldout_nll(b, task, seed, 64, sx, sy, sl);
         model_free(b);
     }
+    free(sx); free(sy); free(sl);
+}
 
-    if (a->rank == 0) {
-        double *d1 = xcalloc((size_t)ng + 1, sizeof(double)), *d2 = xcalloc((size_t)ng + 1, sizeof(double));
-        int *tk = xcalloc((size_t)(ntot ? ntot : 1) * Tc, sizeof(int)), *ln = xcalloc((size_t)(ntot ? ntot : 1), sizeof(int));
-        for (int g = 0; g <= ng; g++) {
-            int c = 0;
-            for (int k = 0; k < ntot; k++)
-                if (g == ng || all_grp[k] == g) {
-                    memcpy(tk + (size_t)c * Tc, all_tok + (size_t)k * Tc, sizeof(int) * (size_t)Tc);
-                    ln[c++] = all_len[k];
-                }
-            d1[g] = distinct_n(tk, ln, c, Tc, 1);
-            d2[g] = distinct_n(tk, ln, c, Tc, 2);
+// distinct-1 and distinct-2 of group g's completions (g = n_groups: all groups).
+static void eval_diversity(const Gathered *all, int g, int n_groups, int Tc, double *d1, double *d2) {
+    size_t n = (size_t)(all->n ? all->n : 1);
+    int *tk = xcalloc(n * (size_t)Tc, sizeof(int)), *ln = xcalloc(n, sizeof(int)), c = 0;
+    for (int k = 0; k < all->n; k++)
+        if (g == n_groups || all->grp[k] == g) {
+            memcpy(tk + (size_t)c * Tc, all->tok + (size_t)k * Tc, sizeof(int) * (size_t)Tc);
+            ln[c++] = all->len[k];
         }
-        printf("eval: %s on %d held-out prompts x %d samples (task %s)\n", path, NP, S, task_name(task));
-        printf("%-3s %-22s %7s %9s %9s %9s %9s %7s %7s %7s\n", "grp", "name", "prompts", "sampled", "greedy", "oracle",
-               "norm", "len", "dist1", "dist2");
-        double tot[E_NFIELD] = {0};
-        double *col = xcalloc((size_t)(ng + 1) * 8, sizeof(double));
-        for (int g = 0; g <= ng; g++) {
-            double *v = g < ng ? acc + (size_t)g * E_NFIELD : tot;
-            if (g < ng) for (int f = 0; f < E_NFIELD; f++) tot[f] += v[f];
-            double c = v[E_COUNT] > 0 ? v[E_COUNT] : 1, p = v[E_PROMPTS] > 0 ? v[E_PROMPTS] : 1;
-            double rs = v[E_SAMPLED] / c, rg = v[E_GREEDY] / p, ro = v[E_ORACLE] / p;
-            // Normalised reward: (R - floor) / (oracle - floor) with the floor -1 (a malformed completion).
-            double norm = (rs + 1.0) / (ro + 1.0 > 1e-9 ? ro + 1.0 : 1e-9);
-            printf("%-3s %-22s %7.0f %9.4f %9.4f %9.4f %9.4f %7.2f %7.3f %7.3f\n", g < ng ? "" : "all",
-                   g < ng ? task_group_name(task, g) : "(all groups)", v[E_PROMPTS], rs, rg, ro, norm, v[E_LEN] / c, d1[g], d2[g]);
-            double row[8] = {v[E_PROMPTS], rs, rg, ro, norm, v[E_LEN] / c, d1[g], d2[g]};
-            memcpy(col + (size_t)g * 8, row, sizeof row);
+    *d1 = distinct_n(tk, ln, c, Tc, 1);
+    *d2 = distinct_n(tk, ln, c, Tc, 2);
+    free(tk); free(ln);
+}
+
+// The per-group table's columns (eval.h5 /per_group), one table for the file's column list and the row.
+enum { C_PROMPTS, C_SAMPLED, C_GREEDY, C_ORACLE, C_NORM, C_LEN, C_D1, C_D2, N_COLUMNS };
+static const char *const COLUMNS = "prompts,reward_sampled,reward_greedy,oracle,normalized,length,distinct1,distinct2";
+
+static void eval_row(const GroupTotals *v, double d1, double d2, double *row) {
+    double c = v->count > 0 ? v->count : 1, p = v->prompts > 0 ? v->prompts : 1;
+    double rs = v->sampled / c, ro = v->oracle / p;
+    row[C_PROMPTS] = v->prompts;
+    row[C_SAMPLED] = rs;
+    row[C_GREEDY] = v->greedy / p;
+    row[C_ORACLE] = ro;
+    // Normalised reward: (R - floor) / (oracle - floor) with the floor -1 (a malformed completion).
+    row[C_NORM] = (rs + 1.0) / (ro + 1.0 > 1e-9 ? ro + 1.0 : 1e-9);
+    row[C_LEN] = v->len / c;
+    row[C_D1] = d1;
+    row[C_D2] = d2;
+}
+
+static void eval_write(const App *a, const Task *task, const char *path, const double *col, int rows, double nll,
+                       double nll_base) {
+    char out[1100], err[1024];
+    app_out_path(a, "eval.h5", out, sizeof out);
+    StoreWriter *w = store_writer_create(out, STORE_KIND_EVAL, deck_text(a->deck), err, sizeof err);
+    if (!w) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
+    size_t dims[2] = {(size_t)rows, N_COLUMNS};
+    store_put(w, "per_group", STORE_F64, col, 2, dims);
+    store_put_attr_str(w, "per_group", "columns", COLUMNS);
+    store_put_attr_str(w, "per_group", "description", "one row per preference group, last row all groups");
+    store_put(w, "heldout_nll", STORE_F64, &nll, 0, NULL);
+    store_put(w, "heldout_nll_base", STORE_F64, &nll_base, 0, NULL);
+    store_put_attr_str(w, "/", "policy", path);
+    store_put_attr_str(w, "/", "task", task_name(task));
+    if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
+    printf("eval: wrote %s\n", out);
+}
+
+// Rank 0: the table (one row per group, then all groups) and eval.h5.
+static void eval_report(const App *a, const Task *task, const char *path, const GroupTotals *acc, const Gathered *all,
+                        int Tc, double nll, double nll_base) {
+    int ng = task_n_groups(task);
+    printf("eval: %s on %d held-out prompts x %d samples (task %s)\n", path, (int)deck_int(a->deck, "eval.prompts"),
+           (int)deck_int(a->deck, "eval.samples"), task_name(task));
+    printf("%-3s %-22s %7s %9s %9s %9s %9s %7s %7s %7s\n", "grp", "name", "prompts", "sampled", "greedy", "oracle",
+           "norm", "len", "dist1", "dist2");
+    GroupTotals tot = {0};
+    double *col = xcalloc((size_t)(ng + 1) * N_COLUMNS, sizeof(double));
+    for (int g = 0; g <= ng; g++) {
+        if (g < ng) {
+            const double *v = (const double *)&acc[g];
+            double *t = (double *)&tot;
+            for (int f = 0; f < GROUP_TOTALS_N; f++) t[f] += v[f];
         }
-        printf("held-out NLL: %.4f nats/token (SFT base: %.4f)\n", nll, nll_base);
-        char out[1100], err[1024];
-        app_out_path(a, "eval.h5", out, sizeof out);
-        StoreWriter *w = store_writer_create(out, STORE_KIND_EVAL, deck_text(d), err, sizeof err);
-        if (!w) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
-        size_t dims[2] = {(size_t)ng + 1, 8};
-        store_put(w, "per_group", STORE_F64, col, 2, dims);
-        store_put_attr_str(w, "per_group", "columns", "prompts,reward_sampled,reward_greedy,oracle,normalized,length,distinct1,distinct2");
-        store_put_attr_str(w, "per_group", "description", "one row per preference group, last row all groups");
-        store_put(w, "heldout_nll", STORE_F64, &nll, 0, NULL);
-        store_put(w, "heldout_nll_base", STORE_F64, &nll_base, 0, NULL);
-        store_put_attr_str(w, "/", "policy", path);
-        store_put_attr_str(w, "/", "task", task_name(task));
-        if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
-        printf("eval: wrote %s\n", out);
-        free(d1); free(d2); free(tk); free(ln); free(col);
-        free(all_tok); free(all_len); free(all_grp); free(tcounts); free(tdispl);
+        double d1, d2, *row = col + (size_t)g * N_COLUMNS;
+        eval_diversity(all, g, ng, Tc, &d1, &d2);
+        eval_row(g < ng ? &acc[g] : &tot, d1, d2, row);
+        printf("%-3s %-22s %7.0f %9.4f %9.4f %9.4f %9.4f %7.2f %7.3f %7.3f\n", g < ng ? "" : "all",
+               g < ng ? task_group_name(task, g) : "(all groups)", row[C_PROMPTS], row[C_SAMPLED], row[C_GREEDY],
+               row[C_ORACLE], row[C_NORM], row[C_LEN], row[C_D1], row[C_D2]);
     }
-    free(sx); free(sy); free(sl); free(counts); free(displs); free(grp_l); free(glogp);
-    free(pr); free(ptok); free(plen); free(ctok); free(clen); free(clogp); free(gtok); free(glen); free(acc);
+    printf("held-out NLL: %.4f nats/token (SFT base: %.4f)\n", nll, nll_base);
+    eval_write(a, task, path, col, ng + 1, nll, nll_base);
+    free(col);
+}
+
+int cmd_eval(App *a) {
+    Task *task = app_task(a);
+    char path[1100];
+    Model *m = load_for_eval(a, task, path, sizeof path);
+    int NP = (int)deck_int(a->deck, "eval.prompts"), S = (int)deck_int(a->deck, "eval.samples");
+    int Tc = app_sample_params(a, task).max_new, ng = task_n_groups(task);
+    long p0, np;
+    comm_split_range(NP, a->size, a->rank, &p0, &np);
+    EvalShare e;
+    eval_share_alloc(&e, (int)np, S, Tc);
+    eval_generate(a, m, task, p0, &e);
+    GroupTotals *acc = xcalloc((size_t)ng, sizeof(GroupTotals));
+    eval_tally(task, &e, acc);
+    comm_sum_doubles((double *)acc, ng * GROUP_TOTALS_N, a->world);
+    Gathered all = eval_gather(a, &e);
+    double nll, nll_base;
+    eval_nll(a, m, task, path, &nll, &nll_base);
+    if (a->rank == 0) eval_report(a, task, path, acc, &all, Tc, nll, nll_base);
+    free(all.tok); free(all.len); free(all.grp); free(acc);
+    eval_share_free(&e);
     model_free(m);
     task_free(task);
     return 0;
 }
 
+// One example: the prompt, a sampled and a greedy completion (tok: 2 rows of Tc, lp scratch), printed as text.
+static void sample_show(Model *m, const Task *task, const Prompt *p, const SampleParams *sp, Rng *r, int *tok, float *lp) {
+    int Tc = sp->max_new, len[2], plen[1] = {p->len};
+    model_sample(m, p->tok, TASK_MAX_PROMPT, plen, 1, sp, r, tok, lp, len);
+    SampleParams g = *sp;
+    g.top_k = 1;
+    model_sample(m, p->tok, TASK_MAX_PROMPT, plen, 1, &g, r, tok + Tc, lp, len + 1);
+    // A decoded token is at most a few bytes plus a separator: room for the longest prompt or completion.
+    size_t cap = (size_t)(TASK_MAX_PROMPT > Tc ? TASK_MAX_PROMPT : Tc) * 64 + 1;
+    char *buf = xmalloc(cap);
+    task_decode(task, p->tok, p->len, buf, cap);
+    printf("\n[group %d: %s] user %d\n  prompt : %s\n", p->group, task_group_name(task, p->group), p->user, buf);
+    task_decode(task, tok, len[0], buf, cap);
+    printf("  sampled: %s   (reward %+.3f)\n", buf, task_reward(task, p, tok, len[0]));
+    task_decode(task, tok + Tc, len[1], buf, cap);
+    printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, task_reward(task, p, tok + Tc, len[1]),
+           task_oracle(task, p));
+    free(buf);
+}
+
 int cmd_sample(App *a) {
-    const Deck *d = a->deck;
     Task *task = app_task(a);
     char path[1100];
     Model *m = load_for_eval(a, task, path, sizeof path);
     if (a->rank == 0) {
-        uint64_t seed = (uint64_t)deck_int(d, "run.seed");
+        uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
         SampleParams sp = app_sample_params(a, task);
-        int Tc = sp.max_new;
-        int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0};
+        int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0}, done = 0;
         model_reserve(m, 1, model_config(m)->max_t, 2);
         Rng r;
         rng_seed(&r, seed, RNG_EVAL, 0, 1);
-        int tok[2 * 256], len[2];
-        float lp[2 * 256];
-        CHECK(Tc <= 256, "max_new too large for sample");
-        char buf[4096];
+        int *tok = xcalloc(2 * (size_t)sp.max_new, sizeof(int));
+        float *lp = xcalloc(2 * (size_t)sp.max_new, sizeof(float));
         printf("sample: %s (task %s), %d examples per group, sampled then greedy\n", path, task_name(task), per);
-        for (long i = 0; i < 4000; i++) {
+        for (long i = 0; i < 4000 && !done; i++) {   // the first `per` eval prompts of every group
             Prompt p;
             task_prompt(task, seed, SPLIT_EVAL, i, &p);
             if (shown[p.group] >= per) continue;
             shown[p.group]++;
-            int ptok[2 * TASK_MAX_PROMPT], plen[2] = {p.len, p.len};
-            memcpy(ptok, p.tok, sizeof(int) * (size_t)p.len);
-            model_sample(m, ptok, TASK_MAX_PROMPT, plen, 1, &sp, &r, tok, lp, len);
-            SampleParams g = sp;
-            g.top_k = 1;
-            model_sample(m, ptok, TASK_MAX_PROMPT, plen, 1, &g, &r, tok + Tc, lp, len + 1);
-            task_decode(task, p.tok, p.len, buf, sizeof buf);
-            printf("\n[group %d: %s] user %d\n  prompt : %s\n", p.group, task_group_name(task, p.group), p.user, buf);
-            task_decode(task, tok, len[0], buf, sizeof buf);
-            printf("  sampled: %s   (reward %+.3f)\n", buf, task_reward(task, &p, tok, len[0]));
-            task_decode(task, tok + Tc, len[1], buf, sizeof buf);
-            printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, task_reward(task, &p, tok + Tc, len[1]),
-                   task_oracle(task, &p));
-            int done = 1;
+            sample_show(m, task, &p, &sp, &r, tok, lp);
+            done = 1;
             for (int q = 0; q < ng; q++) done &= shown[q] >= per;
-            if (done) break;
         }
         fflush(stdout);
+        free(tok);
+        free(lp);
     }
-    MPI_Barrier(a->world);
+    comm_barrier(a->world);
     model_free(m);
     task_free(task);
     return 0;

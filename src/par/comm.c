@@ -2,6 +2,7 @@
 #include "comm.h"
 #include "check.h"
 #include <time.h>
+#include <unistd.h>
 
 double comm_now(void) {
     struct timespec ts;
@@ -29,6 +30,7 @@ void comm_roles_init(Roles *r, MPI_Comm world, int n_rollout_only) {
     r->wsync = MPI_COMM_NULL;
     if (n_rollout_only > 0)
         MPI_Comm_split(world, (r->rank == 0 || !r->is_learner) ? 0 : MPI_UNDEFINED, r->rank, &r->wsync);
+    r->in_wsync = r->wsync != MPI_COMM_NULL;
     r->n_learners = n_learn;
     r->learner_rank = r->is_learner ? r->rank : -1;
     r->n_rollouts = n_rollout_only ? n_rollout_only : r->size;
@@ -74,4 +76,65 @@ double comm_bcast_timed(void *buf, size_t bytes, int root, MPI_Comm comm, double
         }
     }
     return comm_now() - t0;
+}
+
+static void abort_job(int code) {
+    // The message is out (die_user printed it); ending every rank now is the point, and mpirun then exits with
+    // `code` (Open MPI adds its own MPI_ABORT banner). Alone, a plain exit cannot hang and prints nothing more.
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1) exit(code);
+    MPI_Abort(MPI_COMM_WORLD, code);
+    _exit(code);
+}
+
+void comm_init(int *argc, char ***argv, MPI_Comm *world, int *rank, int *size) {
+    MPI_Init(argc, argv);
+    *world = MPI_COMM_WORLD;
+    MPI_Comm_rank(*world, rank);
+    MPI_Comm_size(*world, size);
+    check_set_fatal_hook(abort_job);
+}
+
+void comm_finalize(void) {
+    check_set_fatal_hook(NULL);
+    MPI_Finalize();
+}
+
+void comm_sum_doubles(double *v, int n, MPI_Comm comm) { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, comm); }
+void comm_max_doubles(double *v, int n, MPI_Comm comm) { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX, comm); }
+
+int comm_max_int(int v, MPI_Comm comm) {
+    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, comm);
+    return v;
+}
+
+void comm_bcast(void *buf, size_t bytes, int root, MPI_Comm comm) {
+    CHECK(bytes <= (size_t)1 << 30, "comm_bcast of %zu bytes: use comm_bcast_timed", bytes);
+    MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, comm);
+}
+
+void comm_barrier(MPI_Comm comm) { MPI_Barrier(comm); }
+
+void comm_allgather(const void *mine, size_t bytes, void *all, MPI_Comm comm) {
+    MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, comm);
+}
+
+void comm_gather_ints(const int *mine, int n, int *all, MPI_Comm comm) {
+    MPI_Gather(mine, n, MPI_INT, all, n, MPI_INT, 0, comm);
+}
+
+void comm_gatherv(const void *mine, int n, size_t elem, void *all, const int *counts, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int *bc = NULL, *displ = NULL;
+    if (rank == 0) {   // element counts -> byte counts and offsets (sized by the communicator, at the root only)
+        bc = xcalloc((size_t)size, sizeof(int));
+        displ = xcalloc((size_t)size, sizeof(int));
+        for (int r = 0, off = 0; r < size; r++) { bc[r] = counts[r] * (int)elem; displ[r] = off; off += bc[r]; }
+    }
+    MPI_Gatherv(mine, n * (int)elem, MPI_BYTE, all, bc, displ, MPI_BYTE, 0, comm);
+    free(bc);
+    free(displ);
 }

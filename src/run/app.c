@@ -1,7 +1,6 @@
 // app.c — shared plumbing of the subcommands (see app.h).
 #include "app.h"
 #include "check.h"
-#include "store.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -57,7 +56,15 @@ ModelConfig app_model_config(const App *a, const Task *t) {
         .vocab = task_vocab_size(t),
     };
     const char *e = model_config_error(&c);
-    if (e) deck_fail(d, "model.d_model", "d_model must be a multiple of n_head", "%s", e);
+    if (e) {   // the validator's message starts with the field it rejects: blame that key
+        static const struct { const char *field, *key; } keys[] = {
+            {"n_layer", "model.n_layer"}, {"n_head", "model.n_head"}, {"d_model", "model.d_model"},
+            {"max_t", "model.context"}, {"vocab", "task.name"}};
+        const char *key = "model.d_model";
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (!strncmp(e, keys[i].field, strlen(keys[i].field))) { key = keys[i].key; break; }
+        deck_fail(d, key, "see `pgrpo --help-deck` for the [model] keys", "%s", e);
+    }
     return c;
 }
 
@@ -136,57 +143,4 @@ int app_copy_file(const char *src, const char *dst, char *err, size_t errlen) {
     int dfd = open(dir, O_RDONLY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
     return 0;
-}
-
-void app_save_policy(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage) {
-    char err[1024], dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) { *slash = 0; app_mkdirs(dir); }
-    StoreWriter *w = store_writer_create(path, "policy", deck_text(a->deck), err, sizeof err);
-    if (!w) die_user(EXIT_RUNTIME, "check that the output folder exists and is writable", "%s", err);
-    const ModelConfig *c = model_config(m);
-    size_t n = model_num_params(m);
-    int rc = store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
-    // The vocabulary travels with the weights, so post-processing can decode trajectories without pgrpo.
-    size_t nb = 0;
-    for (int i = 0; i < task_vocab_size(t); i++) nb += strlen(task_token_str(t, i)) + 1;
-    char *words = xmalloc(nb), *q = words;
-    for (int i = 0; i < task_vocab_size(t); i++) q += sprintf(q, "%s\n", task_token_str(t, i));
-    rc |= store_put(w, "tokenizer/words", STORE_U8, words, 1, &nb);
-    rc |= store_put_attr_str(w, "tokenizer/words", "description", "the vocabulary, one token per line, in id order");
-    free(words);
-    rc |= store_put_attr_int(w, "/", "n_layer", c->n_layer);
-    rc |= store_put_attr_int(w, "/", "n_head", c->n_head);
-    rc |= store_put_attr_int(w, "/", "d_model", c->d_model);
-    rc |= store_put_attr_int(w, "/", "max_t", c->max_t);
-    rc |= store_put_attr_int(w, "/", "vocab", c->vocab);
-    rc |= store_put_attr_int(w, "/", "step", step);
-    rc |= store_put_attr_str(w, "/", "task", task_name(t));
-    rc |= store_put_attr_str(w, "/", "stage", stage);
-    if (rc) { store_abort(w); die_user(EXIT_RUNTIME, "check disk space and permissions", "writing '%s' failed", path); }
-    if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check disk space and permissions", "%s", err);
-}
-
-Model *app_load_policy(const App *a, const char *path, const Task *t, Rng *init_rng) {
-    char err[1024];
-    StoreReader *r = store_open(path, "policy", err, sizeof err);
-    if (!r) die_user(EXIT_USAGE, "run `pgrpo sft DECK` first, or point to a valid policy file", "%s", err);
-    ModelConfig want = app_model_config(a, t), got;
-    long v[5];
-    const char *names[5] = {"n_layer", "n_head", "d_model", "max_t", "vocab"};
-    for (int i = 0; i < 5; i++)
-        if (store_get_attr_int(r, "/", names[i], &v[i]))
-            die_user(EXIT_RUNTIME, "the file is not a pgrpo policy", "'%s': missing attribute %s", path, names[i]);
-    got = (ModelConfig){(int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4]};
-    if (memcmp(&got, &want, sizeof got))
-        die_user(EXIT_USAGE, "use the deck the policy was trained with, or retrain the SFT base",
-                 "'%s' holds a model L=%d H=%d C=%d T=%d V=%d but the deck asks for L=%d H=%d C=%d T=%d V=%d", path,
-                 got.n_layer, got.n_head, got.d_model, got.max_t, got.vocab, want.n_layer, want.n_head, want.d_model,
-                 want.max_t, want.vocab);
-    Model *m = model_create(&want, init_rng);
-    if (store_get(r, "model/params", STORE_F32, model_params(m), model_num_params(m)))
-        die_user(EXIT_RUNTIME, "the file is damaged; rebuild it", "'%s': cannot read model/params", path);
-    store_close(r);
-    return m;
 }

@@ -51,3 +51,13 @@ if make -s install PREFIX=$D/inst >/dev/null 2>&1 && [ "$($D/inst/bin/pgrpo --ve
 "$PGRPO" sft $TINY --set run.out_dir=$D/st --set sft.steps=5 --quiet
 out=$("$PGRPO" train $TINY --set run.out_dir=$D/st --set train.prompts=600 --set train.group_size=16 --set run.step_timeout=1 --quiet 2>&1); rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "exceeded run.step_timeout" && ok step_timeout_aborts || nok step_timeout_aborts "rc=$rc $(echo "$out" | tail -1)"
+# A policy save under AddressSanitizer: the vocabulary text once overflowed its buffer by one byte.
+if [ -x build/asan/pgrpo ]; then
+    out=$(ASAN_OPTIONS=detect_leaks=0 build/asan/pgrpo sft $TINY --set run.out_dir=$D/asan --set sft.steps=1 --quiet 2>&1); rc=$?
+    [ $rc -eq 0 ] && ! echo "$out" | grep -qE "AddressSanitizer|runtime error" && ok policy_save_clean_under_asan \
+        || nok policy_save_clean_under_asan "rc=$rc" "$(echo "$out" | grep -m1 -E 'ERROR|runtime error')"
+fi
+# eval/sample refuse a file that is neither a policy nor a checkpoint, with one line.
+"$PGRPO" sft $TINY --set run.out_dir=$D/ev --set sft.steps=1 --quiet
+"$PGRPO" train $TINY --set run.out_dir=$D/ev --set train.steps=1 --quiet
+expect_err eval_refuses_metrics_file 2 "metrics.h5" -- "$PGRPO" sample $TINY --set run.out_dir=$D/ev --checkpoint $D/ev/metrics.h5

@@ -38,6 +38,16 @@ for f in src/*/*.c src/*/*.h; do
     grep -qE '^[[:space:]]*#[[:space:]]*include[[:space:]]*<mpi\.h>' "$f" && bad="$bad $f"
 done
 check "mpi.h only below src/par, src/io, src/run, src/cmd${bad:+ (offenders:$bad)}" test -z "$bad"
+# Above src/par, MPI is reached through collectives named by intent (comm.h, transfer.h): no MPI_* call in src/run
+# or src/cmd (types and constants such as MPI_Comm may still appear in signatures).
+bad=""
+for f in src/run/*.c src/run/*.h src/cmd/*.c src/cmd/*.h; do
+    [ -f "$f" ] || continue
+    grep -qE '\bP?MPI_[A-Z][a-z_0-9]*[[:space:]]*\(' "$f" && bad="$bad $f"
+done
+check "no MPI_* calls in src/run and src/cmd${bad:+ (offenders:$bad)}" test -z "$bad"
+probe=$SCRATCH/probe_call.c; printf 'void f(void) { MPI_Barrier(MPI_COMM_WORLD); }\n' >"$probe"
+check "the MPI call scan sees a call (self-test)" grep -qE '\bP?MPI_[A-Z][a-z_0-9]*[[:space:]]*\(' "$probe"
 # The rule has teeth: a file that does include mpi.h is caught by the same scan.
 probe=$SCRATCH/probe.c; printf '#include "comm.h"\n' >"$probe"
 check "the scan sees mpi.h through a header (self-test)" bash -c "$(declare -f deps includes); cd '$PWD'; includes '$probe' | grep -qx mpi.h"

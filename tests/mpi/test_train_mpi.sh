@@ -74,6 +74,9 @@ out=$(mpi 2 $PGRPO train $T --set run.out_dir=$D/gs --set train.groups=file --se
 # eval and sample read the result.
 check eval_2ranks run $D/ev mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2
 grep -q "^all " $D/ev.log && ok eval_table || nok eval_table "$(tail -3 $D/ev.log)"
+# --checkpoint takes a training checkpoint as well as a policy file (same weights as final.h5 at the last step).
+check eval_accepts_checkpoint run $D/evc mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2 --checkpoint $D/c2/checkpoints/ckpt_00000006.h5
+grep "^all " $D/evc.log | cmp -s - <(grep "^all " $D/ev.log) && ok eval_checkpoint_equals_final || nok eval_checkpoint_equals_final
 check sample_runs run $D/sa $PGRPO sample $T --set run.out_dir=$D/c2 --quiet
 grep -q "sampled:" $D/sa.log && ok sample_prints_text || nok sample_prints_text
 # A rank that dies mid-run ends the job with an error instead of hanging the others (here: the rollout rank).
@@ -81,3 +84,49 @@ bg_mpi 2 $PGRPO train $T --set run.out_dir=$D/dead --set train.rollout_ranks=1 -
 for _ in $(seq 1 400); do [ -e $D/dead/checkpoints/ckpt_00000005.h5 ] && break; sleep 0.05; done
 t0=$SECONDS; kill -9 $(job_ranks | tail -1); wait $BG_PID; rc=$?
 [ $rc -ne 0 ] && [ $((SECONDS - t0)) -lt 60 ] && ok "dead_rank_ends_job # rc=$rc after $((SECONDS - t0)) s" || nok dead_rank_ends_job "rc=$rc after $((SECONDS - t0)) s"
+
+# --- Run-level failures (issue 8, A1 and the lock and signals of A9). Each case starts from the SFT base alone.
+# A fatal error on one rank ends the whole job in seconds with its one-line message (before: rank 0's exit() ran
+# HDF5's exit handler, which waited in a collective close while the other rank went on: a hang).
+mkdir -p $D/a1/checkpoints/metrics.snapshot.h5.tmp
+t0=$SECONDS; out=$(timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS $PGRPO train $T --set run.out_dir=$D/a1 --quiet 2>&1); rc=$?
+[ $rc -eq 3 ] && [ $((SECONDS - t0)) -lt 30 ] && echo "$out" | grep -q "^pgrpo: error: cannot copy .*metrics.snapshot.h5.*Is a directory" \
+    && ok "fatal_error_on_one_rank_ends_job # rc=$rc after $((SECONDS - t0)) s" \
+    || nok fatal_error_on_one_rank_ends_job "rc=$rc after $((SECONDS - t0)) s" "$(echo "$out" | head -3)"
+# A deck error seen by every rank is printed once.
+out=$(timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS $PGRPO train $T --set run.out_dir=$D/de --set train.lr=abc 2>&1); rc=$?
+n=$(echo "$out" | grep -c "^pgrpo: error:")
+[ $rc -eq 2 ] && [ "$n" -eq 1 ] && ok deck_error_printed_once || nok deck_error_printed_once "rc=$rc, $n error lines"
+# Two runs into one out_dir: the second is refused, naming the folder and the other run. The lock is held by the
+# rank processes themselves (not mpirun), so ranks that outlive a killed mpirun keep it. (Here Open MPI kills its
+# ranks when mpirun dies, so that case is checked through the holder's pid: it must be one of the ranks.)
+bg_mpi 2 $PGRPO train $T --set run.out_dir=$D/lock --set train.steps=100000 --set checkpoint.every=2 --quiet >$D/lock.log 2>&1
+for _ in $(seq 1 400); do [ -e $D/lock/checkpoints/ckpt_00000002.h5 ] && break; sleep 0.05; done
+ranks=$(job_ranks)
+out=$(timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS $PGRPO train $T --set run.out_dir=$D/lock --resume auto --quiet 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "run.out_dir '$D/lock' is in use by another pgrpo run (pid [0-9]* on host" \
+    && ok second_run_same_out_dir_refused || nok second_run_same_out_dir_refused "rc=$rc" "$(echo "$out" | head -2)"
+holder=$(echo "$out" | grep -o "held by pid [0-9]*" | grep -o "[0-9]*$")
+echo " $ranks " | tr '\n' ' ' | grep -q " ${holder:-none} " && ok "lock_held_by_the_ranks # pid $holder" \
+    || nok lock_held_by_the_ranks "holder ${holder:-?}, ranks $ranks"
+job_kill9; wait $BG_PID 2>/dev/null
+# Once the holders are gone the folder is free again: the resume goes on from the last checkpoint.
+check lock_released_with_its_holders run $D/lock2 mpi 2 $PGRPO train $T --set run.out_dir=$D/lock --resume auto --set train.steps=4 --quiet
+# First SIGTERM: finish the step, checkpoint, exit 75; a second one ends the run at once (not 75, within seconds).
+# Steps of ~3 s (train.mu=100, 32 prompts), so the first signal alone would still be finishing the step.
+bg_mpi 2 $PGRPO train $T --set run.out_dir=$D/sig2 --set train.steps=100000 --set train.mu=100 --set train.prompts=32 --set checkpoint.every=1 --quiet >$D/sig2.log 2>&1
+for _ in $(seq 1 600); do [ -e $D/sig2/checkpoints/ckpt_00000001.h5 ] && break; sleep 0.05; done
+ranks=$(job_ranks); t0=$SECONDS; kill -TERM $ranks; sleep 0.5; kill -TERM $ranks; wait $BG_PID; rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 75 ] && [ $((SECONDS - t0)) -lt 10 ] && grep -q "a second stop signal: ending now" $D/sig2.log \
+    && ok "second_sigterm_kills_at_once # rc=$rc after $((SECONDS - t0)) s" || nok second_sigterm_kills_at_once "rc=$rc after $((SECONDS - t0)) s"
+/usr/bin/python3 -c "import sys" && $PGRPO inspect $D/sig2/checkpoints/ckpt_00000001.h5 >/dev/null 2>&1 \
+    && ok last_checkpoint_intact_after_second_sigterm || nok last_checkpoint_intact_after_second_sigterm
+# jobs/train.sbatch with PGRPO_LAUNCHER=mpirun (run here as a plain script): SIGTERM to the batch shell must end in
+# exit 75 after a checkpoint (mpirun itself, sent SIGTERM, would exit 1).
+SLURM_NTASKS=2 PGRPO_LAUNCHER=mpirun PGRPO=$PGRPO DECK=$TINY PGRPO_NO_REQUEUE=1 \
+    PGRPO_ARGS="--set train.base=$BASE --set run.out_dir=$D/sb --set train.steps=100000 --quiet" \
+    bash jobs/train.sbatch >$D/sb.log 2>&1 & sb_pid=$!
+for _ in $(seq 1 600); do [ -e $D/sb/checkpoints/ckpt_00000002.h5 ] && break; sleep 0.05; done
+kill -TERM $sb_pid; wait $sb_pid; rc=$?
+[ $rc -eq 75 ] && grep -q "forwarding SIGUSR1" $D/sb.log && ok "train_sbatch_mpirun_sigterm_exits_75" \
+    || nok train_sbatch_mpirun_sigterm_exits_75 "rc=$rc" "$(tail -2 $D/sb.log)"

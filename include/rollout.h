@@ -1,0 +1,44 @@
+// rollout.h — the rollout stage: draw the step's prompts, sample G completions each with the current policy,
+// score them, and (on rollout-only ranks) the frozen reference's log-probs. Also the forward-pass scratch and the
+// reference pass the learner shares.
+#ifndef PGRPO_ROLLOUT_H
+#define PGRPO_ROLLOUT_H
+#include "batch.h"
+#include "train_config.h"
+#include "model.h"
+#include "transfer.h"
+
+// Token/target/log-prob rows for forward (and backward) passes over micro-batches of sequences, sized once.
+typedef struct {
+    int micro, T_max;
+    int *tok, *tgt;                          // (micro, T_max)
+    float *logp_full, *ent_full, *dlogp_full;// (micro, T_max); ent/dlogp only with_grad
+} SeqScratch;
+void seq_scratch_alloc(SeqScratch *s, int micro, int T_max, int with_grad);
+void seq_scratch_free(SeqScratch *s);
+
+// b->ref_logp = log-probs of b's completions under ref, micro-batch by micro-batch (once per step).
+void reference_logp(Model *ref, SeqScratch *s, Batch *b);
+
+typedef struct {
+    const TrainConfig *c;
+    const Deck *deck;       // for the error naming model.context
+    const Task *task;
+    Model *policy;          // borrowed: the weights it samples with
+    Model *ref;             // owned; rollout-only ranks with train.beta > 0, else NULL
+    int rank;               // rollout rank: the sampling stream
+    long p0;                // first prompt of this rank within the step's P
+    Batch batch;            // (np prompts)
+    int *ptok, *plen;       // (np*G, TASK_MAX_PROMPT), (np*G) sampler inputs
+    SeqScratch scratch;     // reference pass
+} Rollout;
+
+// np prompts starting at p0; ref may be NULL (then no reference pass here).
+void rollout_init(Rollout *r, const TrainConfig *c, const Deck *deck, const Task *task, Model *policy, Model *ref,
+                  int rank, long p0, long np, int micro, int T_max);
+void rollout_free(Rollout *r);
+// Step `step` with policy version `version`: prompts -> completions -> rewards (-> reference log-probs). Fills
+// h's phase times (h->stop = 0: the caller says whether it saw a stop signal).
+void rollout_step(Rollout *r, long step, long version, TransferHeader *h);
+
+#endif
