@@ -211,6 +211,18 @@ int store_h5_attr_get_double(hid_t obj, const char *key, double *out) {
     return rc < 0 ? -1 : 0;
 }
 
+void store_h5_bound_caches(hid_t fapl) {
+    H5AC_cache_config_t c;
+    memset(&c, 0, sizeof c);
+    c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(fapl, &c) < 0) return;
+    c.set_initial_size = 1;
+    c.initial_size = STORE_MDC_BYTES / 2;
+    c.min_size = STORE_MDC_BYTES / 4;
+    c.max_size = STORE_MDC_BYTES;
+    H5Pset_mdc_config(fapl, &c);
+}
+
 int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text) {
     char schema[128], creator[128], created[64];
     snprintf(schema, sizeof schema, "pgrpo/%s", kind);

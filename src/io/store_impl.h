@@ -31,6 +31,11 @@ int store_h5_attr_set_double(hid_t obj, const char *key, double value);
 char *store_h5_attr_get_str(hid_t obj, const char *key);   // malloc'd, NULL if absent/not a string
 int store_h5_attr_get_int(hid_t obj, const char *key, long *out);
 int store_h5_attr_get_double(hid_t obj, const char *key, double *out);
+// Metadata cache bounds for the files written every step (metrics.h5, trajectories.h5). HDF5's default lets the
+// cache grow adaptively to 32 MiB per file; the appended files' working set (the last chunk index nodes and
+// object headers) is far smaller, so a small fixed ceiling keeps RSS flat (issue 8 A10).
+#define STORE_MDC_BYTES (1 << 20)
+void store_h5_bound_caches(hid_t fapl);
 // Root attributes every pgrpo file carries (schema, schema_version, creator, deck, created). The version is
 // STORE_SCHEMA_VERSION for containers (framed) and STORE_SERIES_VERSION for metrics/trajectories.
 int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text);
