@@ -12,8 +12,8 @@
 //     import h5py, numpy as np
 //     with h5py.File("groups.h5", "w") as f:
 //         f["user_group"] = np.array(groups, dtype=np.int64); f.attrs["n_groups"] = 4
-// Bounded: the HDF5 parsing runs in a forked child with a STORE_WATCHDOG_S (15 s) deadline, so a damaged file
-// whose metadata makes HDF5 loop or crash gives an error line, never a hang or a crash of the caller.
+// Bounded: the HDF5 parsing runs in a forked child with a 15 s deadline (environment PGRPO_WATCHDOG_S overrides),
+// so a damaged file whose metadata makes HDF5 loop or crash gives an error line, never a hang or a crash.
 #ifndef PGRPO_GROUPS_FILE_H
 #define PGRPO_GROUPS_FILE_H
 #include <stddef.h>

@@ -168,7 +168,7 @@ int groups_file_read(const char *path, int n_users, int *user_group, int *n_grou
     j->rc = -1;
     snprintf(j->err, sizeof j->err, "%s: the reader process ended without a result", path);
     char why[512];
-    int rc = store_bounded_run(read_child, j, STORE_WATCHDOG_S, why, sizeof why);
+    int rc = store_bounded_run(read_child, j, store_watchdog_s(), why, sizeof why);
     if (rc != 0) store_seterr(err, errlen, "%s: %s", path, rc < 0 ? why : "the reader process failed");
     else if (j->rc != 0) store_seterr(err, errlen, "%s", j->err);
     else {

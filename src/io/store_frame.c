@@ -136,6 +136,12 @@ int store_frame_verify(const char *path, const char *magic, char *why, size_t n)
 // MPI's exit handlers belong to the parent (an MPI-IO file closed from a child would wait on a collective).
 // Results travel back through memory the caller mapped MAP_SHARED before calling.
 
+int store_watchdog_s(void) {
+    const char *e = getenv("PGRPO_WATCHDOG_S");
+    int s = e && *e ? atoi(e) : 0;
+    return s >= 1 && s <= 3600 ? s : STORE_WATCHDOG_S;
+}
+
 int store_bounded_run(int (*fn)(void *), void *arg, int seconds, char *why, size_t n) {
     fflush(NULL);   // buffered output must not be written twice
     pid_t pid = fork();

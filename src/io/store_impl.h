@@ -55,6 +55,8 @@ int store_h5_verify_dataset(hid_t d, char *why, size_t whylen);
 #define STORE_MAGIC_CTR "PGRPOCTR"   // container: payload = HDF5 file, header = its user block
 #define STORE_MAGIC_SNP "PGRPOSNP"   // output snapshot: payload = the raw bytes of the copied file
 #define STORE_WATCHDOG_S 15          // bound on HDF5 parsing a file without a frame (store_bounded_run)
+// STORE_WATCHDOG_S, or PGRPO_WATCHDOG_S from the environment (1..3600; the corruption tests use a short one).
+int store_watchdog_s(void);
 void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc);
 // 0 header valid (magic_out, payload, crc filled), 1 no pgrpo magic at all, -1 damaged (why).
 int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, char *why, size_t n);
