@@ -147,8 +147,10 @@ int store_bounded_run(int (*fn)(void *), void *arg, int seconds, char *why, size
     pid_t pid = fork();
     if (pid < 0) { snprintf(why, n, "cannot fork a reader process: %s", strerror(errno)); return -1; }
     if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
+        // Default dispositions: a crash must end the child by its signal (which the parent reports), not run a
+        // handler inherited from the caller (the trainer's preemption flags, a sanitizer's SEGV report).
+        int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
         alarm((unsigned)seconds);   // default action ends the child; the parent below waits a little longer
         int rc = fn(arg);
         fflush(NULL);

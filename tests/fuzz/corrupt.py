@@ -134,7 +134,7 @@ def main():
     rng = random.Random(seed)
     os.makedirs(work, exist_ok=True)
     counts = dict(variants=0, runs=0, refused=0, accepted_unchanged=0, undetectable=0, crash=0, hang=0, silent=0,
-                  noisy=0)
+                  noisy=0, watchdog=0, hdf5_crash_contained=0)
     bad = []
     groups_ref = {}
     for kind, path, nu in bases:
@@ -191,6 +191,8 @@ def main():
                     counts["silent"] += 1; bad.append("SILENT " + what)
             else:
                 counts["refused"] += 1
+                counts["watchdog"] += "did not finish reading" in err
+                counts["hdf5_crash_contained"] += "HDF5 crashed reading" in err
                 if must_accept is True:
                     counts["noisy"] += 1; bad.append("WRONGLY REFUSED " + what + ": " + " | ".join(lines))
                 elif rc not in (2, 3) or len(lines) != 1 or (rname == "inspect" and not lines[0].startswith("pgrpo: error: ")):

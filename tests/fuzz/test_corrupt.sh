@@ -29,7 +29,10 @@ with h5py.File(d + "/groups.h5", "w") as f:
 PY
 $OPEN snapshot $D/metrics.snap $D/metrics.restored >/dev/null && cmp -s $D/metrics.restored $D/run/metrics.h5 &&
     ok corrupt_intact_snapshot_round_trips || nok corrupt_intact_snapshot_round_trips
-/usr/bin/python3 tests/fuzz/corrupt.py $N $SEED $D/variants $PGRPO $OPEN policy:$D/base/sft_base.h5 \
+# inspect runs as the ASan/UBSan binary when it is built (make test-bin), so memory errors count as crashes.
+INSPECT=$PGRPO; [ -x build/asan/pgrpo ] && INSPECT=$PWD/build/asan/pgrpo
+echo "# inspect binary: $INSPECT"
+/usr/bin/python3 tests/fuzz/corrupt.py $N $SEED $D/variants $INSPECT $OPEN policy:$D/base/sft_base.h5 \
     checkpoint:$ckpt snapshot:$D/metrics.snap groups:$D/groups.h5:200 plain:$D/run/metrics.h5
 rc=$?
 [ $rc -eq 0 ] || { mkdir -p build/test-logs; rm -rf build/test-logs/corrupt-variants;
