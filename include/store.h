@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <mpi.h>
 
-#define STORE_SCHEMA_VERSION 1
+// Version 2: containers carry the pgrpo frame (a 512-byte HDF5 user block: magic, payload length, whole-file
+// CRC-32) that store_open checks before HDF5 parses a byte; version-1 containers (no frame) are refused.
+// metrics.h5 and trajectories.h5 are written in place while training, so they have no frame and stay version 1.
+#define STORE_SCHEMA_VERSION 2
+#define STORE_SERIES_VERSION 1
 #define STORE_MAX_DIMS 8
 // Kinds used by pgrpo; any short word is accepted.
 #define STORE_KIND_CKPT "checkpoint"
@@ -37,6 +41,8 @@ typedef struct StoreWriter StoreWriter;
 typedef struct StoreReader StoreReader;
 
 // Writes to "<final_path>.tmp.<pid>" in the same directory; nothing appears at final_path until commit.
+// The HDF5 file gets a 512-byte user block that commit fills with the pgrpo frame (see store_frame.c): magic
+// "PGRPOCTR", payload length, CRC-32 of every byte after the block. h5py and h5dump skip the block as usual.
 StoreWriter *store_writer_create(const char *final_path, const char *kind, const char *deck_text,
                                  char *err, size_t errlen);
 // Arrays of at least min_bytes get chunked + shuffle + gzip(level); level 0 (the default) stores contiguous.
@@ -53,7 +59,9 @@ const char *store_writer_error(const StoreWriter *w);   // first error, or NULL
 int store_commit(StoreWriter *w, char *err, size_t errlen);
 void store_abort(StoreWriter *w);   // removes the temp file, frees w
 
-// Checks HDF5 signature, schema kind (NULL = any pgrpo kind) and version, and verifies EVERY dataset's checksum.
+// Before HDF5 parses anything: the frame's magic, length == file size - 512 and whole-file CRC-32 (a damaged file
+// is refused in one read, never looped on). Then the schema kind (NULL = any pgrpo kind) and version, and EVERY
+// dataset's checksum. Errors name the file: "... is truncated", "... checksum mismatch", "... no pgrpo header".
 StoreReader *store_open(const char *path, const char *kind, char *err, size_t errlen);
 // Reads a whole dataset; the stored type must be `type` and hold exactly n_elems elements.
 int store_get(StoreReader *r, const char *name, StoreType type, void *out, size_t n_elems);

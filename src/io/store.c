@@ -211,6 +211,18 @@ int store_h5_attr_get_double(hid_t obj, const char *key, double *out) {
     return rc < 0 ? -1 : 0;
 }
 
+void store_h5_bound_caches(hid_t fapl) {
+    H5AC_cache_config_t c;
+    memset(&c, 0, sizeof c);
+    c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(fapl, &c) < 0) return;
+    c.set_initial_size = 1;
+    c.initial_size = STORE_MDC_BYTES / 2;
+    c.min_size = STORE_MDC_BYTES / 4;
+    c.max_size = STORE_MDC_BYTES;
+    H5Pset_mdc_config(fapl, &c);
+}
+
 int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text) {
     char schema[128], creator[128], created[64];
     snprintf(schema, sizeof schema, "pgrpo/%s", kind);
@@ -223,7 +235,8 @@ int store_h5_root_attrs(hid_t file, const char *kind, const char *deck_text) {
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     int rc = 0;
     rc |= store_h5_attr_set_str(file, "schema", schema);
-    rc |= store_h5_attr_set_int(file, "schema_version", STORE_SCHEMA_VERSION);
+    int series = !strcmp(kind, STORE_KIND_METRICS) || !strcmp(kind, STORE_KIND_TRAJ);
+    rc |= store_h5_attr_set_int(file, "schema_version", series ? STORE_SERIES_VERSION : STORE_SCHEMA_VERSION);
     rc |= store_h5_attr_set_str(file, "creator", creator);
     rc |= store_h5_attr_set_str(file, "deck", deck_text ? deck_text : "");
     rc |= store_h5_attr_set_str(file, "created", created);
@@ -411,9 +424,11 @@ StoreWriter *store_writer_create(const char *final_path, const char *kind, const
     }
     close(fd);
     StoreQuiet q = store_quiet_begin();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pset_userblock(fcpl, STORE_FRAME_BYTES);   // room for the frame store_commit writes
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
     H5Pclose(fapl);
     if (w->file < 0 || store_h5_root_attrs(w->file, kind, deck_text) != 0) {
         char h5[256];
@@ -541,26 +556,62 @@ static void dir_of(const char *path, char *out, size_t n) {
     else snprintf(out, n, "%.*s", (int)(slash - path), path);
 }
 
+// Fills the 512-byte user block with the frame: the payload (the HDF5 file proper) is read back and checksummed,
+// so the CRC covers the bytes on disk, not what we meant to write.
+static int write_frame(const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDWR);
+    if (fd < 0) {
+        store_seterr(err, errlen, "cannot reopen %s to seal it: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    uint32_t crc = 0;
+    char why[256];
+    int rc = -1;
+    if (fstat(fd, &st) != 0 || st.st_size < STORE_FRAME_BYTES)
+        store_seterr(err, errlen, "cannot seal %s: HDF5 left %lld bytes", path, (long long)st.st_size);
+    else if (store_frame_crc_range(fd, STORE_FRAME_BYTES, (uint64_t)st.st_size - STORE_FRAME_BYTES, &crc, why,
+                                   sizeof why) != 0)
+        store_seterr(err, errlen, "cannot seal %s: %s", path, why);
+    else {
+        unsigned char hdr[STORE_FRAME_BYTES];
+        store_frame_header(hdr, STORE_MAGIC_CTR, (uint64_t)st.st_size - STORE_FRAME_BYTES, crc);
+        if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+            store_seterr(err, errlen, "cannot write the header of %s: %s", path, strerror(errno));
+        else if (fsync(fd) != 0) store_seterr(err, errlen, "cannot fsync %s: %s", path, strerror(errno));
+        else rc = 0;
+    }
+    close(fd);
+    return rc;
+}
+
+int store_rename_durable(const char *tmp, const char *final, char *err, size_t errlen) {
+    char dir[STORE_PATHLEN];
+    dir_of(final, dir, sizeof dir);
+    if (rename(tmp, final) != 0) {
+        store_seterr(err, errlen, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        return -1;
+    }
+    if (fsync_path(dir, 1) != 0) {
+        // The file is complete and in place; only its durability across a power loss is unconfirmed.
+        store_seterr(err, errlen, "wrote %s but cannot fsync its directory %s: %s", final, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int store_commit(StoreWriter *w, char *err, size_t errlen) {
     int rc = -1;
     StoreQuiet q = store_quiet_begin();
     herr_t closed = H5Fclose(w->file);
     store_quiet_end(q);
     w->file = -1;
-    char dir[STORE_PATHLEN];
-    dir_of(w->final_path, dir, sizeof dir);
     if (w->err[0]) store_seterr(err, errlen, "%s", w->err);
     else if (closed < 0) store_seterr(err, errlen, "cannot finish writing %s (HDF5 close failed; disk full?)",
                                       w->tmp_path);
-    else if (fsync_path(w->tmp_path, 0) != 0)
-        store_seterr(err, errlen, "cannot fsync %s: %s", w->tmp_path, strerror(errno));
-    else if (rename(w->tmp_path, w->final_path) != 0)
-        store_seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp_path, w->final_path, strerror(errno));
-    else if (fsync_path(dir, 1) != 0)
-        // The file is complete and in place; only its durability across a power loss is unconfirmed.
-        store_seterr(err, errlen, "wrote %s but cannot fsync its directory %s: %s", w->final_path, dir,
-                     strerror(errno));
-    else rc = 0;
+    else if (write_frame(w->tmp_path, err, errlen) == 0 &&
+             store_rename_durable(w->tmp_path, w->final_path, err, errlen) == 0)
+        rc = 0;
     if (rc) unlink(w->tmp_path);
     free(w);
     return rc;
@@ -593,16 +644,22 @@ StoreReader *store_open(const char *path, const char *kind, char *err, size_t er
     }
     struct stat st;
     fstat(fd, &st);
+    char why[STORE_ERRLEN];
+    int fr = store_frame_verify_fd(fd, STORE_MAGIC_CTR, NULL, why, sizeof why);
     close(fd);
+    if (fr == 1) {
+        store_seterr(err, errlen, "%s is not a pgrpo file of this version (%lld bytes, no pgrpo header: another "
+                     "program or a pgrpo before schema 2 wrote it; regenerate it with this pgrpo)", path,
+                     (long long)st.st_size);
+        return NULL;
+    }
+    if (fr != 0) {
+        store_seterr(err, errlen, "%s is corrupt: %s", path, why);
+        return NULL;
+    }
     StoreQuiet q = store_quiet_begin();
     StoreReader *r = NULL;
     hid_t f = -1;
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) {
-        store_seterr(err, errlen, "%s is not an HDF5 file (%lld bytes, no HDF5 signature)", path,
-                     (long long)st.st_size);
-        goto done;
-    }
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         char h5[256];
@@ -620,7 +677,6 @@ StoreReader *store_open(const char *path, const char *kind, char *err, size_t er
     int bad = 0;
     for (int i = 0; i < names.n && !bad; i++) {
         hid_t d = H5Dopen2(f, names.v[i], H5P_DEFAULT);
-        char why[512];
         if (d < 0) { snprintf(why, sizeof why, "cannot open it"); bad = 1; }
         else { bad = store_h5_verify_dataset(d, why, sizeof why) != 0; H5Dclose(d); }
         if (bad) store_seterr(err, errlen, "%s is corrupt: dataset %s: %s", path, names.v[i], why);

@@ -190,6 +190,7 @@ TrajFile *traj_open(MPI_Comm comm, const char *path, const char *deck_text, int 
     H5Pset_all_coll_metadata_ops(fapl, 1);
     H5Pset_coll_metadata_write(fapl, 1);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    store_h5_bound_caches(fapl);
     int exists = 0;
     if (t->rank == 0) exists = access(path, F_OK) == 0;
     MPI_Bcast(&exists, 1, MPI_INT, 0, comm);

@@ -34,6 +34,8 @@ grep -q "do not tile" $TMP/out; tap $? "traj bad tiling message names the proble
 
 timeout 60 $MPIRUN -np 2 $BIN ckpt $TMP/ckpt.h5 >$TMP/out 2>&1; tap $? "container written under mpirun"
 $PY tests/reference/test_store_h5py.py ckpt $TMP/ckpt.h5; [ $? = 0 ] || fail=1
+h5dump $TMP/ckpt.h5 >/dev/null 2>&1 && h5dump -B -H $TMP/ckpt.h5 2>/dev/null | grep -q 'USERBLOCK_SIZE 512'
+tap $? "h5dump reads the framed container (user block 512)"
 
 [ $fail = 0 ] && rm -rf "$TMP" || echo "# files kept in $TMP"
 exit $fail

@@ -3,7 +3,8 @@
 
   test_store_h5py.py traj FILE P G Tp Tc NSTEPS   trajectories written by tests/tools/traj_mpi (write mode)
   test_store_h5py.py ckpt FILE                    container: every dataset's `checksum` == zlib.crc32 of its
-                                                  little-endian bytes (the documented algorithm)
+                                                  little-endian bytes (the documented algorithm), and the pgrpo
+                                                  frame in the 512-byte user block (src/io/store_frame.c)
 The value pattern mirrors fill() in tests/tools/traj_mpi.c.
 """
 import sys
@@ -24,9 +25,9 @@ def check(name, cond, detail=""):
             print("#   " + str(detail))
 
 
-def root_attrs(f, kind):
+def root_attrs(f, kind, version=1):
     check(kind + " schema", f.attrs.get("schema") == "pgrpo/" + kind, f.attrs.get("schema"))
-    check(kind + " schema_version", int(f.attrs.get("schema_version", -1)) == 1)
+    check(kind + " schema_version", int(f.attrs.get("schema_version", -1)) == version)
     check(kind + " creator", str(f.attrs.get("creator", "")).startswith("pgrpo "))
     check(kind + " deck", "[run]" in str(f.attrs.get("deck", "")))
     check(kind + " created", len(str(f.attrs.get("created", ""))) == 20)
@@ -76,9 +77,23 @@ def test_traj(path, P, G, Tp, Tc, S):
         check("traj steps cover 0..%d once each" % (S - 1), list(steps) == list(range(S)), steps)
 
 
+def check_frame(path):
+    """The frame, re-derived independently: magic, version, sizes, CRC-32 of the payload and of the header."""
+    import struct
+    data = open(path, "rb").read()
+    magic, version, header, payload, crc = struct.unpack_from("<8sIIQI", data, 0)
+    check("frame magic", magic == b"PGRPOCTR", magic)
+    check("frame version 1, header 512", (version, header) == (1, 512), (version, header))
+    check("frame payload length == file size - 512", payload == len(data) - 512, (payload, len(data)))
+    check("frame CRC-32 of bytes 512.. == zlib.crc32", crc == zlib.crc32(data[512:]))
+    check("frame header CRC-32", struct.unpack_from("<I", data, 508)[0] == zlib.crc32(data[:508]))
+
+
 def test_ckpt(path):
+    check_frame(path)
     with h5py.File(path, "r") as f:
-        root_attrs(f, "checkpoint")
+        check("h5py sees the 512-byte user block", f.userblock_size == 512, f.userblock_size)
+        root_attrs(f, "checkpoint", 2)
         names = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         check("ckpt has datasets", len(names) >= 3, names)

@@ -1,0 +1,183 @@
+// store_frame.c — the pgrpo frame: a 512-byte header in front of a file's payload that makes the whole file
+// self-verifying before any parser (HDF5) sees it, plus the bounded runner for files without one.
+//
+// Layout (little-endian), shared by containers (payload = the HDF5 file; the header is its HDF5 user block, so
+// h5py/h5dump read the file as usual) and output snapshots (payload = the raw bytes of the copied file):
+//   0   magic[8]        "PGRPOCTR" (container) or "PGRPOSNP" (snapshot)
+//   8   u32 version     1
+//   12  u32 header      512 (bytes before the payload)
+//   16  u64 payload     payload bytes = file size - 512
+//   24  u32 crc         CRC-32 of the payload
+//   28  note            NUL-padded text for people reading the file with `head`
+//   508 u32 header_crc  CRC-32 of bytes [0, 508), so no byte of the file goes unchecked
+// Why a frame rather than HDF5's own checks: a damaged superblock or object header can make the HDF5 library loop
+// forever (issue 8, A2); a whole-file CRC checked first means HDF5 only ever parses bytes pgrpo itself wrote.
+#include "store_impl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FRAME_VERSION 1u
+#define FRAME_CHUNK (1 << 20)
+
+static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
+static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i); }
+static uint32_t get_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc) {
+    memset(hdr, 0, STORE_FRAME_BYTES);
+    memcpy(hdr, magic, 8);
+    put_u32(hdr + 8, FRAME_VERSION);
+    put_u32(hdr + 12, STORE_FRAME_BYTES);
+    put_u64(hdr + 16, payload);
+    put_u32(hdr + 24, crc);
+    const char *note = strcmp(magic, STORE_MAGIC_CTR) == 0
+        ? "\npgrpo container: an HDF5 file follows at byte 512 (this is its user block). Checked by pgrpo before "
+          "HDF5 reads it: CRC-32 of bytes 512.. at offset 24, of bytes 0..507 at offset 508.\n"
+        : "\npgrpo snapshot: the raw bytes of one output file follow at byte 512. CRC-32 of bytes 512.. at offset "
+          "24, of bytes 0..507 at offset 508. Restore it with pgrpo (train --resume), not by hand.\n";
+    memcpy(hdr + 28, note, strlen(note) < 470 ? strlen(note) : 470);
+    put_u32(hdr + 508, store_crc32(0, hdr, 508));
+}
+
+int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, char *why, size_t n) {
+    unsigned char h[STORE_FRAME_BYTES];
+    ssize_t got = pread(fd, h, sizeof h, 0);
+    if (got < 0) { snprintf(why, n, "cannot read: %s", strerror(errno)); return -1; }
+    if (got < 8 || (memcmp(h, STORE_MAGIC_CTR, 8) != 0 && memcmp(h, STORE_MAGIC_SNP, 8) != 0)) {
+        snprintf(why, n, "no pgrpo header");
+        return 1;
+    }
+    memcpy(magic_out, h, 8);
+    magic_out[8] = 0;
+    if (got < STORE_FRAME_BYTES) { snprintf(why, n, "truncated inside its pgrpo header (%zd bytes)", got); return -1; }
+    if (get_u32(h + 508) != store_crc32(0, h, 508)) { snprintf(why, n, "damaged pgrpo header (checksum mismatch)"); return -1; }
+    if (get_u32(h + 8) != FRAME_VERSION || get_u32(h + 12) != STORE_FRAME_BYTES) {
+        snprintf(why, n, "pgrpo header version %u (this pgrpo reads %u; a newer pgrpo wrote it?)", get_u32(h + 8),
+                 FRAME_VERSION);
+        return -1;
+    }
+    *payload = get_u64(h + 16);
+    *crc = get_u32(h + 24);
+    return 0;
+}
+
+// CRC-32 of [off, off+len) of fd, streamed; -1 with why on a read error or a short file.
+int store_frame_crc_range(int fd, uint64_t off, uint64_t len, uint32_t *crc, char *why, size_t n) {
+    unsigned char *buf = malloc(FRAME_CHUNK);
+    if (!buf) { snprintf(why, n, "out of memory"); return -1; }
+    uint32_t c = 0;
+    int rc = 0;
+    while (len > 0) {
+        size_t want = len < FRAME_CHUNK ? (size_t)len : FRAME_CHUNK;
+        ssize_t got = pread(fd, buf, want, (off_t)off);
+        if (got <= 0) {
+            snprintf(why, n, got < 0 ? "read error: %s" : "unexpected end of file%s", got < 0 ? strerror(errno) : "");
+            rc = -1;
+            break;
+        }
+        c = store_crc32(c, buf, (size_t)got);
+        off += (uint64_t)got;
+        len -= (uint64_t)got;
+    }
+    free(buf);
+    *crc = c;
+    return rc;
+}
+
+int store_frame_verify_fd(int fd, const char *magic, uint64_t *payload_out, char *why, size_t n) {
+    char m[9];
+    uint64_t payload;
+    uint32_t crc, have;
+    int h = store_frame_read_header(fd, m, &payload, &crc, why, n);
+    if (h) return h;
+    if (strcmp(m, magic) != 0) {
+        snprintf(why, n, "a pgrpo %s, not a pgrpo %s", strcmp(m, STORE_MAGIC_SNP) ? "container" : "snapshot",
+                 strcmp(magic, STORE_MAGIC_SNP) ? "container" : "snapshot");
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { snprintf(why, n, "cannot stat: %s", strerror(errno)); return -1; }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size != STORE_FRAME_BYTES + payload) {
+        snprintf(why, n, "%s (%llu bytes, its header says %llu)", size < STORE_FRAME_BYTES + payload
+                 ? "truncated" : "has extra bytes at the end", (unsigned long long)size,
+                 (unsigned long long)(STORE_FRAME_BYTES + payload));
+        return -1;
+    }
+    if (store_frame_crc_range(fd, STORE_FRAME_BYTES, payload, &have, why, n) != 0) return -1;
+    if (have != crc) {
+        snprintf(why, n, "checksum mismatch (header %08x, contents %08x): damaged", crc, have);
+        return -1;
+    }
+    if (payload_out) *payload_out = payload;
+    return 0;
+}
+
+int store_frame_verify(const char *path, const char *magic, char *why, size_t n) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { snprintf(why, n, "cannot open: %s", strerror(errno)); return -1; }
+    int rc = store_frame_verify_fd(fd, magic, NULL, why, n);
+    close(fd);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bounded run: fn(arg) in a forked child with a deadline. The child ends with _exit, never exit(): HDF5's and
+// MPI's exit handlers belong to the parent (an MPI-IO file closed from a child would wait on a collective).
+// Results travel back through memory the caller mapped MAP_SHARED before calling.
+
+int store_watchdog_s(void) {
+    const char *e = getenv("PGRPO_WATCHDOG_S");
+    int s = e && *e ? atoi(e) : 0;
+    return s >= 1 && s <= 3600 ? s : STORE_WATCHDOG_S;
+}
+
+int store_bounded_run(int (*fn)(void *), void *arg, int seconds, char *why, size_t n) {
+    fflush(NULL);   // buffered output must not be written twice
+    pid_t pid = fork();
+    if (pid < 0) { snprintf(why, n, "cannot fork a reader process: %s", strerror(errno)); return -1; }
+    if (pid == 0) {
+        // Default dispositions: a crash must end the child by its signal (which the parent reports), not run a
+        // handler inherited from the caller (the trainer's preemption flags, a sanitizer's SEGV report).
+        int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
+        alarm((unsigned)seconds);   // default action ends the child; the parent below waits a little longer
+        int rc = fn(arg);
+        fflush(NULL);
+        _exit(rc & 0xff);
+    }
+    int status = 0;
+    struct timespec nap = {0, 2000000};
+    long waited_ms = 0, limit_ms = 1000L * (seconds + 2);
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < limit_ms) {
+        nanosleep(&nap, NULL);
+        waited_ms += 2;
+    }
+    if (w == 0) {   // the child ignored its alarm: stop it the hard way
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        status = SIGALRM;   // report as a timeout
+        snprintf(why, n, "HDF5 did not finish reading it within %d s (damaged metadata makes it loop)", seconds);
+        return -1;
+    }
+    if (w < 0) { snprintf(why, n, "lost the reader process: %s", strerror(errno)); return -1; }
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        if (sig == SIGALRM || sig == SIGKILL)
+            snprintf(why, n, "HDF5 did not finish reading it within %d s (damaged metadata makes it loop)", seconds);
+        else snprintf(why, n, "HDF5 crashed reading it (signal %d: %s; the file is damaged)", sig, strsignal(sig));
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
