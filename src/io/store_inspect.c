@@ -265,7 +265,9 @@ int store_inspect(const char *path, int verify, FILE *out) {
     }
     if (h == 0) return inspect_h5(path, verify, out, (long long)st.st_size, "pgrpo container, checksum OK");
     InspectArgs a = {path, verify, out, (long long)st.st_size};
-    int rc = store_bounded_run(inspect_child, &a, store_watchdog_s(), why, sizeof why);
+    // Inspect also reads every dataset (checksums): allow 1 s per 50 MB on top of the metadata bound.
+    int limit = store_watchdog_s() + (int)(st.st_size / 50000000);
+    int rc = store_bounded_run(inspect_child, &a, limit, why, sizeof why);
     if (rc < 0) {
         fprintf(stderr, "pgrpo: error: %s: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
                 path, why);
