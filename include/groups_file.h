@@ -7,7 +7,8 @@
 //   Every value must satisfy 0 <= g < n_groups; n_groups <= TASK_MAX_GROUPS.
 //   Refused, with one line naming the file and the problem: float or non-numeric types (so no NaN can enter), any
 //   other rank or length, values out of range, a non-integer n_groups, a file HDF5 cannot read.
-//   Files pgrpo writes are accepted too: a framed pgrpo container is verified whole (its CRC) first, and a
+//   /user_group may carry a uint32 `checksum` attribute (CRC-32 of its little-endian bytes, what
+//   postproc/groups_file.py writes); when present it is verified. Files pgrpo writes are accepted too: a framed pgrpo container is verified whole (its CRC) first, and a
 //   checkpoint's /groups/user_group is used when /user_group is absent.
 //     import h5py, numpy as np
 //     with h5py.File("groups.h5", "w") as f:

@@ -106,6 +106,20 @@ static int read_n_groups(hid_t f, GroupsJob *j, int *ng) {
     return 0;
 }
 
+// A `checksum` attribute (pgrpo's CRC-32 of the little-endian bytes, as postproc/groups_file.py writes) is
+// checked when present and the type is one pgrpo checksums; a plain file without one is taken as it is.
+static int verify_if_summed(hid_t d, GroupsJob *j) {
+    hid_t t = H5Dget_type(d);
+    StoreType st;
+    int summable = store_h5_type_of(t, &st) == 0;
+    H5Tclose(t);
+    if (!summable || H5Aexists(d, "checksum") <= 0) return 0;
+    char why[512];
+    if (store_h5_verify_dataset(d, why, sizeof why) == 0) return 0;
+    snprintf(j->err, sizeof j->err, "%s is corrupt: /user_group: %s", j->path, why);
+    return -1;
+}
+
 static int check_frame(GroupsJob *j) {
     int fd = open(j->path, O_RDONLY);
     if (fd < 0) {
@@ -132,8 +146,8 @@ static int read_child(void *arg) {
         char h5[256];
         store_h5_errtext(h5, sizeof h5);
         snprintf(j->err, sizeof j->err, "%s is truncated or damaged (%s)", j->path, h5[0] ? h5 : "HDF5 cannot open it");
-    } else if ((d = open_user_group(f, j)) >= 0 && v && read_values(d, j, v, &maxg) == 0 &&
-               read_n_groups(f, j, &ng) == 0) {
+    } else if ((d = open_user_group(f, j)) >= 0 && v && verify_if_summed(d, j) == 0 &&
+               read_values(d, j, v, &maxg) == 0 && read_n_groups(f, j, &ng) == 0) {
         if (ng == 0) ng = maxg + 1;
         if (maxg >= ng)
             snprintf(j->err, sizeof j->err, "%s: /user_group holds group %d but the root attribute n_groups is %d",

@@ -151,6 +151,10 @@ int store_bounded_run(int (*fn)(void *), void *arg, int seconds, char *why, size
         // handler inherited from the caller (the trainer's preemption flags, a sanitizer's SEGV report).
         int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM};
         for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
+        // The child reports through the caller's shared memory and its own stdout; HDF5's or a failing
+        // allocator's messages about a damaged file would only break the one-line error rule.
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) { dup2(devnull, 2); close(devnull); }
         alarm((unsigned)seconds);   // default action ends the child; the parent below waits a little longer
         int rc = fn(arg);
         fflush(NULL);

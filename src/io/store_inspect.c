@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,7 +115,9 @@ static void print_groups(FILE *out, hid_t file, const char *path) {
 
 // The HDF5 part of inspect. For a framed (verified) file it runs in this process; for any other file in a
 // bounded child (store_bounded_run), since damaged HDF5 metadata can make the library loop or crash.
-static int inspect_h5(const char *path, int verify, FILE *out, long long size, const char *frame_line) {
+// The error line goes to errout when given (the bounded child hands it to the parent), else to stderr.
+static int inspect_h5(const char *path, int verify, FILE *out, long long size, const char *frame_line,
+                      char *errout, size_t errn) {
     StoreQuiet q = store_quiet_begin();
     int rc = 0;
     char first_err[2 * STORE_ERRLEN] = "";
@@ -224,18 +227,20 @@ done:
     if (f >= 0) H5Fclose(f);
     store_quiet_end(q);
     if (first_err[0]) {
-        fprintf(stderr, "pgrpo: error: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
-                first_err);
+        if (errout) snprintf(errout, errn, "%s", first_err);
+        else fprintf(stderr, "pgrpo: error: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
+                     first_err);
         rc = EXIT_RUNTIME;
     }
     return rc;
 }
 
-typedef struct { const char *path; int verify; FILE *out; long long size; } InspectArgs;
+typedef struct { const char *path; int verify; FILE *out; long long size; char *err; } InspectArgs;
 
 static int inspect_child(void *arg) {
     InspectArgs *a = arg;
-    return inspect_h5(a->path, a->verify, a->out, a->size, "none (not a pgrpo container: read with a watchdog)");
+    return inspect_h5(a->path, a->verify, a->out, a->size, "none (not a pgrpo container: read with a watchdog)",
+                      a->err, STORE_ERRLEN * 2);
 }
 
 int store_inspect(const char *path, int verify, FILE *out) {
@@ -263,13 +268,25 @@ int store_inspect(const char *path, int verify, FILE *out) {
                 (unsigned long long)payload);
         return 0;
     }
-    if (h == 0) return inspect_h5(path, verify, out, (long long)st.st_size, "pgrpo container, checksum OK");
-    InspectArgs a = {path, verify, out, (long long)st.st_size};
-    int rc = store_bounded_run(inspect_child, &a, store_watchdog_s(), why, sizeof why);
-    if (rc < 0) {
-        fprintf(stderr, "pgrpo: error: %s: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
-                path, why);
+    if (h == 0) return inspect_h5(path, verify, out, (long long)st.st_size, "pgrpo container, checksum OK", NULL, 0);
+    char *child_err = mmap(NULL, STORE_ERRLEN * 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (child_err == MAP_FAILED) {
+        fprintf(stderr, "pgrpo: error: cannot inspect %s: out of memory\n", path);
         return EXIT_RUNTIME;
     }
-    return rc;
+    child_err[0] = 0;
+    InspectArgs a = {path, verify, out, (long long)st.st_size, child_err};
+    // Inspect also reads every dataset (checksums): allow 1 s per 50 MB on top of the metadata bound.
+    int limit = store_watchdog_s() + (int)(st.st_size / 50000000);
+    int rc = store_bounded_run(inspect_child, &a, limit, why, sizeof why);
+    if (rc >= 0 && rc != 0 && rc != EXIT_RUNTIME)   // the child ended some other way (a sanitizer's exit code)
+        snprintf(why, sizeof why, "the HDF5 reader process failed (exit status %d; the file is damaged)", rc);
+    if (rc == EXIT_RUNTIME && child_err[0])
+        fprintf(stderr, "pgrpo: error: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
+                child_err);
+    else if (rc != 0)
+        fprintf(stderr, "pgrpo: error: %s: %s (HINT: restore the file from a backup or an earlier checkpoint)\n",
+                path, why);
+    munmap(child_err, STORE_ERRLEN * 2);
+    return rc == 0 ? 0 : EXIT_RUNTIME;
 }

@@ -8,6 +8,11 @@
 
 #define TRAJ_GZIP_LEVEL 4
 #define TRAJ_NDSETS 11
+// Rows between H5Fflush calls. Parallel HDF5 keeps the metadata of every chunk written (one per step per
+// dataset) in memory until the file is flushed: ~1.4 KB per step on the tiny deck, without bound when checkpoints
+// are rare (issue 8 A10). A collective flush every 256 rows bounds that at a few hundred KB, for ~1 flush per 16
+// batched writes.
+#define TRAJ_FLUSH_ROWS 256
 
 typedef struct {
     const char *name;
@@ -293,8 +298,18 @@ int traj_flush(TrajFile *t) {
         t->nbuf = 0;
         return -1;
     }
+    int crossed = rows / TRAJ_FLUSH_ROWS != t->rows / TRAJ_FLUSH_ROWS;   // same on every rank
     t->rows = rows;
     t->nbuf = 0;
+    if (crossed) {
+        q = store_quiet_begin();
+        ok = H5Fflush(t->file, H5F_SCOPE_GLOBAL) >= 0;
+        store_quiet_end(q);
+        if (!all_ok(t, ok)) {
+            store_seterr(t->err, sizeof t->err, "%s: flush after step %ld failed (disk full?)", t->path, t->last_step);
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -23,17 +23,21 @@ sys.path.insert(0, "tests/fuzz")
 from corrupt import frame
 d = sys.argv[1]
 open(d + "/metrics.snap", "wb").write(frame(open(d + "/run/metrics.h5", "rb").read()))
-with h5py.File(d + "/groups.h5", "w") as f:
+with h5py.File(d + "/plain_groups.h5", "w") as f:   # the minimal plain format: any integer type, no checksum
     f["user_group"] = (np.arange(200) * 7 % 4).astype(np.int64)
     f.attrs["n_groups"] = 4
+open(d + "/groups.txt", "w").write("\n".join(str(u * 3 % 5) for u in range(200)))
 PY
+# and what postproc/groups_file.py writes (int32 with a checksum attribute)
+/usr/bin/python3 postproc/groups_file.py $D/groups.txt $D/groups.h5 >/dev/null || { nok corrupt_setup_groups; exit 1; }
 $OPEN snapshot $D/metrics.snap $D/metrics.restored >/dev/null && cmp -s $D/metrics.restored $D/run/metrics.h5 &&
     ok corrupt_intact_snapshot_round_trips || nok corrupt_intact_snapshot_round_trips
 # inspect runs as the ASan/UBSan binary when it is built (make test-bin), so memory errors count as crashes.
 INSPECT=$PGRPO; [ -x build/asan/pgrpo ] && INSPECT=$PWD/build/asan/pgrpo
 echo "# inspect binary: $INSPECT"
 /usr/bin/python3 tests/fuzz/corrupt.py $N $SEED $D/variants $INSPECT $OPEN policy:$D/base/sft_base.h5 \
-    checkpoint:$ckpt snapshot:$D/metrics.snap groups:$D/groups.h5:200 plain:$D/run/metrics.h5
+    checkpoint:$ckpt snapshot:$D/metrics.snap groups:$D/groups.h5:200 \
+    groups:$D/plain_groups.h5:200 plain:$D/run/metrics.h5
 rc=$?
 [ $rc -eq 0 ] || { mkdir -p build/test-logs; rm -rf build/test-logs/corrupt-variants;
     cp -r $D/variants build/test-logs/corrupt-variants; echo "# failing variants kept in build/test-logs/corrupt-variants"; }

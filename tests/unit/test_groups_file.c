@@ -140,6 +140,29 @@ static void test_pgrpo_files(void) {
              one_line(err), "flipped ckpt: %s", err);
 }
 
+// postproc/groups_file.py's layout: int32 /user_group with a uint32 `checksum` attribute; verified when present.
+static void test_checksum_attribute(void) {
+    char p[256], err[1024];
+    int32_t g32[NU];
+    for (int u = 0; u < NU; u++) g32[u] = (int32_t)good[u];
+    for (int wrong = 0; wrong < 2; wrong++) {
+        path_in(p, sizeof p, wrong ? "summed_bad.h5" : "summed.h5");
+        hsize_t n = NU;
+        hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t sp = H5Screate_simple(1, &n, NULL), as = H5Screate(H5S_SCALAR);
+        hid_t d = H5Dcreate2(f, "user_group", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, g32);
+        uint32_t crc = store_crc32(0, g32, sizeof g32) ^ (uint32_t)wrong;
+        hid_t a = H5Acreate2(d, "checksum", H5T_STD_U32LE, as, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_UINT32, &crc);
+        H5Aclose(a); H5Dclose(d); H5Sclose(as); H5Sclose(sp); H5Fclose(f);
+        int ug[NU], ng = 0;
+        int rc = groups_file_read(p, NU, ug, &ng, err, sizeof err);
+        if (wrong) T_ASSERT(rc == -1 && strstr(err, "checksum mismatch") && one_line(err), "bad sum: %s", err);
+        else T_ASSERT(rc == 0 && ng == 4, "good sum refused: %s", err);
+    }
+}
+
 static int sleeper(void *arg) { (void)arg; for (;;) pause(); return 0; }
 static int crasher(void *arg) { (void)arg; raise(SIGSEGV); return 0; }
 static int seven(void *arg) { (void)arg; return 7; }
@@ -161,6 +184,7 @@ int main(void) {
     T_RUN(test_integer_types);
     T_RUN(test_refusals);
     T_RUN(test_pgrpo_files);
+    T_RUN(test_checksum_attribute);
     T_RUN(test_bounded_run);
     if (!test_total_failed_) {
         char cmd[256];
