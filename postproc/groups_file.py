@@ -4,7 +4,7 @@
 usage: /usr/bin/python3 postproc/groups_file.py GROUPS.txt OUT.h5 [--n-groups K]
 
 GROUPS.txt: one integer group id per training user, in user-id order (whitespace or comma separated; lines
-starting with # are ignored). The output is a pgrpo container: root attributes schema = "pgrpo/groups",
+starting with # are ignored). The output is a plain HDF5 file (README "Groups files"): root attributes schema = "pgrpo/groups",
 schema_version = 1, creator; dataset /user_group (int32, one per user) with its CRC-32 `checksum` attribute (the
 same check pgrpo applies to every file it reads), and root attribute n_groups (default: max id + 1).
 """
