@@ -170,7 +170,7 @@ static int inspect_h5(const char *path, int verify, FILE *out, long long size, c
         base = base ? base + 1 : names.v[i];
         if (!strcmp(base, "group") || !strcmp(base, "groups")) print_groups(out, f, names.v[i]);
     }
-    fprintf(out, "datasets      %d%s\n", names.n, verify ? "" : " (not verified; inspect --verify reads them)");
+    fprintf(out, "datasets      %d%s\n", names.n, verify ? "" : " (checksums not read: the caller asked for a summary only)");
     int nbad = 0;
     for (int i = 0; i < names.n; i++) {
         hid_t d = H5Dopen2(f, names.v[i], H5P_DEFAULT);
