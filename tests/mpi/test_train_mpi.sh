@@ -130,3 +130,20 @@ for _ in $(seq 1 600); do [ -e $D/sb/checkpoints/ckpt_00000002.h5 ] && break; sl
 kill -TERM $sb_pid; wait $sb_pid; rc=$?
 [ $rc -eq 75 ] && grep -q "forwarding SIGUSR1" $D/sb.log && ok "train_sbatch_mpirun_sigterm_exits_75" \
     || nok train_sbatch_mpirun_sigterm_exits_75 "rc=$rc" "$(tail -2 $D/sb.log)"
+# --- A NaN/inf stops the run (issue 8, A8). The test hook PGRPO_TEST_INJECT_NAN_STEP=3 (src/run/rollout.c) makes
+# rollout rank 0 report a NaN reward at step 3: the run must end with ONE line naming the step and the quantity,
+# exit 3, before that step's checkpoint (checkpoint.every=2: ckpt 4 never appears, ckpt 2 stays the newest and
+# intact), and a resume from it must finish. Before: the NaN reward became NaN advantages that silently dropped
+# out of the gradient, exit 0. Colocated (rank 0 checks its own rewards) and split (after the transfer).
+for mode in colocated split; do
+    ro=0; [ $mode = split ] && ro=1
+    out=$(PGRPO_TEST_INJECT_NAN_STEP=3 timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS -x PGRPO_TEST_INJECT_NAN_STEP \
+        $PGRPO train $T --set run.out_dir=$D/nan_$mode --set train.rollout_ranks=$ro --quiet 2>&1); rc=$?
+    n=$(echo "$out" | grep -c "^pgrpo: error: step 3: reward of completion 0 is nan")
+    [ $rc -eq 3 ] && [ "$n" -eq 1 ] && [ ! -e $D/nan_$mode/checkpoints/ckpt_00000004.h5 ] \
+        && ok "nan_reward_stops_run_$mode # $(echo "$out" | grep '^pgrpo: error' | cut -c1-60)" \
+        || nok nan_reward_stops_run_$mode "rc=$rc, $n matching lines" "$(echo "$out" | grep -v '^ *$' | tail -2)"
+    check nan_last_checkpoint_intact_$mode run $D/nan_inspect_$mode $PGRPO inspect $D/nan_$mode/checkpoints/ckpt_00000002.h5
+    check nan_resume_finishes_$mode run $D/nan_${mode}_r mpi 2 $PGRPO train $T --set run.out_dir=$D/nan_$mode \
+        --set train.rollout_ranks=$ro --resume auto $S
+done
