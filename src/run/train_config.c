@@ -2,7 +2,8 @@
 #include "train_config.h"
 #include <string.h>
 #include "check.h"
-#include "store.h"
+#include "groups_file.h"
+#include "rng.h"
 
 static AdamWConfig train_optimizer(const TrainSection *t) {
     return (AdamWConfig){
@@ -38,29 +39,6 @@ void train_config_load(const App *a, const Task *t, TrainConfig *c) {
     c->base = tr->base;
 }
 
-// Reads /user_group (n ints) and the optional n_groups attribute of train.groups_file.
-static void read_groups_file(const Deck *d, const char *path, int n, int *user_group, int *n_groups) {
-    if (!*path) deck_fail(d, "train.groups_file", "name an HDF5 file with /user_group", "train.groups = file needs a file");
-    char err[1024];
-    StoreReader *r = store_open(path, NULL, err, sizeof err);
-    if (!r) deck_fail(d, "train.groups_file", "write it with `pgrpo`'s schema (see README, Group files)", "%s", err);
-    int nd;
-    size_t dims[STORE_MAX_DIMS];
-    if (store_dims(r, "user_group", &nd, dims) || nd != 1 || (int)dims[0] != n)
-        deck_fail(d, "train.groups_file", "the file must hold /user_group with one int32 per training user",
-                  "'%s' has no /user_group of length %d", path, n);
-    if (store_get(r, "user_group", STORE_I32, user_group, (size_t)n))
-        deck_fail(d, "train.groups_file", "store /user_group as int32 (postproc/groups_file.py writes it so)", "'%s': %s",
-                  path, store_reader_error(r) ? store_reader_error(r) : "cannot read /user_group");
-    long ng = 0;
-    if (!store_get_attr_int(r, "/", "n_groups", &ng) && ng > 0 && ng <= TASK_MAX_GROUPS) *n_groups = (int)ng;
-    store_close(r);
-    for (int u = 0; u < n; u++)
-        if (user_group[u] < 0 || user_group[u] >= *n_groups)
-            deck_fail(d, "train.groups_file", "group ids must be in [0, n_groups)", "'%s': user %d has group %d", path,
-                      u, user_group[u]);
-}
-
 void train_groups_build(const App *a, const TrainConfig *c, const Task *t, int *user_group, int *n_groups) {
     int n = task_n_users(t, SPLIT_TRAIN);
     *n_groups = task_n_groups(t);
@@ -75,6 +53,10 @@ void train_groups_build(const App *a, const TrainConfig *c, const Task *t, int *
             user_group[j] = tmp;
         }
     } else if (c->groups == GROUPS_FILE) {
-        read_groups_file(a->deck, c->groups_file, n, user_group, n_groups);
+        // Plain HDF5, any integer type, range-checked, read in a bounded child (groups_file.h); never a fallback.
+        char err[1024];
+        if (groups_file_read(c->groups_file, n, user_group, n_groups, err, sizeof err))
+            deck_fail(a->deck, "train.groups_file", "write /user_group as a 1-D integer dataset, one group id per training "
+                      "user (README, train.groups; postproc/groups_file.py writes one)", "%s", err);
     }
 }
