@@ -33,8 +33,6 @@ SampleParams app_sample_params(const App *a, const Task *t);
 // Prints parameter/gradient/optimizer/activation memory for the config (rank 0).
 void app_print_memory(const App *a, Model *m, int with_optimizer);
 
-// Copies src to dst atomically (temporary name, fsync, rename, fsync of the folder); -1 + message on failure.
-int app_copy_file(const char *src, const char *dst, char *err, size_t errlen);
 // mkdir -p; 0 when dir exists as a folder afterwards.
 int app_mkdirs(const char *dir);
 // "<run.out_dir>/<name>" (creates run.out_dir on rank 0).

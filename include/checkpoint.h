@@ -58,7 +58,9 @@ void ckpt_check_identity(const App *a, const char *path, const RunIdentity *got,
 void ckpt_load(const App *a, const char *path, const RunIdentity *want, int rollout_weights, CkptState *s, RunIdentity *id);
 
 // metrics.h5 and trajectories.h5 are not crash-safe while open (HDF5 updates metadata in place), so each
-// checkpoint keeps a flushed copy of both in the checkpoint folder; restore = 1 copies them back before a resume.
+// checkpoint keeps a flushed, framed copy of both in the checkpoint folder (metrics.snapshot, trajectories.snapshot;
+// snapshot.h); restore = 1 verifies both, then copies them back before a resume (exit 3 naming a damaged or
+// missing snapshot: the live files are then left as they were).
 void ckpt_snapshot_outputs(const App *a, const char *dir, int restore);
 
 #endif

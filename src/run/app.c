@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 void app_log(const App *a, const char *fmt, ...) {
     if (a->rank != 0 || a->quiet) return;
@@ -87,42 +85,4 @@ void app_sft_path(const App *a, char *buf, size_t n) {
     const char *p = a->cfg.sft.out;
     if (*p) snprintf(buf, n, "%s", p);
     else app_out_path(a, "sft_base.h5", buf, n);
-}
-
-int app_copy_file(const char *src, const char *dst, char *err, size_t errlen) {
-    // One writer per destination: a fixed temporary name, so a copy cut short is overwritten by the next one.
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    int in = open(src, O_RDONLY), out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = in < 0 || out < 0 ? -1 : 0;
-    static const size_t CHUNK = (size_t)1 << 20;
-    char *buf = rc ? NULL : xmalloc(CHUNK);
-    while (!rc) {
-        ssize_t n = read(in, buf, CHUNK);
-        if (n < 0) { rc = -1; break; }
-        if (n == 0) break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) { rc = -1; break; }
-            off += w;
-        }
-    }
-    if (!rc && fsync(out)) rc = -1;
-    int saved = errno;
-    free(buf);
-    if (in >= 0) close(in);
-    if (out >= 0 && close(out)) rc = -1;
-    if (!rc && rename(tmp, dst)) rc = -1;
-    if (rc) {
-        snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst, strerror(saved ? saved : errno));
-        unlink(tmp);
-        return -1;
-    }
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", dst);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
 }

@@ -6,6 +6,7 @@
 #include "finite.h"
 #include "resume.h"
 #include "rng.h"
+#include "snapshot.h"
 #include "store.h"
 
 // The identity's root attributes: one table drives the write and the read.
@@ -228,15 +229,30 @@ void ckpt_load(const App *a, const char *path, const RunIdentity *want, int roll
     store_close(r);
 }
 
+// Snapshots are framed raw copies (snapshot.h): "<ckpt dir>/metrics.snapshot" and "trajectories.snapshot". Both
+// are verified before either replaces its live file, and every restored byte is checked against the CRC.
 void ckpt_snapshot_outputs(const App *a, const char *dir, int restore) {
     static const char *const names[2] = {"metrics", "trajectories"};
+    char live[2][1100], snap[2][1100], err[2400], file[64];
     for (int i = 0; i < 2; i++) {
-        char live[1100], snap[1100], err[2400], file[64];
         snprintf(file, sizeof file, "%s.h5", names[i]);
-        app_out_path(a, file, live, sizeof live);
-        snprintf(snap, sizeof snap, "%s/%s.snapshot.h5", dir, names[i]);
-        if (restore && access(snap, R_OK)) continue;   // a run from before snapshots: keep the live file
-        if (app_copy_file(restore ? snap : live, restore ? live : snap, err, sizeof err))
-            die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", err);
+        app_out_path(a, file, live[i], sizeof live[i]);
+        snprintf(snap[i], sizeof snap[i], "%s/%s.snapshot", dir, names[i]);
     }
+    if (!restore) {
+        for (int i = 0; i < 2; i++)
+            if (snapshot_save(live[i], snap[i], err, sizeof err))
+                die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", err);
+        return;
+    }
+    // A checkpoint is only published after both snapshots were written, so a missing one is not a state pgrpo
+    // leaves: refuse rather than trust a live file that may have been cut mid-write.
+    for (int i = 0; i < 2; i++)
+        if (snapshot_verify(snap[i], err, sizeof err))
+            die_user(EXIT_RUNTIME, "the outputs cannot be restored to the checkpoint: restore the snapshot from a backup, or "
+                     "start a new run in another run.out_dir", "cannot resume: %s", err);
+    for (int i = 0; i < 2; i++)
+        if (snapshot_restore(snap[i], live[i], err, sizeof err))
+            die_user(EXIT_RUNTIME, "restore the snapshot from a backup, or start a new run in another run.out_dir",
+                     "cannot resume: %s", err);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a resume checks before it trusts a checkpoint (issue 8, A4): the stored deck against this run's (which keys
+# What a resume checks before it trusts a checkpoint and its output snapshots (issue 8, A4 and A3): the stored deck against this run's (which keys
 # may change: include/resume.h), the identity attributes, non-finite state behind a valid checksum, and the records
 # (sampling streams, data cursor, groups). Every case trains its own run from the shared SFT base; none needs
 # another case's output. Checkpoints are edited through the store (build/tests/ckpt_edit), so their frame and
@@ -77,3 +77,34 @@ first_run $R --set train.groups=file --set train.groups_file=$D/g.h5 || nok grou
 cp $D/g2.h5 $D/g.h5
 resume $R --set train.groups=file --set train.groups_file=$D/g.h5
 expect resume_refuses_changed_groups_file 2 "^pgrpo: error: cannot resume from '.*': it assigned user 0 to group 0, this run's train.groups gives 1"
+
+# 5. Output snapshots (issue 8, A3): a damaged or missing snapshot stops the resume, exit 3, naming it, and leaves
+# the live file as it was (before: flipped bytes were copied back unverified, exit 0 with a broken file).
+for name in metrics trajectories; do
+    R=$D/snap_$name
+    first_run $R || { nok "snapshot_${name}_first_run"; continue; }
+    cp $R/$name.h5 $D/live_$name.h5
+    /usr/bin/python3 - $R/checkpoints/$name.snapshot <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    data = bytearray(f.read())
+    for k in range(8):   # flips in the payload (the raw HDF5 bytes after the 512-byte frame header)
+        data[512 + (len(data) - 512) * (2 * k + 1) // 16] ^= 0x5A
+    f.seek(0); f.write(data)
+PY
+    resume $R
+    expect "resume_refuses_damaged_${name}_snapshot" 3 "^pgrpo: error: cannot resume: .*checkpoints/$name.snapshot is corrupt: checksum mismatch"
+    cmp -s $R/$name.h5 $D/live_$name.h5 && ok "damaged_${name}_snapshot_leaves_live_file" || nok "damaged_${name}_snapshot_leaves_live_file"
+done
+R=$D/snap_missing
+first_run $R && rm $R/checkpoints/trajectories.snapshot
+resume $R
+expect resume_refuses_missing_snapshot 3 "^pgrpo: error: cannot resume: cannot open snapshot .*trajectories.snapshot: No such file"
+# An intact snapshot round-trips: the resumed run ends with readable outputs of all 6 steps.
+R=$D/snap_ok
+first_run $R && resume $R
+[ "$RC" -eq 0 ] && /usr/bin/python3 -c "
+import h5py, sys
+with h5py.File('$R/metrics.h5', 'r') as f: assert list(f['observables/loss/total/step'][...]) == list(range(6))
+with h5py.File('$R/trajectories.h5', 'r') as f: assert f['reward'].shape[0] == 6, f['reward'].shape" \
+    && ok resume_restores_intact_snapshots || nok resume_restores_intact_snapshots "rc=$RC"
