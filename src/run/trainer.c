@@ -181,7 +181,7 @@ Trainer *trainer_create(App *a) {
     app_out_path(a, "checkpoints", t->ckpt_dir, sizeof t->ckpt_dir);   // creates run.out_dir on rank 0
     if (a->rank == 0) mkdir(t->ckpt_dir, 0775);
     comm_barrier(a->world);
-    guards_lock_out_dir(deck_str(a->deck, "run.out_dir"), a->rank, a->world);
+    guards_lock_out_dir(a->cfg.run.out_dir, a->rank, a->world);
     ensure_base(t);
     Rng init;
     rng_seed(&init, t->c.seed, RNG_INIT, 0, 0);
@@ -227,7 +227,7 @@ static void stage_reduce(Trainer *t, const StepStats *st, StepSums *sums, StepMa
     if (sums->free_mib < t->need_mib)
         die_user(EXIT_RUNTIME, "free space there or move run.out_dir, then run again with --resume auto",
                  "output folder '%s' has %.1f MiB free; the next trajectory rows, metrics and checkpoint need about "
-                 "%.1f MiB", deck_str(t->a->deck, "run.out_dir"), sums->free_mib, t->need_mib);
+                 "%.1f MiB", t->a->cfg.run.out_dir, sums->free_mib, t->need_mib);
 }
 
 // The step's row of trajectories.h5 (collective over learners).
