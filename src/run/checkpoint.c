@@ -1,5 +1,7 @@
 // checkpoint.c — checkpoint files of a training run and the output snapshots (see checkpoint.h).
 #include "checkpoint.h"
+#include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
@@ -229,6 +231,22 @@ void ckpt_load(const App *a, const char *path, const RunIdentity *want, int roll
     store_close(r);
 }
 
+// snapshot_save writes "<snap>.tmp.<pid>"; one left by a process killed mid-write can never be renamed, so it is
+// removed (this process's own name is the one it is about to write).
+static void remove_stale_snapshot_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char mine[32], path[1400];
+    snprintf(mine, sizeof mine, ".snapshot.tmp.%ld", (long)getpid());
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".snapshot.tmp.");
+        if (!t || strcmp(t, mine) == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 // Snapshots are framed raw copies (snapshot.h): "<ckpt dir>/metrics.snapshot" and "trajectories.snapshot". Both
 // are verified before either replaces its live file, and every restored byte is checked against the CRC.
 void ckpt_snapshot_outputs(const App *a, const char *dir, int restore) {
@@ -240,6 +258,7 @@ void ckpt_snapshot_outputs(const App *a, const char *dir, int restore) {
         snprintf(snap[i], sizeof snap[i], "%s/%s.snapshot", dir, names[i]);
     }
     if (!restore) {
+        remove_stale_snapshot_tmp(dir);
         for (int i = 0; i < 2; i++)
             if (snapshot_save(live[i], snap[i], err, sizeof err))
                 die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", err);
