@@ -45,10 +45,6 @@ typedef struct {
 // NULL when valid, else a constant message; *bad_key (when bad_key is not NULL) is the deck key of the bad field
 // ("pgrpo.decay", ...), or NULL when valid.
 const char *adv_config_check(const AdvConfig *c, const char **bad_key);
-// TRANSITIONAL, until run/train.c takes its AdvConfig from config_from_deck: adv_config_check without the key, and
-// a zero fill that sets no values (the caller must set every field).
-const char *adv_config_invalid(const AdvConfig *c);
-void adv_config_default(AdvConfig *c);
 
 // Per-preference-group reward history. All state lives in the arrays below (see history_pack for the layout).
 typedef struct {

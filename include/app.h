@@ -4,6 +4,7 @@
 #define PGRPO_APP_H
 #include <mpi.h>
 #include <stdio.h>
+#include "config.h"
 #include "deck.h"
 #include "model.h"
 #include "task.h"
@@ -14,6 +15,7 @@ typedef struct {
     MPI_Comm world;
     int rank, size;
     Deck *deck;
+    Config cfg;               // the deck read once (config_from_deck in main); strings point into deck
     const char *checkpoint;   // --checkpoint FILE (eval, sample)
     const char *resume;       // --resume auto|PATH (train)
     int quiet;
@@ -22,7 +24,7 @@ typedef struct {
 // Rank-0 log line to stdout (flushed), nothing on other ranks.
 void app_log(const App *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// Task from the deck's [task] section (exits 2 with the deck's words on a bad config).
+// Task from the config's [task] section (exits 2 with the deck's words on a bad config).
 Task *app_task(const App *a);
 // Model config from [model] and the task's vocabulary; validates with deck_fail on a bad shape.
 ModelConfig app_model_config(const App *a, const Task *t);
@@ -31,8 +33,6 @@ SampleParams app_sample_params(const App *a, const Task *t);
 // Prints parameter/gradient/optimizer/activation memory for the config (rank 0).
 void app_print_memory(const App *a, Model *m, int with_optimizer);
 
-// Copies src to dst atomically (temporary name, fsync, rename, fsync of the folder); -1 + message on failure.
-int app_copy_file(const char *src, const char *dst, char *err, size_t errlen);
 // mkdir -p; 0 when dir exists as a folder afterwards.
 int app_mkdirs(const char *dir);
 // "<run.out_dir>/<name>" (creates run.out_dir on rank 0).

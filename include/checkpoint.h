@@ -46,13 +46,21 @@ void ckpt_write(const CkptTarget *t, const RunIdentity *id, const CkptState *s);
 // ones; else the path given). Returns 1 with path filled, 0 when there is none (auto only).
 int ckpt_resolve(const char *resume, const char *dir, char *path, size_t n);
 // Reads path's identity; refuses (exit 2, naming the key) a checkpoint of another run layout or reference.
-// Warns on a changed rank count. `want` holds this run's identity (its step is ignored).
+// Warns on a changed rank count. `want` holds this run's identity (its step is ignored). Called by ckpt_load.
 void ckpt_check_identity(const App *a, const char *path, const RunIdentity *got, const RunIdentity *want);
-// Loads path into s (params from /rollout/params when rollout_weights) and returns its identity in *id.
+// Loads path into s (params from /rollout/params when rollout_weights) and returns its identity in *id. Trusts
+// nothing unchecked; each refusal is one line naming the file and what, then the job ends:
+//   exit 2  the stored deck differs from this run's in a key that changes the result (resume_compare_decks, resume.h;
+//           keys that only change the layout are a warning), or /groups/user_group differs from this run's groups;
+//   exit 3  a missing or invalid identity attribute (step, optim_t, ...), a NaN/inf in the weights, moments or
+//           P-GRPO history, /rng/sample_streams that do not match run.seed (same rank layout), or /data/cursor
+//           != step * prompts.
 void ckpt_load(const App *a, const char *path, const RunIdentity *want, int rollout_weights, CkptState *s, RunIdentity *id);
 
 // metrics.h5 and trajectories.h5 are not crash-safe while open (HDF5 updates metadata in place), so each
-// checkpoint keeps a flushed copy of both in the checkpoint folder; restore = 1 copies them back before a resume.
+// checkpoint keeps a flushed, framed copy of both in the checkpoint folder (metrics.snapshot, trajectories.snapshot;
+// snapshot.h); restore = 1 verifies both, then copies them back before a resume (exit 3 naming a damaged or
+// missing snapshot: the live files are then left as they were).
 void ckpt_snapshot_outputs(const App *a, const char *dir, int restore);
 
 #endif

@@ -27,16 +27,12 @@ typedef struct {
 // NULL when valid, else a constant message; *bad_key (when bad_key is not NULL) names the deck key of the bad
 // field ("train.beta", ...), or NULL when valid.
 const char *loss_config_check(const LossConfig *c, const char **bad_key);
-// TRANSITIONAL, until run/train.c takes its LossConfig from config_from_deck: loss_config_check without the key,
-// and a zero fill that sets no values (the caller must set every field).
-const char *loss_config_invalid(const LossConfig *c);
-void loss_config_default(LossConfig *c);
 
 // Additive statistics: every field is a sum, so accumulate minibatches with loss_stats_add and reduce across ranks
 // with MPI_SUM; then e.g. mean KL = kl_sum/n_tokens, clip fraction = n_clip_low/n_tokens, mean ratio =
 // ratio_sum/n_tokens. Counts are over valid tokens (t < len).
 typedef struct {
-    double loss;         // this part's contribution to the global loss (= loss_compute's return value)
+    double loss;         // this part's contribution to the global loss (loss_eval's result)
     double pg_loss;      // contribution of the surrogate alone: -sum w*min(...)
     double kl_loss;      // contribution of the aggregated KL: sum w*KL (loss = pg_loss + beta*kl_loss)
     double kl_sum;       // sum of KL_it (computed whenever ref_logp is given, even with beta = 0)
@@ -65,11 +61,6 @@ double loss_norm_local(const LossConfig *cfg, const int *len /*(N)*/, int N, int
 int loss_eval(const LossConfig *cfg, const float *logp /*(N,Tc)*/, const float *old_logp /*(N,Tc)*/,
               const float *ref_logp /*(N,Tc) or NULL*/, const float *A /*(N)*/, const int *len /*(N)*/, int N, int Tc,
               int max_new, double global_norm, float *dlogp /*(N,Tc) out*/, LossStats *st, FiniteFault *bad);
-// TRANSITIONAL (run/train.c's call, until it uses loss_eval): loss_eval returning the loss; st may be NULL. On a
-// non-finite input the loss, st->loss and every dlogp entry are NaN (the NaN reaches the gradient, not dropped).
-double loss_compute(const LossConfig *cfg, const float *logp /*(N,Tc)*/, const float *old_logp /*(N,Tc)*/,
-                    const float *ref_logp /*(N,Tc) or NULL*/, const float *A /*(N)*/, const int *len /*(N)*/,
-                    int N, int Tc, int max_new, double global_norm, float *dlogp /*(N,Tc) out*/, LossStats *st);
 
 // Deck strings: "seq_mean_token_mean" | "token_mean" | "drgrpo"; -1 when unknown.
 int loss_agg_from_str(const char *s);

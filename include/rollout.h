@@ -31,6 +31,7 @@ typedef struct {
     Batch batch;            // (np prompts)
     int *ptok, *plen;       // (np*G, TASK_MAX_PROMPT), (np*G) sampler inputs
     SeqScratch scratch;     // reference pass
+    long nan_step;          // test hook: the step whose first reward is NaN (-1 = none; see rollout_init)
 } Rollout;
 
 // np prompts starting at p0; ref may be NULL (then no reference pass here).

@@ -1,10 +1,11 @@
-// train_config.h — the typed configuration of a training run: every deck key `pgrpo train` uses, read and validated
-// once (each check names its own key), plus the user -> preference group assignment (train.groups).
+// train_config.h — the training run's view of the typed Config (config.h: every key read and validated once, each
+// rule naming its own key), plus the user -> preference group assignment (train.groups).
 #ifndef PGRPO_TRAIN_CONFIG_H
 #define PGRPO_TRAIN_CONFIG_H
 #include <stdint.h>
 #include "advantage.h"
 #include "app.h"
+#include "config.h"
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
@@ -22,10 +23,12 @@ typedef struct {
     double max_wall;               // run.max_walltime (s, 0 = none)
     unsigned step_timeout;         // run.step_timeout (s, 0 = none)
     int ckpt_every, keep_last, keep_every, log_every;
-    const char *groups, *groups_file, *base;   // train.groups, train.groups_file, train.base (deck-owned strings)
+    GroupSource groups;            // train.groups
+    const char *groups_file, *base;// train.groups_file, train.base (deck-owned strings)
 } TrainConfig;
 
-// Reads and validates the keys (deck_fail with the key on a bad value); world_size checks train.rollout_ranks.
+// The trainer's view of a->cfg (the deck read and checked once by config_from_deck), after the rules that need the
+// rank count (config_check_world: exit 2 naming the key).
 void train_config_load(const App *a, const Task *t, TrainConfig *c);
 
 // user_group (n_users of the training split) and *n_groups from train.groups: the task's truth, a seeded random

@@ -13,7 +13,7 @@ static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
     if (a->checkpoint) snprintf(path, n, "%s", a->checkpoint);
     else app_out_path(a, "final.h5", path, n);
     Rng init;
-    rng_seed(&init, (uint64_t)deck_int(a->deck, "run.seed"), RNG_INIT, 0, 0);
+    rng_seed(&init, a->cfg.run.seed, RNG_INIT, 0, 0);
     return policy_load(a, path, t, &init);
 }
 
@@ -79,7 +79,7 @@ static void eval_share_free(EvalShare *e) {
 // Prompts [p0, p0+np) of the eval split, S samples each and a greedy completion (top-1 is deterministic whatever
 // the stream), from this rank's eval stream.
 static void eval_generate(const App *a, Model *m, const Task *task, long p0, EvalShare *e) {
-    uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
+    uint64_t seed = a->cfg.run.seed;
     SampleParams sp = app_sample_params(a, task);
     int max_t = model_config(m)->max_t, rows = e->n > e->np ? e->n : e->np;
     model_reserve(m, 1, max_t, rows);
@@ -143,14 +143,14 @@ static Gathered eval_gather(const App *a, const EvalShare *e) {
 
 // Held-out NLL of m and, when it exists and is another file, of the SFT base (capability retention).
 static void eval_nll(const App *a, Model *m, const Task *task, const char *path, double *nll, double *nll_base) {
-    uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
+    uint64_t seed = a->cfg.run.seed;
     int max_t = model_config(m)->max_t;
     int *sx = xcalloc(TASK_MAX_SEQ, sizeof(int)), *sy = xcalloc(TASK_MAX_SEQ, sizeof(int));
     float *sl = xcalloc((size_t)max_t, sizeof(float));
     *nll = sft_heldout_nll(m, task, seed, 64, sx, sy, sl);
     *nll_base = NAN;
     char base[1100];
-    const char *bp = deck_str(a->deck, "train.base");
+    const char *bp = a->cfg.train.base;
     if (*bp) snprintf(base, sizeof base, "%s", bp);
     else app_sft_path(a, base, sizeof base);
     if (access(base, R_OK) == 0 && strcmp(base, path)) {
@@ -218,8 +218,8 @@ static void eval_write(const App *a, const Task *task, const char *path, const d
 static void eval_report(const App *a, const Task *task, const char *path, const GroupTotals *acc, const Gathered *all,
                         int Tc, double nll, double nll_base) {
     int ng = task_n_groups(task);
-    printf("eval: %s on %d held-out prompts x %d samples (task %s)\n", path, (int)deck_int(a->deck, "eval.prompts"),
-           (int)deck_int(a->deck, "eval.samples"), task_name(task));
+    printf("eval: %s on %d held-out prompts x %d samples (task %s)\n", path, a->cfg.eval.prompts,
+           a->cfg.eval.samples, task_name(task));
     printf("%-3s %-22s %7s %9s %9s %9s %9s %7s %7s %7s\n", "grp", "name", "prompts", "sampled", "greedy", "oracle",
            "norm", "len", "dist1", "dist2");
     GroupTotals tot = {0};
@@ -246,7 +246,7 @@ int cmd_eval(App *a) {
     Task *task = app_task(a);
     char path[1100];
     Model *m = load_for_eval(a, task, path, sizeof path);
-    int NP = (int)deck_int(a->deck, "eval.prompts"), S = (int)deck_int(a->deck, "eval.samples");
+    int NP = a->cfg.eval.prompts, S = a->cfg.eval.samples;
     int Tc = app_sample_params(a, task).max_new, ng = task_n_groups(task);
     long p0, np;
     comm_split_range(NP, a->size, a->rank, &p0, &np);
@@ -292,7 +292,7 @@ int cmd_sample(App *a) {
     char path[1100];
     Model *m = load_for_eval(a, task, path, sizeof path);
     if (a->rank == 0) {
-        uint64_t seed = (uint64_t)deck_int(a->deck, "run.seed");
+        uint64_t seed = a->cfg.run.seed;
         SampleParams sp = app_sample_params(a, task);
         int ng = task_n_groups(task), per = 2, shown[TASK_MAX_GROUPS] = {0}, done = 0;
         model_reserve(m, 1, model_config(m)->max_t, 2);

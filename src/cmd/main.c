@@ -92,7 +92,9 @@ int main(int argc, char **argv) {
     }
     comm_init(&argc, &argv, &a.world, &a.rank, &a.size);   // from here on a fatal error ends the whole job
     a.deck = deck_load(g.deck_path, g.n_sets, g.sets);
-    openblas_set_num_threads((int)deck_int(a.deck, "run.threads"));
+    char err[2048];
+    if (config_from_deck(a.deck, &a.cfg, err, sizeof err)) die_user(EXIT_USAGE, NULL, "%s", err);
+    openblas_set_num_threads(a.cfg.run.threads);
     if (a.rank == 0 && !a.quiet) {
         printf("pgrpo %s %s on %d rank%s, deck %s\n", PGRPO_VERSION, g.cmd, a.size, a.size > 1 ? "s" : "",
                deck_source(a.deck));

@@ -81,12 +81,11 @@ static float sft_loss_grad(const App *a, Model *m, SftBatch *sb, int Tb, float n
     return loss;
 }
 
-static AdamWConfig sft_optimizer(const Deck *d, int steps) {
+static AdamWConfig sft_optimizer(const SftSection *c, int steps) {
     return (AdamWConfig){
-        .lr = (float)deck_float(d, "sft.lr"), .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
-        .weight_decay = (float)deck_float(d, "sft.weight_decay"), .grad_clip = (float)deck_float(d, "sft.grad_clip"),
-        .schedule = strcmp(deck_str(d, "sft.schedule"), "cosine") ? SCHED_CONSTANT : SCHED_COSINE,
-        .warmup_steps = (int)deck_int(d, "sft.warmup"), .total_steps = steps, .min_lr_frac = 0.1f,
+        .lr = (float)c->lr, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = (float)c->weight_decay,
+        .grad_clip = (float)c->grad_clip, .schedule = c->schedule, .warmup_steps = c->warmup, .total_steps = steps,
+        .min_lr_frac = 0.1f,
     };
 }
 
@@ -94,8 +93,8 @@ int cmd_sft(App *a) {
     const Deck *d = a->deck;
     Task *task = app_task(a);
     ModelConfig cfg = app_model_config(a, task);
-    uint64_t seed = (uint64_t)deck_int(d, "run.seed");
-    int steps = (int)deck_int(d, "sft.steps"), B = (int)deck_int(d, "sft.batch"), log_every = (int)deck_int(d, "run.log_every");
+    uint64_t seed = a->cfg.run.seed;
+    int steps = a->cfg.sft.steps, B = a->cfg.sft.batch, log_every = a->cfg.run.log_every;
     if (B < a->size) deck_fail(d, "sft.batch", "use at least one sequence per rank", "batch %d < %d ranks", B, a->size);
     long b0, nb;
     comm_split_range(B, a->size, a->rank, &b0, &nb);
@@ -103,7 +102,7 @@ int cmd_sft(App *a) {
     rng_seed(&init, seed, RNG_INIT, 0, 0);   // same initial weights on every rank
     Model *m = model_create(&cfg, &init);
     model_reserve(m, (int)nb, cfg.max_t, 0);
-    AdamWConfig oc = sft_optimizer(d, steps);
+    AdamWConfig oc = sft_optimizer(&a->cfg.sft, steps);
     AdamW opt;
     adamw_init(&opt, &oc, model_num_params(m));
     unsigned char *decay = xmalloc(model_num_params(m));   // decay matrices only, not biases and LayerNorms

@@ -32,8 +32,6 @@ double welford_var(const Welford *w, int sample) {
 // ----------------------------------------------------------------------------------------------------------------
 // Config
 
-void adv_config_default(AdvConfig *c) { memset(c, 0, sizeof *c); }
-
 // Each field is checked against its deck key's documented range (deck.c), whatever the mode, so a config that was
 // never filled in (all zeros) is refused instead of running on values nobody chose.
 const char *adv_config_check(const AdvConfig *c, const char **bad_key) {
@@ -52,8 +50,6 @@ const char *adv_config_check(const AdvConfig *c, const char **bad_key) {
     return msg;
 }
 
-const char *adv_config_invalid(const AdvConfig *c) { return adv_config_check(c, NULL); }
-
 // ----------------------------------------------------------------------------------------------------------------
 // History
 
@@ -62,7 +58,7 @@ const char *adv_config_invalid(const AdvConfig *c) { return adv_config_check(c, 
 
 void history_init(GroupHistory *h, const AdvConfig *cfg, int n_groups) {
     CHECK(n_groups >= 1, "history_init: n_groups %d", n_groups);
-    const char *bad = adv_config_invalid(cfg);
+    const char *bad = adv_config_check(cfg, NULL);
     CHECK(bad == NULL, "history_init: %s", bad);
     memset(h, 0, sizeof *h);
     h->n_groups = n_groups;
@@ -192,7 +188,7 @@ static int all_tie(const float *r, int G) {
 
 void adv_compute(const AdvConfig *cfg, GroupHistory *h, const Welford *step_stats, const float *R,
                  const int *group, int P, int G, float *A, AdvStats *st) {
-    const char *bad = adv_config_invalid(cfg);
+    const char *bad = adv_config_check(cfg, NULL);
     CHECK(bad == NULL, "adv_compute: %s", bad);
     CHECK(P >= 0 && G >= 1, "adv_compute: P=%d G=%d", P, G);
     int ng = h->n_groups;

@@ -5,8 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-void loss_config_default(LossConfig *c) { memset(c, 0, sizeof *c); }
-
 const char *loss_config_check(const LossConfig *c, const char **bad_key) {
     const char *key = NULL, *msg = NULL;
     if (!(c->eps_low >= 0.0f && c->eps_low <= 1.0f)) key = "train.eps_low", msg = "eps_low must be in [0, 1]";
@@ -17,8 +15,6 @@ const char *loss_config_check(const LossConfig *c, const char **bad_key) {
     if (bad_key) *bad_key = key;
     return msg;
 }
-
-const char *loss_config_invalid(const LossConfig *c) { return loss_config_check(c, NULL); }
 
 void loss_stats_add(LossStats *acc, const LossStats *s) {
     acc->loss += s->loss;
@@ -78,24 +74,10 @@ int loss_eval(const LossConfig *cfg, const float *logp, const float *old_logp, c
     return rc;
 }
 
-double loss_compute(const LossConfig *cfg, const float *logp, const float *old_logp, const float *ref_logp,
-                    const float *A, const int *len, int N, int Tc, int max_new, double global_norm,
-                    float *dlogp, LossStats *st) {
-    LossStats s;
-    if (loss_eval(cfg, logp, old_logp, ref_logp, A, len, N, Tc, max_new, global_norm, dlogp, &s, NULL)) {
-        // Never a silent drop: the caller sees NaN in the loss, its statistics and every gradient entry.
-        for (size_t k = 0; k < (size_t)N * Tc; k++) dlogp[k] = NAN;
-        memset(&s, 0, sizeof s);
-        s.loss = s.pg_loss = NAN;
-    }
-    if (st) *st = s;
-    return s.loss;
-}
-
 static void loss_compute_unchecked(const LossConfig *cfg, const float *logp, const float *old_logp,
                                    const float *ref_logp, const float *A, const int *len, int N, int Tc, int max_new,
                                    double global_norm, float *dlogp, LossStats *st) {
-    const char *bad = loss_config_invalid(cfg);
+    const char *bad = loss_config_check(cfg, NULL);
     CHECK(bad == NULL, "loss_compute: %s", bad);
     CHECK(cfg->beta == 0.0f || ref_logp != NULL, "loss_compute: beta %g > 0 needs ref_logp", (double)cfg->beta);
     CHECK(cfg->agg != AGG_DRGRPO || max_new >= 1, "loss_compute: drgrpo needs max_new >= 1, got %d", max_new);

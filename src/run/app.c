@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 void app_log(const App *a, const char *fmt, ...) {
     if (a->rank != 0 || a->quiet) return;
@@ -18,43 +16,27 @@ void app_log(const App *a, const char *fmt, ...) {
 }
 
 Task *app_task(const App *a) {
-    const Deck *d = a->deck;
+    const TaskSection *c = &a->cfg.task;
     TaskConfig tc;
     memset(&tc, 0, sizeof tc);
-    tc.name = deck_str(d, "task.name");
-    tc.seed = (uint64_t)deck_int(d, "task.seed");
-    tc.n_users = (int)deck_int(d, "task.n_users");
-    tc.n_eval_users = (int)deck_int(d, "task.n_eval_users");
-    tc.n_items = (int)deck_int(d, "task.n_items");
-    const char *shares = deck_str(d, "task.shares");
-    if (*shares) {
-        char buf[1024], *save = NULL;
-        snprintf(buf, sizeof buf, "%s", shares);
-        int g = 0;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *end;
-            double x = strtod(tok, &end);
-            if (end == tok || x < 0 || g >= TASK_MAX_GROUPS)
-                deck_fail(d, "task.shares", "give comma-separated non-negative shares, one per group, summing to 1",
-                          "cannot read share '%s'", tok);
-            tc.group_shares[g++] = x;
-        }
-    }
+    tc.name = c->name;
+    tc.seed = c->seed;
+    tc.n_users = c->n_users;
+    tc.n_eval_users = c->n_eval_users;
+    tc.n_items = c->n_items;
+    for (int g = 0; g < c->n_shares; g++) tc.group_shares[g] = c->shares[g];
     char err[512] = "";
     Task *t = task_create(&tc, err, sizeof err);
-    if (!t) deck_fail(d, *shares ? "task.shares" : "task.name", "check the [task] section against `pgrpo --help-deck`", "%s", err);
+    if (!t)
+        deck_fail(a->deck, c->n_shares ? "task.shares" : "task.name", "check the [task] section against `pgrpo --help-deck`",
+                  "%s", err);
     return t;
 }
 
 ModelConfig app_model_config(const App *a, const Task *t) {
-    const Deck *d = a->deck;
-    ModelConfig c = {
-        .n_layer = (int)deck_int(d, "model.n_layer"),
-        .n_head = (int)deck_int(d, "model.n_head"),
-        .d_model = (int)deck_int(d, "model.d_model"),
-        .max_t = (int)deck_int(d, "model.context"),
-        .vocab = task_vocab_size(t),
-    };
+    const ModelSection *m = &a->cfg.model;
+    ModelConfig c = {.n_layer = m->n_layer, .n_head = m->n_head, .d_model = m->d_model, .max_t = m->context,
+                     .vocab = task_vocab_size(t)};
     const char *e = model_config_error(&c);
     if (e) {   // the validator's message starts with the field it rejects: blame that key
         static const struct { const char *field, *key; } keys[] = {
@@ -63,17 +45,15 @@ ModelConfig app_model_config(const App *a, const Task *t) {
         const char *key = "model.d_model";
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             if (!strncmp(e, keys[i].field, strlen(keys[i].field))) { key = keys[i].key; break; }
-        deck_fail(d, key, "see `pgrpo --help-deck` for the [model] keys", "%s", e);
+        deck_fail(a->deck, key, "see `pgrpo --help-deck` for the [model] keys", "%s", e);
     }
     return c;
 }
 
 SampleParams app_sample_params(const App *a, const Task *t) {
-    const Deck *d = a->deck;
-    int max_new = (int)deck_int(d, "train.max_new");
-    return (SampleParams){.temperature = (float)deck_float(d, "train.temperature"),
-                          .top_k = (int)deck_int(d, "train.top_k"), .top_p = (float)deck_float(d, "train.top_p"),
-                          .max_new = max_new > 0 ? max_new : task_max_new(t), .eos = TOK_EOS};
+    const TrainSection *c = &a->cfg.train;
+    return (SampleParams){.temperature = (float)c->temperature, .top_k = c->top_k, .top_p = (float)c->top_p,
+                          .max_new = c->max_new > 0 ? c->max_new : task_max_new(t), .eos = TOK_EOS};
 }
 
 void app_print_memory(const App *a, Model *m, int with_optimizer) {
@@ -95,52 +75,14 @@ int app_mkdirs(const char *dir) {
 }
 
 void app_out_path(const App *a, const char *name, char *buf, size_t n) {
-    const char *dir = deck_str(a->deck, "run.out_dir");
+    const char *dir = a->cfg.run.out_dir;
     if (a->rank == 0 && app_mkdirs(dir))
         deck_fail(a->deck, "run.out_dir", "choose a writable folder", "cannot create folder: %s", strerror(errno ? errno : ENOTDIR));
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
 void app_sft_path(const App *a, char *buf, size_t n) {
-    const char *p = deck_str(a->deck, "sft.out");
+    const char *p = a->cfg.sft.out;
     if (*p) snprintf(buf, n, "%s", p);
     else app_out_path(a, "sft_base.h5", buf, n);
-}
-
-int app_copy_file(const char *src, const char *dst, char *err, size_t errlen) {
-    // One writer per destination: a fixed temporary name, so a copy cut short is overwritten by the next one.
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    int in = open(src, O_RDONLY), out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = in < 0 || out < 0 ? -1 : 0;
-    static const size_t CHUNK = (size_t)1 << 20;
-    char *buf = rc ? NULL : xmalloc(CHUNK);
-    while (!rc) {
-        ssize_t n = read(in, buf, CHUNK);
-        if (n < 0) { rc = -1; break; }
-        if (n == 0) break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) { rc = -1; break; }
-            off += w;
-        }
-    }
-    if (!rc && fsync(out)) rc = -1;
-    int saved = errno;
-    free(buf);
-    if (in >= 0) close(in);
-    if (out >= 0 && close(out)) rc = -1;
-    if (!rc && rename(tmp, dst)) rc = -1;
-    if (rc) {
-        snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst, strerror(saved ? saved : errno));
-        unlink(tmp);
-        return -1;
-    }
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", dst);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
 }

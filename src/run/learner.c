@@ -1,12 +1,16 @@
 // learner.c — advantages, loss, backward, allreduce and AdamW for one step (see learner.h).
 #include "learner.h"
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "check.h"
+#include "finite.h"
 
 void learner_init(Learner *l, const TrainConfig *c, const Roles *roles, Model *policy, Model *ref, const int *user_group,
-                  int n_groups, long np, int micro, int T_max) {
+                  int n_groups, long p0, long np, int micro, int T_max) {
     memset(l, 0, sizeof *l);
-    *l = (Learner){.c = c, .roles = roles, .policy = policy, .ref = ref, .user_group = user_group, .n_groups = n_groups};
+    *l = (Learner){.c = c, .roles = roles, .policy = policy, .ref = ref, .user_group = user_group, .n_groups = n_groups,
+                   .k0 = p0 * c->G};
     size_t n_params = model_num_params(policy), nk = (size_t)(np ? np : 1) * (size_t)c->G;
     adamw_init(&l->opt, &c->opt, n_params);
     l->decay = xmalloc(n_params);
@@ -28,6 +32,15 @@ void learner_free(Learner *l) {
     if (l->ref) model_free(l->ref);
     free(l->decay); free(l->logp); free(l->dlogp); free(l->adv_seq); free(l->len_eff); free(l->tied); free(l->gathered);
     memset(l, 0, sizeof *l);
+}
+
+// A non-finite value stops the step before anything of it is written: one line naming the step, the quantity and
+// the completion (its index within the step, k0 + local index), kept in l->err.
+static int fault(Learner *l, const char *what, long k, long token, double v) {
+    const char *val = v != v ? "nan" : v > 0 ? "inf" : "-inf";
+    if (token < 0) snprintf(l->err, sizeof l->err, "step %ld: %s of completion %ld is %s", l->step, what, l->k0 + k, val);
+    else snprintf(l->err, sizeof l->err, "step %ld: %s of completion %ld (token %ld) is %s", l->step, what, l->k0 + k, token, val);
+    return -1;
 }
 
 // Advantages: local per-group stats -> allgather -> merge in rank order -> identical history on every learner.
@@ -69,7 +82,8 @@ static double minibatch_norm(Learner *l, long k0, long nk) {
 }
 
 // Forward, loss and backward of sequences [c0, c0+cn) into the accumulated gradient (first epoch: statistics).
-static void micro_batch(Learner *l, Batch *b, long c0, long cn, double norm, int first_epoch, StepStats *st) {
+// -1 (l->err set) when the loss meets a NaN/inf: an advantage, a log-prob, or an overflowing loss.
+static int micro_batch(Learner *l, Batch *b, long c0, long cn, double norm, int first_epoch, StepStats *st) {
     const TrainConfig *c = l->c;
     SeqScratch *s = &l->scratch;
     int Tc = c->Tc;
@@ -82,16 +96,22 @@ static void micro_batch(Learner *l, Batch *b, long c0, long cn, double norm, int
             for (int t = 0; t < b->clen[k]; t++) { st->ent_sum += l->dlogp[k * Tc + t]; st->ent_n += 1; }
     }
     LossStats ls;
+    FiniteFault f = {0};
     long off = c0 * Tc;
-    loss_compute(&c->lcfg, l->logp + off, b->blogp + off, c->beta_on ? b->ref_logp + off : NULL, l->adv_seq + c0,
-                 l->len_eff + c0, (int)cn, Tc, Tc, norm, l->dlogp + off, &ls);
+    if (loss_eval(&c->lcfg, l->logp + off, b->blogp + off, c->beta_on ? b->ref_logp + off : NULL, l->adv_seq + c0,
+                  l->len_eff + c0, (int)cn, Tc, Tc, norm, l->dlogp + off, &ls, &f)) {
+        if (!strcmp(f.what, "advantage")) return fault(l, "advantage", c0 + (long)f.index, -1, f.value);
+        if (!strcmp(f.what, "loss")) return fault(l, "loss of the micro-batch starting at", c0, -1, f.value);
+        return fault(l, f.what, c0 + (long)(f.index / (size_t)Tc), (long)(f.index % (size_t)Tc), f.value);
+    }
     if (first_epoch) loss_stats_add(&st->ls, &ls);
     batch_scatter_completion(b, c0, cn, T, l->dlogp, s->dlogp_full);
     model_backward(l->policy, s->dlogp_full);
+    return 0;
 }
 
-// One optimizer step on minibatch j of epoch it.
-static void minibatch(Learner *l, Batch *b, int it, int j, StepStats *st, Timers *tm) {
+// One optimizer step on minibatch j of epoch it; -1 (l->err) on a NaN/inf loss, gradient or weight.
+static int minibatch(Learner *l, Batch *b, int it, int j, StepStats *st, Timers *tm) {
     long k0, nk;
     comm_split_range((long)b->np * b->G, l->c->n_mb, j, &k0, &nk);
     double norm = minibatch_norm(l, k0, nk);
@@ -100,23 +120,39 @@ static void minibatch(Learner *l, Batch *b, int it, int j, StepStats *st, Timers
     // Micro-batches accumulate into the gradient: the global normaliser makes their sum the minibatch's.
     int micro = l->scratch.micro;
     for (long c0 = k0; norm > 0 && c0 < k0 + nk; c0 += micro)
-        micro_batch(l, b, c0, k0 + nk - c0 < micro ? k0 + nk - c0 : micro, norm, it == 0, st);
+        if (micro_batch(l, b, c0, k0 + nk - c0 < micro ? k0 + nk - c0 : micro, norm, it == 0, st)) return -1;
     timer_stop(tm, TIMER_FWD_BWD);
     timer_start(tm, TIMER_ALLREDUCE);
     comm_allreduce_sum(model_grads(l->policy), model_num_params(l->policy), l->roles->learners);
     timer_stop(tm, TIMER_ALLREDUCE);
     st->lr = adamw_lr(&l->opt.cfg, l->opt.t);
-    if (norm > 0) st->gnorm = adamw_step(&l->opt, model_params(l->policy), model_grads(l->policy), l->decay);
+    if (norm <= 0) return 0;
+    st->gnorm = adamw_step(&l->opt, model_params(l->policy), model_grads(l->policy), l->decay);
+    // The weights after the update: the (allreduced, so same on every learner) gradient norm, then the weights.
+    size_t bad;
+    if (!isfinite(st->gnorm))
+        return snprintf(l->err, sizeof l->err, "step %ld: gradient norm is %s", l->step, st->gnorm != st->gnorm ? "nan" : "inf"), -1;
+    if (finite_check(model_params(l->policy), model_num_params(l->policy), &bad))
+        return snprintf(l->err, sizeof l->err, "step %ld: weight %zu is %s after the optimizer step", l->step, bad,
+                        model_params(l->policy)[bad] != model_params(l->policy)[bad] ? "nan" : "inf"), -1;
+    return 0;
 }
 
-void learner_update(Learner *l, Batch *b, StepStats *st, Timers *tm) {
+int learner_update(Learner *l, long step, Batch *b, StepStats *st, Timers *tm) {
+    size_t bad, n = (size_t)b->np * (size_t)b->G;
+    l->step = step;
     step_stats_init(st);
+    // Rewards before they enter the history (a NaN there would poison every later step), advantages after.
+    if (finite_check(b->reward, n, &bad)) return fault(l, "reward", (long)bad, -1, b->reward[bad]);
     advantages(l, b, st);
+    if (finite_check(b->adv, n, &bad)) return fault(l, "advantage", (long)bad, -1, b->adv[bad]);
     sequence_weights(l, b, st);
     // Reference log-probs: colocated, here; with rollout-only ranks they came with the trajectories.
     timer_start(tm, TIMER_REFERENCE);
     if (l->ref) reference_logp(l->ref, &l->scratch, b);
     timer_stop(tm, TIMER_REFERENCE);
     for (int it = 0; it < l->c->mu; it++)
-        for (int j = 0; j < l->c->n_mb; j++) minibatch(l, b, it, j, st, tm);
+        for (int j = 0; j < l->c->n_mb; j++)
+            if (minibatch(l, b, it, j, st, tm)) return -1;
+    return 0;
 }

@@ -1,5 +1,7 @@
 // rollout.c — the rollout stage and the reference pass (see rollout.h).
 #include "rollout.h"
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 
@@ -41,6 +43,11 @@ void rollout_init(Rollout *r, const TrainConfig *c, const Deck *deck, const Task
     r->ptok = xcalloc(n * TASK_MAX_PROMPT, sizeof(int));
     r->plen = xcalloc(n, sizeof(int));
     if (ref) seq_scratch_alloc(&r->scratch, micro, T_max, 0);
+    // TEST HOOK (tests/mpi/test_train_mpi.sh): PGRPO_TEST_INJECT_NAN_STEP=k makes rollout rank 0 report a NaN reward
+    // for its first completion of step k, so the test can check that a NaN stops the run by name with the last
+    // checkpoint intact. Unset (always, outside that test) it changes nothing.
+    const char *inj = getenv("PGRPO_TEST_INJECT_NAN_STEP");
+    r->nan_step = inj && *inj ? atol(inj) : -1;
 }
 
 void rollout_free(Rollout *r) {
@@ -77,6 +84,7 @@ void rollout_step(Rollout *r, long step, long version, TransferHeader *h) {
     double t1 = comm_now();
     for (int k = 0; k < n; k++)
         b->reward[k] = task_reward(r->task, &b->prompt[k / G], b->ctok + (size_t)k * b->Tc, b->clen[k]);
+    if (step == r->nan_step && r->rank == 0 && n > 0) b->reward[0] = NAN;   // the test hook (rollout_init)
     double t2 = comm_now();
     // Rollout-only ranks also score the completions under the frozen reference, so that work overlaps the
     // learners' update in asynchronous mode instead of lengthening it.

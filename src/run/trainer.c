@@ -98,7 +98,7 @@ static void setup_stages(Trainer *t) {
                      ro->rollout_rank, t->p0_roll, t->np_roll, micro, T_max);
     if (ro->is_learner) {
         learner_init(&t->learn, c, ro, t->policy, ref_here ? load_reference(t, micro) : NULL, t->user_group,
-                     t->n_groups, t->np_learn, micro, T_max);
+                     t->n_groups, t->p0_learn, t->np_learn, micro, T_max);
         if (ro->n_rollout_only) { batch_alloc(&t->own_batch, (int)t->np_learn, c->G, c->Tc); t->batch = &t->own_batch; }
         else t->batch = &t->roll.batch;
         if (c->async && t->a->rank == 0) {
@@ -181,7 +181,7 @@ Trainer *trainer_create(App *a) {
     app_out_path(a, "checkpoints", t->ckpt_dir, sizeof t->ckpt_dir);   // creates run.out_dir on rank 0
     if (a->rank == 0) mkdir(t->ckpt_dir, 0775);
     comm_barrier(a->world);
-    guards_lock_out_dir(deck_str(a->deck, "run.out_dir"), a->rank, a->world);
+    guards_lock_out_dir(a->cfg.run.out_dir, a->rank, a->world);
     ensure_base(t);
     Rng init;
     rng_seed(&init, t->c.seed, RNG_INIT, 0, 0);
@@ -227,7 +227,7 @@ static void stage_reduce(Trainer *t, const StepStats *st, StepSums *sums, StepMa
     if (sums->free_mib < t->need_mib)
         die_user(EXIT_RUNTIME, "free space there or move run.out_dir, then run again with --resume auto",
                  "output folder '%s' has %.1f MiB free; the next trajectory rows, metrics and checkpoint need about "
-                 "%.1f MiB", deck_str(t->a->deck, "run.out_dir"), sums->free_mib, t->need_mib);
+                 "%.1f MiB", t->a->cfg.run.out_dir, sums->free_mib, t->need_mib);
 }
 
 // The step's row of trajectories.h5 (collective over learners).
@@ -322,7 +322,9 @@ static int learner_step(Trainer *t, long s) {
     StepSums sums;
     StepMax mx;
     stage_trajectories(t, s, &h);
-    learner_update(&t->learn, t->batch, &st, &t->tm);
+    if (learner_update(&t->learn, s, t->batch, &st, &t->tm))
+        die_user(EXIT_RUNTIME, "nothing of this step was written and the last checkpoint is intact: fix the "
+                 "cause (e.g. a smaller train.lr) and run again with --resume auto", "%s", t->learn.err);
     t->version = s + 1;
     stage_reduce(t, &st, &sums, &mx);
     double t_io0 = comm_now();

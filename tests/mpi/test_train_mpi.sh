@@ -70,7 +70,27 @@ echo "1 2 x" > $D/bad_groups.txt
 /usr/bin/python3 postproc/groups_file.py $D/bad_groups.txt $D/bad.h5 2>&1 | grep -q "group ids are integers" && ok groups_file_rejects_bad_input || nok groups_file_rejects_bad_input
 /usr/bin/python3 -c "print('\n'.join('0' for u in range(7)))" > $D/short.txt; /usr/bin/python3 postproc/groups_file.py $D/short.txt $D/short.h5 >/dev/null
 out=$(mpi 2 $PGRPO train $T --set run.out_dir=$D/gs --set train.groups=file --set train.groups_file=$D/short.h5 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q "no /user_group of length 200" && ok groups_file_wrong_length_refused || nok groups_file_wrong_length_refused "rc=$rc"
+[ $rc -eq 2 ] && echo "$out" | grep -q "train.groups_file = .*/user_group has shape (7,); it must be 1-D of length 200" \
+    && ok groups_file_wrong_length_refused || nok groups_file_wrong_length_refused "rc=$rc" "$(echo "$out" | tail -1)"
+# A plain HDF5 groups file (no pgrpo schema) of any integer type is used (before: an int64 or float64 /user_group
+# was silently ignored and the run trained on the true groups); a float type is refused naming train.groups_file.
+/usr/bin/python3 - $D <<'PY'
+import sys, h5py, numpy as np
+for t in ("int64", "uint8", "float64"):
+    with h5py.File(f"{sys.argv[1]}/plain_{t}.h5", "w") as f:
+        f["user_group"] = np.array([(u // 3) % 3 for u in range(200)], dtype=t)
+PY
+for t in int64 uint8; do
+    check train_groups_file_plain_$t run $D/gp_$t mpi 2 $PGRPO train $T --set run.out_dir=$D/gp_$t --set train.steps=2 \
+        --set train.groups=file --set train.groups_file=$D/plain_$t.h5 $S
+    /usr/bin/python3 -c "
+import h5py, numpy as np
+f = h5py.File('$D/gp_$t/trajectories.h5', 'r')
+print(('ok' if np.array_equal(f['group'][...], (f['user'][...] // 3) % 3) else 'not ok') + ' - groups_file_plain_${t}_used')"
+done
+out=$(mpi 2 $PGRPO train $T --set run.out_dir=$D/gp_f --set train.groups=file --set train.groups_file=$D/plain_float64.h5 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "^pgrpo: error: .*train.groups_file = .*/user_group is float64; it must be an integer type" \
+    && ok groups_file_float64_refused || nok groups_file_float64_refused "rc=$rc" "$(echo "$out" | tail -1)"
 # eval and sample read the result.
 check eval_2ranks run $D/ev mpi 2 $PGRPO eval $T --set run.out_dir=$D/c2
 grep -q "^all " $D/ev.log && ok eval_table || nok eval_table "$(tail -3 $D/ev.log)"
@@ -88,9 +108,9 @@ t0=$SECONDS; kill -9 $(job_ranks | tail -1); wait $BG_PID; rc=$?
 # --- Run-level failures (issue 8, A1 and the lock and signals of A9). Each case starts from the SFT base alone.
 # A fatal error on one rank ends the whole job in seconds with its one-line message (before: rank 0's exit() ran
 # HDF5's exit handler, which waited in a collective close while the other rank went on: a hang).
-mkdir -p $D/a1/checkpoints/metrics.snapshot.h5.tmp
+mkdir -p $D/a1/checkpoints/metrics.snapshot   # a folder where the first checkpoint's output snapshot goes
 t0=$SECONDS; out=$(timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS $PGRPO train $T --set run.out_dir=$D/a1 --quiet 2>&1); rc=$?
-[ $rc -eq 3 ] && [ $((SECONDS - t0)) -lt 30 ] && echo "$out" | grep -q "^pgrpo: error: cannot copy .*metrics.snapshot.h5.*Is a directory" \
+[ $rc -eq 3 ] && [ $((SECONDS - t0)) -lt 30 ] && echo "$out" | grep -q "^pgrpo: error: cannot rename .*metrics.snapshot.*Is a directory" \
     && ok "fatal_error_on_one_rank_ends_job # rc=$rc after $((SECONDS - t0)) s" \
     || nok fatal_error_on_one_rank_ends_job "rc=$rc after $((SECONDS - t0)) s" "$(echo "$out" | head -3)"
 # A deck error seen by every rank is printed once.
@@ -130,3 +150,20 @@ for _ in $(seq 1 600); do [ -e $D/sb/checkpoints/ckpt_00000002.h5 ] && break; sl
 kill -TERM $sb_pid; wait $sb_pid; rc=$?
 [ $rc -eq 75 ] && grep -q "forwarding SIGUSR1" $D/sb.log && ok "train_sbatch_mpirun_sigterm_exits_75" \
     || nok train_sbatch_mpirun_sigterm_exits_75 "rc=$rc" "$(tail -2 $D/sb.log)"
+# --- A NaN/inf stops the run (issue 8, A8). The test hook PGRPO_TEST_INJECT_NAN_STEP=3 (src/run/rollout.c) makes
+# rollout rank 0 report a NaN reward at step 3: the run must end with ONE line naming the step and the quantity,
+# exit 3, before that step's checkpoint (checkpoint.every=2: ckpt 4 never appears, ckpt 2 stays the newest and
+# intact), and a resume from it must finish. Before: the NaN reward became NaN advantages that silently dropped
+# out of the gradient, exit 0. Colocated (rank 0 checks its own rewards) and split (after the transfer).
+for mode in colocated split; do
+    ro=0; [ $mode = split ] && ro=1
+    out=$(PGRPO_TEST_INJECT_NAN_STEP=3 timeout 60 mpirun -np 2 -x OPENBLAS_NUM_THREADS -x PGRPO_TEST_INJECT_NAN_STEP \
+        $PGRPO train $T --set run.out_dir=$D/nan_$mode --set train.rollout_ranks=$ro --quiet 2>&1); rc=$?
+    n=$(echo "$out" | grep -c "^pgrpo: error: step 3: reward of completion 0 is nan")
+    [ $rc -eq 3 ] && [ "$n" -eq 1 ] && [ ! -e $D/nan_$mode/checkpoints/ckpt_00000004.h5 ] \
+        && ok "nan_reward_stops_run_$mode # $(echo "$out" | grep '^pgrpo: error' | cut -c1-60)" \
+        || nok nan_reward_stops_run_$mode "rc=$rc, $n matching lines" "$(echo "$out" | grep -v '^ *$' | tail -2)"
+    check nan_last_checkpoint_intact_$mode run $D/nan_inspect_$mode $PGRPO inspect $D/nan_$mode/checkpoints/ckpt_00000002.h5
+    check nan_resume_finishes_$mode run $D/nan_${mode}_r mpi 2 $PGRPO train $T --set run.out_dir=$D/nan_$mode \
+        --set train.rollout_ranks=$ro --resume auto $S
+done

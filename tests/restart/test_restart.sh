@@ -77,7 +77,7 @@ out=$(mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$D/x --resume $D/trunc.h5 2>&1
 [ $rc -ne 0 ] && echo "$out" | grep -q "trunc.h5" && ok resume_path_corrupt_refused || nok resume_path_corrupt_refused "rc=$rc"
 # 6. Refusals: a different prompt count cannot continue the data stream.
 out=$(mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$D/ref --set train.prompts=4 --resume auto 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q "train.prompts=24" && ok resume_other_prompts_refused || nok resume_other_prompts_refused "rc=$rc $(echo "$out" | head -2)"
+[ $rc -eq 2 ] && echo "$out" | grep -q "^pgrpo: error: cannot resume from .*: changed settings .*train.prompts: 24 -> 4" && ok resume_other_prompts_refused || nok resume_other_prompts_refused "rc=$rc $(echo "$out" | head -2)"
 # A different rank count continues (documented: valid, no longer bit-identical) with a warning.
 R=$D/ranks; cp -r $D/sigUSR1 $R; rm -f $R/final.h5; rm -f $R/checkpoints/ckpt_000000$STEPS.h5
 out=$($PGRPO "${T[@]}" --set run.out_dir=$R --resume auto 2>&1); rc=$?

@@ -41,7 +41,7 @@ static void dump_case(FILE *f, Rng *r, const char *name, LossAgg agg, float eps_
     }
     double Z = loss_norm_local(&c, len, n, max_new) + extra_norm;
     LossStats st;
-    double L = loss_compute(&c, logp, old, ref, A, len, n, T, max_new, Z, g, &st);
+    double L = loss_eval(&c, logp, old, ref, A, len, n, T, max_new, Z, g, &st, NULL) ? NAN : st.loss;
     fprintf(f, "case %s agg %d eps_low %.9g eps_high %.9g beta %.9g N %d Tc %d max_new %d global_norm %.17g has_ref %d\n",
             name, (int)agg, (double)eps_low, (double)eps_high, (double)beta, n, T, max_new, Z, ref != NULL);
     put_floats(f, "A", A, n);

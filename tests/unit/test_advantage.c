@@ -470,13 +470,13 @@ static void test_parsers_and_config(void) {
     for (int k = 0; k < 2; k++) T_ASSERT(adv_order_from_str(adv_order_name((UpdateOrder)k)) == k, "order %d", k);
     for (int k = 0; k < 2; k++) T_ASSERT(adv_var_from_str(adv_var_name((VarMode)k)) == k, "var name %d", k);
     AdvConfig c = cfg_of(ADV_PGRPO);
-    T_ASSERT(adv_config_invalid(&c) == NULL, "valid config refused");
+    T_ASSERT(adv_config_check(&c, NULL) == NULL, "valid config refused");
     AdvConfig b = c; b.hist = HIST_EMA; b.ema_decay = 1.0;
-    T_ASSERT(adv_config_invalid(&b) == NULL, "decay 1 (documented range (0,1]) refused");
+    T_ASSERT(adv_config_check(&b, NULL) == NULL, "decay 1 (documented range (0,1]) refused");
     b = c; b.hist = HIST_WINDOW; b.window = 0;
-    T_ASSERT(adv_config_invalid(&b) != NULL, "window 0 accepted");
+    T_ASSERT(adv_config_check(&b, NULL) != NULL, "window 0 accepted");
     b = c; b.eps = -1;
-    T_ASSERT(adv_config_invalid(&b) != NULL, "negative eps accepted");
+    T_ASSERT(adv_config_check(&b, NULL) != NULL, "negative eps accepted");
 }
 
 // Each invalid field is reported under its own deck key (train.c used to blame train.advantage for all of them),

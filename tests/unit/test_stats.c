@@ -1,7 +1,19 @@
 // test_stats.c — step statistics, the metrics row and the log line (run/stats.c) from known inputs.
 #include <string.h>
+#include "config.h"
 #include "stats.h"
 #include "test.h"
+
+// The advantage settings of the embedded default deck (the deck schema holds the only defaults).
+static AdvConfig default_adv(void) {
+    char err[512] = "";
+    Deck *d = deck_parse(NULL, 0, NULL, err, sizeof err);
+    Config c;
+    memset(&c, 0, sizeof c);
+    if (!d || config_from_deck(d, &c, err, sizeof err)) printf("# default deck: %s\n", err);
+    deck_free(d);
+    return c.adv;
+}
 
 static int find(const MetricRow *m, const char *name) {
     for (int i = 0; i < m->n; i++)
@@ -46,8 +58,7 @@ static void test_reduction_and_row(void) {
     st.grp[0] = (Welford){2, 0.5, 0.5};   // mean 0.5, population var 0.25
     st.grp[2] = (Welford){2, -1.0, 0.0};  // group 1 had no prompts this step
     st.gnorm = 0.75f; st.lr = 1e-3f;
-    AdvConfig ac;
-    adv_config_default(&ac);
+    AdvConfig ac = default_adv();
     GroupHistory h;
     history_init(&h, &ac, 3);
     Timers tm;
@@ -92,8 +103,7 @@ static void test_no_tokens(void) {
     StepStats st;
     step_stats_init(&st);
     st.grp[0] = (Welford){4, -1.0, 0.0};
-    AdvConfig ac;
-    adv_config_default(&ac);
+    AdvConfig ac = default_adv();
     GroupHistory h;
     history_init(&h, &ac, 1);
     Timers tm;
