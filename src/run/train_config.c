@@ -57,6 +57,6 @@ void train_groups_build(const App *a, const TrainConfig *c, const Task *t, int *
         char err[1024];
         if (groups_file_read(c->groups_file, n, user_group, n_groups, err, sizeof err))
             deck_fail(a->deck, "train.groups_file", "write /user_group as a 1-D integer dataset, one group id per training "
-                      "user (README, train.groups; postproc/groups_file.py writes one)", "%s", err);
+                      "user (README, Groups files; postproc/groups_file.py writes one)", "%s", err);
     }
 }
