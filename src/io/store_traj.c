@@ -242,6 +242,50 @@ static size_t per_prompt(const TrajFile *t, int k) {
     return in == 'p' ? (size_t)t->Tp : in == 'g' ? (size_t)t->G : in == 'c' ? (size_t)t->G * t->Tc : 1;
 }
 
+// Extends dataset k to `rows` and writes this rank's part of the nbuf buffered rows (collective: every rank calls
+// it, with an empty selection when it owns nothing). Returns 1 ok, 0 failed with HDF5's words in h5.
+static int write_buffered_rows(TrajFile *t, int k, hsize_t rows, char *h5, size_t h5len) {
+    int ok = 1;
+    hsize_t dims[5], off[5] = {0}, cnts[5];
+    int n = spec_dims(t, k, rows, dims);
+    if (H5Dset_extent(t->d[k], dims) < 0) { ok = 0; store_h5_errtext(h5, h5len); }
+    hid_t fs = H5Dget_space(t->d[k]);
+    for (int i = 0; i < n; i++) cnts[i] = dims[i];
+    off[0] = t->rows;
+    cnts[0] = (hsize_t)t->nbuf;
+    const void *buf;
+    int mine;
+    if (k == 0) {   // the step column: rank 0 writes it
+        mine = t->rank == 0;
+        buf = t->bsteps;
+    } else {
+        off[1] = (hsize_t)t->bp0;
+        cnts[1] = (hsize_t)t->bnp;
+        mine = t->bnp > 0;
+        buf = t->buf[k];
+    }
+    hid_t ms;
+    if (mine) {
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnts, NULL);
+        ms = H5Screate_simple(n, cnts, NULL);
+    } else {
+        H5Sselect_none(fs);
+        hsize_t one = 1;
+        ms = H5Screate_simple(1, &one, NULL);
+        H5Sselect_none(ms);
+    }
+    // Memory type = file type (little-endian, as traj_open checks the host is): no conversion, so the
+    // filtered write stays collective.
+    if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : t->bsteps) < 0 && ok) {
+        ok = 0;
+        snprintf(h5, h5len, "%s: ", TRAJ_SPECS[k].name);
+        store_h5_errtext(h5 + strlen(h5), h5len - strlen(h5));
+    }
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return ok;
+}
+
 // Writes the nbuf buffered rows with one set_extent and one collective H5Dwrite per dataset: the filtered
 // collective path of HDF5 1.10 costs milliseconds per call whatever the size, so rows are batched.
 int traj_flush(TrajFile *t) {
@@ -249,48 +293,10 @@ int traj_flush(TrajFile *t) {
     StoreQuiet q = store_quiet_begin();
     int ok = 1;
     hsize_t rows = t->rows + (hsize_t)t->nbuf;
-    char h5[256] = "";
+    char h5[256] = "", why[256];
     // No early exit on failure: every rank must make the same sequence of collective calls whatever happens.
-    for (int k = 0; k < TRAJ_NDSETS; k++) {
-        hsize_t dims[5], off[5] = {0}, cnts[5];
-        int n = spec_dims(t, k, rows, dims);
-        if (H5Dset_extent(t->d[k], dims) < 0 && ok) { ok = 0; store_h5_errtext(h5, sizeof h5); }
-        hid_t fs = H5Dget_space(t->d[k]);
-        for (int i = 0; i < n; i++) cnts[i] = dims[i];
-        off[0] = t->rows;
-        cnts[0] = (hsize_t)t->nbuf;
-        const void *buf;
-        int mine;
-        if (k == 0) {   // the step column: rank 0 writes it
-            mine = t->rank == 0;
-            buf = t->bsteps;
-        } else {
-            off[1] = (hsize_t)t->bp0;
-            cnts[1] = (hsize_t)t->bnp;
-            mine = t->bnp > 0;
-            buf = t->buf[k];
-        }
-        hid_t ms;
-        if (mine) {
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnts, NULL);
-            ms = H5Screate_simple(n, cnts, NULL);
-        } else {
-            H5Sselect_none(fs);
-            hsize_t one = 1;
-            ms = H5Screate_simple(1, &one, NULL);
-            H5Sselect_none(ms);
-        }
-        // Memory type = file type (little-endian, as traj_open checks the host is): no conversion, so the
-        // filtered write stays collective.
-        if (H5Dwrite(t->d[k], store_h5_file_type(TRAJ_SPECS[k].type), ms, fs, t->xfer, mine ? buf : t->bsteps) < 0
-            && ok) {
-            ok = 0;
-            snprintf(h5, sizeof h5, "%s: ", TRAJ_SPECS[k].name);
-            store_h5_errtext(h5 + strlen(h5), sizeof h5 - strlen(h5));
-        }
-        H5Sclose(ms);
-        H5Sclose(fs);
-    }
+    for (int k = 0; k < TRAJ_NDSETS; k++)
+        if (!write_buffered_rows(t, k, rows, why, sizeof why) && ok) { ok = 0; snprintf(h5, sizeof h5, "%s", why); }
     store_quiet_end(q);
     if (!all_ok(t, ok)) {
         store_seterr(t->err, sizeof t->err, "%s: collective write of steps %ld..%ld failed (%s)", t->path,
