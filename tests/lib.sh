@@ -24,17 +24,25 @@
 #   never stops the others. No case may read another case's output: what several cases need is a fixture.
 # Fixtures: a function fixture_KIND that fills the folder given as $1 (arguments $2... select a variant). `need
 #   KIND ARGS...` builds it once per script run (on first use, by whichever case runs first, so any case runs
-#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text and the pgrpo binary, and
-#   sets FIX to its folder; its build log is $FIX.log. Fixtures are read-only to cases: a case copies what it
-#   changes (`copy_fix DEST` copies $FIX to $CASE_DIR/DEST and sets OUT to it). After each case every fixture it
-#   used is re-checksummed; a changed fixture fails the case ("modified fixture"). A fixture that fails to build
-#   fails each case that needs it with one `not ok - CASE: fixture ... failed` line and the log's tail, without
-#   running the rest of the case. A fixture may `need` another fixture.
+#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text, the pgrpo binary and
+#   tiny.deck, and sets FIX to its folder; its build log (stdout+stderr) is $FIX.log. Call `need` directly in the
+#   case, not inside $(...) or a pipe (it sets FIX and may end the case). Fixtures are read-only to cases: a case
+#   copies what it changes (`copy_fix DEST` copies $FIX to $CASE_DIR/DEST and sets OUT to it). After each case,
+#   every fixture it used is re-checksummed; a changed fixture fails the case ("modified fixture") and is dropped
+#   (rebuilt on next use). A fixture that fails to build fails each case that needs it with one
+#   `not ok - CASE: fixture KIND ARGS failed` line and its log's tail, without running the rest of the case (it
+#   is not rebuilt within the run). A fixture may `need` another fixture (FIX then points to the inner one
+#   until the outer build ends). A fixture never depends on what a case did.
 #   PGRPO_FIXTURES=DIR keeps the cache across runs (default: inside this run's $SCRATCH, removed at exit).
 # Running: bash tests/x.sh                 all cases, in file order
 #          bash tests/x.sh NAME [NAME...]   just these (NAME or case_NAME); an unknown name exits 2
 #          bash tests/x.sh --list           the case names, one a line
 # Each case's scratch folder is $SCRATCH/cases/NAME; PGRPO_KEEP=1 keeps $SCRATCH for a look after the run.
+# Converting a sequential script: each block of checks becomes a case_ function; an output that a later block
+#   read (a trained out_dir, a killed run's folder, a reference run) becomes a fixture_ function the cases
+#   `need` (copy_fix before changing it); end the file with run_cases "$@". A file that does not call
+#   run_cases keeps working as before: the helpers below (ok, nok, check, mpi, bg_mpi, job_*, same_dataset,
+#   SCRATCH, PGRPO, TINY) do not depend on the framework. tests/lint/test_cases.sh tests the framework itself.
 # ---------------------------------------------------------------------------------------------------------------
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -95,7 +103,7 @@ need() {
         _need_fail "fixture $kind $* failed (status $(cat "$dir.failed"), log $dir.log)" "$dir.log"; return 1
     fi
     FIX=$dir
-    [ -z "$CASE_DIR" ] || echo "$dir" >>"$CASE_DIR/.fixtures_used"
+    [ -z "$CASE_DIR" ] || echo "$dir" >>"$CASE_DIR.fixtures"
 }
 _need_fail() {  # message, log
     if [ "$_FIX_BUILDING" = 1 ] || [ -z "$CASE_NAME" ]; then echo "need: $1" >&2; return 1; fi
@@ -118,20 +126,22 @@ list_cases() {
 # Runs one case in a subshell with its own folder; adds a not-ok line when the case failed without one.
 _run_case() {
     local name=$1 dir=$SCRATCH/cases/$1 log t0=$SECONDS rc
-    rm -rf "$dir"; mkdir -p "$dir"; log=$SCRATCH/cases/$name.tap
+    rm -rf "$dir" "$dir.fixtures"; mkdir -p "$dir"; log=$SCRATCH/cases/$name.tap
     echo "# case $name"
     ( CASE_NAME=$name; CASE_DIR=$dir; cd "$OLDPWD_CASES" || exit 1; "case_$name" ) | tee "$log"
     rc=${PIPESTATUS[0]}
+    local f
+    if [ -f "$dir.fixtures" ]; then     # the fixtures the case used are unchanged, or dropped (rebuilt on next use)
+        for f in $(sort -u "$dir.fixtures"); do
+            [ "$(_fix_sum "$f")" = "$(cat "$f.sum")" ] && continue
+            nok "$name: modified fixture $f (copy_fix what you change)" | tee -a "$log"
+            chmod -R u+w "$f"; rm -rf "$f" "$f.sum"
+        done
+    fi
     if ! grep -qE '^(not )?ok - ' "$log"; then
         if [ $rc -eq 0 ]; then ok "$name"; else nok "$name" "exited with status $rc"; fi
     elif [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$log"; then
         nok "$name exited with status $rc"
-    fi
-    local f
-    if [ -f "$dir/.fixtures_used" ]; then
-        for f in $(sort -u "$dir/.fixtures_used"); do
-            [ "$(_fix_sum "$f")" = "$(cat "$f.sum")" ] || nok "$name: modified fixture $f (copy_fix what you change)"
-        done
     fi
     echo "# case $name: $((SECONDS - t0))s"
 }
