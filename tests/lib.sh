@@ -24,8 +24,8 @@
 #   never stops the others. No case may read another case's output: what several cases need is a fixture.
 # Fixtures: a function fixture_KIND that fills the folder given as $1 (arguments $2... select a variant). `need
 #   KIND ARGS...` builds it once per script run (on first use, by whichever case runs first, so any case runs
-#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text, the pgrpo binary and
-#   tiny.deck, and sets FIX to its folder; its build log (stdout+stderr) is $FIX.log. Call `need` directly in the
+#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text, the pgrpo binary's and
+#   tiny.deck's size and mtime, and sets FIX to its folder; its build log (stdout+stderr) is $FIX.log. Call `need` directly in the
 #   case, not inside $(...) or a pipe (it sets FIX and may end the case). Fixtures are read-only to cases: a case
 #   copies what it changes (`copy_fix DEST` copies $FIX to $CASE_DIR/DEST and sets OUT to it). After each case,
 #   every fixture it used is re-checksummed; a changed fixture fails the case ("modified fixture") and is dropped
@@ -71,36 +71,39 @@ same_dataset() { /usr/bin/python3 tests/h5same.py "$1" "$2" "$3"; }
 FIXTURES=${PGRPO_FIXTURES:-$SCRATCH/fixtures}
 CASE_NAME=; CASE_DIR=; FIX=; OUT=; _FIX_BUILDING=0
 
-# The tree checksum of a fixture folder (names and contents), for the read-only check after each case.
-_fix_sum() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -c1-64; }
+# The state of a fixture folder for the read-only check after each case: every entry's name, size, mode and
+# mtime (ns), which any write, creation, removal or chmod changes. One find: cheap enough to run after each case.
+_fix_sum() { find "$1" -printf '%P %s %m %T@\n'; }
 
-# need KIND ARGS...: sets FIX to the built fixture; builds it under a lock if absent. In a case, a failed build
-# ends the case with one not-ok line; inside another fixture's build it returns 1 (the outer build fails).
+# need KIND ARGS...: sets FIX to the built fixture; builds it if absent (under a lock when PGRPO_FIXTURES shares
+# the cache between runs). In a case, a failed build ends the case with one not-ok line; inside another
+# fixture's build it returns 1 (the outer build fails). Few forks: it runs once per case.
 need() {
     local kind=$1; shift
     if ! declare -F "fixture_$kind" >/dev/null; then
         _need_fail "no function fixture_$kind" ""; return 1
     fi
-    local key dir fd
-    key=$( { printf '%s\0' "$kind" "$@"; declare -f "fixture_$kind"; cat "$PGRPO" "$TINY" 2>/dev/null; } \
-           | sha256sum | cut -c1-16)
-    dir="$FIXTURES/$kind${1:+-$(printf '%s' "$*" | tr -c 'A-Za-z0-9_.=-' '_' | cut -c1-40)}-$key"
-    mkdir -p "$FIXTURES"
-    exec {fd}>"$dir.lock"; flock "$fd"
+    local key dir fd= args=$* rc
+    read -r key _ < <({ printf '%s\0' "$kind" "$@"; declare -f "fixture_$kind"
+                        stat -c '%n %s %Y' "$PGRPO" "$TINY" 2>/dev/null; } | cksum)
+    args=${args//[^A-Za-z0-9_.=-]/_}
+    dir=$FIXTURES/$kind${args:+-${args:0:40}}-$key
+    [ -d "$FIXTURES" ] || mkdir -p "$FIXTURES"
+    if [ -n "${PGRPO_FIXTURES:-}" ]; then exec {fd}>"$dir.lock"; flock "$fd"; fi
     if [ ! -d "$dir" ] && [ ! -e "$dir.failed" ]; then
-        rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
-        local t0=$SECONDS rc
+        rm -rf "$dir.tmp"; mkdir "$dir.tmp"
+        local t0=$SECONDS
         ( _FIX_BUILDING=1; "fixture_$kind" "$dir.tmp" "$@" ) >"$dir.log" 2>&1; rc=$?
         if [ $rc -eq 0 ]; then
-            _fix_sum "$dir.tmp" >"$dir.sum"; mv "$dir.tmp" "$dir"; chmod -R a-w "$dir"
+            mv "$dir.tmp" "$dir"; chmod -R a-w "$dir"; _fix_sum "$dir" >"$dir.sum"
             echo "# fixture $kind $* built in $((SECONDS - t0))s: $dir" >&2
         else
             echo "$rc" >"$dir.failed"
         fi
     fi
-    exec {fd}>&-
+    [ -z "$fd" ] || exec {fd}>&-
     if [ -e "$dir.failed" ]; then
-        _need_fail "fixture $kind $* failed (status $(cat "$dir.failed"), log $dir.log)" "$dir.log"; return 1
+        _need_fail "fixture $kind $* failed (status $(<"$dir.failed"), log $dir.log)" "$dir.log"; return 1
     fi
     FIX=$dir
     [ -z "$CASE_DIR" ] || echo "$dir" >>"$CASE_DIR.fixtures"
@@ -112,7 +115,7 @@ _need_fail() {  # message, log
     exit 1
 }
 # copy_fix DEST: a writable copy of $FIX at $CASE_DIR/DEST; sets OUT to it.
-copy_fix() { OUT=$CASE_DIR/$1; rm -rf "$OUT"; cp -r "$FIX" "$OUT"; chmod -R u+w "$OUT"; }
+copy_fix() { OUT=$CASE_DIR/$1; rm -rf "$OUT"; cp -r "$FIX" "$OUT" && chmod -R u+w "$OUT"; }
 
 # The case names of the sourcing file, in file order (the line where each case_ function is defined).
 list_cases() {
@@ -124,32 +127,39 @@ list_cases() {
 }
 
 # Runs one case in a subshell with its own folder; adds a not-ok line when the case failed without one.
+# Returns 1 when the case printed (or got) a not-ok line.
 _run_case() {
-    local name=$1 dir=$SCRATCH/cases/$1 log t0=$SECONDS rc
-    rm -rf "$dir" "$dir.fixtures"; mkdir -p "$dir"; log=$SCRATCH/cases/$name.tap
+    local name=$1 dir=$SCRATCH/cases/$1 log=$SCRATCH/cases/$1.tap t0=$SECONDS rc f lines nbad=0 ntap=0 l
+    [ ! -e "$dir" ] || rm -rf "$dir" "$dir.fixtures"
+    mkdir -p "$dir"
     echo "# case $name"
-    ( CASE_NAME=$name; CASE_DIR=$dir; cd "$OLDPWD_CASES" || exit 1; "case_$name" ) | tee "$log"
+    ( CASE_NAME=$name; CASE_DIR=$dir; cd "$CASES_CWD" || exit 1; "case_$name" ) | tee "$log"
     rc=${PIPESTATUS[0]}
-    local f
+    mapfile -t lines <"$log"
+    for l in "${lines[@]}"; do
+        case $l in "ok - "*) ntap=$((ntap + 1));; "not ok - "*) ntap=$((ntap + 1)); nbad=$((nbad + 1));; esac
+    done
     if [ -f "$dir.fixtures" ]; then     # the fixtures the case used are unchanged, or dropped (rebuilt on next use)
-        for f in $(sort -u "$dir.fixtures"); do
-            [ "$(_fix_sum "$f")" = "$(cat "$f.sum")" ] && continue
-            nok "$name: modified fixture $f (copy_fix what you change)" | tee -a "$log"
+        mapfile -t lines < <(sort -u "$dir.fixtures")
+        for f in "${lines[@]}"; do
+            [ "$(_fix_sum "$f")" = "$(<"$f.sum")" ] && continue
+            nok "$name: modified fixture $f (copy_fix what you change)"; nbad=$((nbad + 1)); ntap=$((ntap + 1))
             chmod -R u+w "$f"; rm -rf "$f" "$f.sum"
         done
     fi
-    if ! grep -qE '^(not )?ok - ' "$log"; then
-        if [ $rc -eq 0 ]; then ok "$name"; else nok "$name" "exited with status $rc"; fi
-    elif [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$log"; then
-        nok "$name exited with status $rc"
+    if [ $ntap -eq 0 ]; then
+        if [ $rc -eq 0 ]; then ok "$name"; else nok "$name" "exited with status $rc"; nbad=1; fi
+    elif [ $rc -ne 0 ] && [ $nbad -eq 0 ]; then
+        nok "$name exited with status $rc"; nbad=1
     fi
     echo "# case $name: $((SECONDS - t0))s"
+    [ $nbad -eq 0 ]
 }
 
 # run_cases "$@": the entry point at the end of a test file (see the top). Exit status: 0 when no case
 # printed `not ok`, 1 otherwise, 2 for a usage error (an unknown case name).
 run_cases() {
-    local all sel=() a n bad=0 out
+    local all sel=() a n bad=0
     all=$(list_cases)
     [ -n "$all" ] || { nok "$(basename "$0"): no case_ functions"; return 1; }
     case "${1:-}" in
@@ -163,8 +173,7 @@ run_cases() {
     done
     [ $bad -eq 0 ] || exit 2
     [ ${#sel[@]} -gt 0 ] || mapfile -t sel <<<"$all"
-    OLDPWD_CASES=$PWD
-    out=$SCRATCH/cases.tap; : >"$out"
-    for n in "${sel[@]}"; do _run_case "$n" | tee -a "$out"; done
-    ! grep -q '^not ok - ' "$out"
+    CASES_CWD=$PWD; bad=0
+    for n in "${sel[@]}"; do _run_case "$n" || bad=1; done
+    [ $bad -eq 0 ]
 }
