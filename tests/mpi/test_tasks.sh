@@ -53,7 +53,7 @@ t_eval() {
 }
 t_sample() {
     local task=$1
-    need trained $task; copy_fix out; opts $task $OUT
+    need trained $task; opts $task $FIX    # sample only reads: no copy (the framework checks)
     $PGRPO sample $TINY "${B[@]}" --quiet >$CASE_DIR/sample.log 2>&1
     [ "$(grep -c 'sampled:' $CASE_DIR/sample.log)" -ge 5 ] && ok ${task}_sample_text || nok ${task}_sample_text "$(head -4 $CASE_DIR/sample.log)"
 }
