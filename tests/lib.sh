@@ -83,27 +83,28 @@ need() {
     if ! declare -F "fixture_$kind" >/dev/null; then
         _need_fail "no function fixture_$kind" ""; return 1
     fi
-    local key dir fd= args=$* rc
+    local key dir fd= args=$* rc failed
     read -r key _ < <({ printf '%s\0' "$kind" "$@"; declare -f "fixture_$kind"
                         stat -c '%n %s %Y' "$PGRPO" "$TINY" 2>/dev/null; } | cksum)
     args=${args//[^A-Za-z0-9_.=-]/_}
     dir=$FIXTURES/$kind${args:+-${args:0:40}}-$key
+    failed=$SCRATCH/fixtures-failed/${dir##*/}    # per run: a shared cache never remembers a failure
     [ -d "$FIXTURES" ] || mkdir -p "$FIXTURES"
     if [ -n "${PGRPO_FIXTURES:-}" ]; then exec {fd}>"$dir.lock"; flock "$fd"; fi
-    if [ ! -d "$dir" ] && [ ! -e "$dir.failed" ]; then
+    if [ ! -d "$dir" ] && [ ! -e "$failed" ]; then
         rm -rf "$dir.tmp"; mkdir "$dir.tmp"
         local t0=$SECONDS
-        ( _FIX_BUILDING=1; "fixture_$kind" "$dir.tmp" "$@" ) >"$dir.log" 2>&1; rc=$?
+        ( _FIX_BUILDING=1; cd "${CASES_CWD:-.}" && "fixture_$kind" "$dir.tmp" "$@" ) >"$dir.log" 2>&1; rc=$?
         if [ $rc -eq 0 ]; then
             mv "$dir.tmp" "$dir"; chmod -R a-w "$dir"; _fix_sum "$dir" >"$dir.sum"
             echo "# fixture $kind $* built in $((SECONDS - t0))s: $dir" >&2
         else
-            echo "$rc" >"$dir.failed"
+            mkdir -p "${failed%/*}"; echo "$rc" >"$failed"
         fi
     fi
     [ -z "$fd" ] || exec {fd}>&-
-    if [ -e "$dir.failed" ]; then
-        _need_fail "fixture $kind $* failed (status $(<"$dir.failed"), log $dir.log)" "$dir.log"; return 1
+    if [ -e "$failed" ]; then
+        _need_fail "fixture $kind $* failed (status $(<"$failed"), log $dir.log)" "$dir.log"; return 1
     fi
     FIX=$dir
     [ -z "$CASE_DIR" ] || echo "$dir" >>"$CASE_DIR.fixtures"
