@@ -24,12 +24,13 @@
 #   never stops the others. No case may read another case's output: what several cases need is a fixture.
 # Fixtures: a function fixture_KIND that fills the folder given as $1 (arguments $2... select a variant). `need
 #   KIND ARGS...` builds it once per script run (on first use, by whichever case runs first, so any case runs
-#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text, the pgrpo binary's and
-#   tiny.deck's size and mtime, and sets FIX to its folder; its build log (stdout+stderr) is $FIX.log. Call `need` directly in the
-#   case, not inside $(...) or a pipe (it sets FIX and may end the case). Fixtures are read-only to cases: a case
-#   copies what it changes (`copy_fix DEST` copies $FIX to $CASE_DIR/DEST and sets OUT to it). After each case,
-#   every fixture it used is re-checksummed; a changed fixture fails the case ("modified fixture") and is dropped
-#   (rebuilt on next use). A fixture that fails to build fails each case that needs it with one
+#   alone), caches it under $FIXTURES keyed by KIND, ARGS, the fixture function's text and the size and mtime
+#   of bin/pgrpo and tiny.deck, and sets FIX to its folder; its build log (stdout+stderr) is $FIX.log. Call
+#   `need` directly in the case, not inside $(...) or a pipe (it sets FIX and may end the case). Fixtures are
+#   read-only to cases: a case copies what it changes (`copy_fix DEST` copies $FIX to $CASE_DIR/DEST and sets
+#   OUT to it). After each case, every fixture it used is compared with its state when built (each entry's
+#   name, size, mode, mtime); a changed fixture fails the case ("modified fixture") and is dropped (rebuilt on
+#   next use). A fixture that fails to build fails each case that needs it with one
 #   `not ok - CASE: fixture KIND ARGS failed` line and its log's tail, without running the rest of the case (it
 #   is not rebuilt within the run). A fixture may `need` another fixture (FIX then points to the inner one
 #   until the outer build ends). A fixture never depends on what a case did.
