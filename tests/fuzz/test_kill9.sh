@@ -7,7 +7,7 @@ source "$(dirname "$0")/../lib.sh"
 D=$SCRATCH
 N=${PGRPO_KILL_TRIALS:-6}
 KILLS=3; CHAINS=$(( (N + KILLS - 1) / KILLS ))
-STEPS=16
+STEPS=${PGRPO_KILL_STEPS:-24}
 "$PGRPO" sft $TINY --set run.out_dir=$D/base --quiet || { nok sft_base; exit 1; }
 T=(train $TINY --set train.base=$D/base/sft_base.h5 --set train.steps=$STEPS --set checkpoint.every=1
    --set train.prompts=24 --set train.group_size=8 --quiet)
@@ -28,10 +28,15 @@ total_kills=0; bad=0
 for c in $(seq 1 $CHAINS); do
     R=$D/chain$c; rcs=""
     for k in $(seq 1 $KILLS); do
+        before=$(cat $R/checkpoints/latest 2>/dev/null)
         bg_mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$R --resume auto
-        # Past the first checkpoint (so the kill lands in a resumed timeline), then a random moment.
-        for _ in $(seq 1 400); do ls $R/checkpoints/ckpt_*.h5 >/dev/null 2>&1 && break; sleep 0.05; done
-        sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.3 + rand() * 0.9}')"
+        # Once this launch has written a checkpoint of its own (so the kill lands in a resumed timeline, past
+        # the start-up), then a random moment: mid-step or mid-checkpoint.
+        for _ in $(seq 1 400); do
+            now=$(cat $R/checkpoints/latest 2>/dev/null)
+            [ -n "$now" ] && [ "$now" != "$before" ] && break; sleep 0.05
+        done
+        sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", rand() * 0.5}')"
         job_kill9; wait $BG_PID 2>/dev/null; rc=$?; rcs="$rcs $rc"
         [ $rc -eq 137 ] && total_kills=$((total_kills + 1))
     done
