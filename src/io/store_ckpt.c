@@ -67,14 +67,12 @@ static int write_latest(const char *dir, long step, char *err, size_t errlen) {
     int ok = write(fd, line, (size_t)len) == len && fsync(fd) == 0;
     int e = errno;
     close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) e = errno;
+    if (!ok) {
         store_seterr(err, errlen, "cannot update %s: %s", path, strerror(e));
         unlink(tmp);
         return -1;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    if (store_rename_durable(tmp, path, err, errlen) != 0) { unlink(tmp); return -1; }   // the one atomic publish
     return 0;
 }
 
