@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The layering rule (README "Source layout"): the math layers -- src/base, src/nn, src/task, src/grpo and their
+# The layering rule (README "Source layout"): the math layers -- src/base, src/nn, src/task, src/grpo, src/groups and their
 # headers -- include neither mpi.h nor hdf5.h, directly or through a pgrpo header; only src/par includes mpi.h
 # among the libraries below the command layer, and only src/io includes hdf5.h.
 source "$(dirname "$0")/../lib.sh"
@@ -18,7 +18,7 @@ deps() {
 includes() {  # system headers named by a file and everything it pulls in
     deps "$1" | xargs sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' | sort -u
 }
-for layer in base nn task grpo; do
+for layer in base nn task grpo groups; do
     bad=""
     for f in src/$layer/*.c src/$layer/*.h; do
         [ -f "$f" ] || continue
