@@ -12,8 +12,9 @@
 // with every n_local >= 0 and the n_local summing to n is accepted (comm_split_range's is the usual one); the
 // caller has already imputed and column-standardised X (pca_top does not centre it).
 //
-// Method (why): the Gram route. The rows are moved (pdgemr2d) to a 2-D block-cyclic n × d matrix on a
-// pr × pc BLACS grid, C = X^T X (d × d) is formed with pdsyrk and its eigenpairs found with pdsyevd. With d
+// Method (why): the Gram route. The rows are moved (pdgemr2d) to a 2-D block-cyclic d × n matrix X^T on a
+// pr × pc BLACS grid (the row-major rows are already X^T column-major: no transposing copy), C = X^T X (d × d)
+// is formed with pdsyrk and its eigenpairs found with pdsyevd. With d
 // (probes, hundreds) << n (users, up to 10^6) that costs n d^2 / P flops plus a d × d eigensolve, where
 // pdgesvd on the tall n × d matrix costs several times more flops and O(n d) workspace per rank. Squaring the
 // condition number costs accuracy only on components far below the top one (relative error ~ eps·(s1/sk)^2),

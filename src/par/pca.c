@@ -1,7 +1,8 @@
 // pca.c — top principal components of a row-distributed matrix with ScaLAPACK (see include/pca.h for the
-// method and its reasons). Flow: validate (agreed over comm) -> rows into a zero-padded P × 1 block layout ->
-// pdgemr2d onto the pr × pc grid (nb × nb blocks) -> C = X^T X (pdsyrk) -> pdsyevd -> the top r eigenvector
-// columns gathered on every rank -> sign rule -> Y_local = X_local V locally.
+// method and its reasons). Flow: validate (agreed over comm) -> this rank's rows, read as the column-major
+// d × n_local matrix X^T, zero-padded into a 1 × P block layout -> pdgemr2d onto the pr × pc grid (nb × nb
+// blocks) -> C = X^T (X^T)^T = X^T X (pdsyrk "N") -> pdsyevd -> the top r eigenvector columns gathered on every
+// rank -> sign rule -> Y_local = X_local V locally. Working on X^T keeps the copy of the rows contiguous.
 #include "pca.h"
 #include <math.h>
 #include <stdio.h>
@@ -84,20 +85,19 @@ static int pca_agree(int info, MPI_Comm comm)
     return lo < 0 ? lo : hi;
 }
 
-// Moves this rank's rows into the pr × pc block-cyclic A (n_pad × d, nb × nb blocks): the source is the same
-// matrix padded with zero rows to mb per rank, laid out as one mb-row block per rank on a P × 1 grid (zero rows
-// leave X^T X unchanged). Returns the ScaLAPACK info (0 = success).
+// Moves this rank's rows into the pr × pc block-cyclic A = X^T (d × n_pad, nb × nb blocks). The source: the
+// row-major X_local is the column-major d × n_local X_local^T; padded with zero columns to mb per rank it is one
+// mb-column block per rank on a 1 × P grid (zero columns leave X^T X unchanged). Returns the ScaLAPACK info.
 static int pca_to_grid(int ctx_src, int nranks, const double *X_local, long n_local, int d, int mb, double *A,
                        const int *descA)
 {
     int n_pad = mb * nranks, zero = 0, one = 1, info = 0;
     double *S = calloc((size_t)mb * d, sizeof *S);
     if (!S) return -9999;
-    for (long i = 0; i < n_local; i++)
-        for (int j = 0; j < d; j++) S[i + (size_t)j * mb] = X_local[i * d + j];
+    if (n_local > 0) memcpy(S, X_local, (size_t)n_local * d * sizeof *S);
     int descS[9];
-    descinit_(descS, &n_pad, &d, &mb, &d, &zero, &zero, &ctx_src, &mb, &info);
-    if (info == 0) pdgemr2d_(&n_pad, &d, S, &one, &one, descS, A, &one, &one, descA, &ctx_src);
+    descinit_(descS, &d, &n_pad, &d, &mb, &zero, &zero, &ctx_src, &d, &info);
+    if (info == 0) pdgemr2d_(&d, &n_pad, S, &one, &one, descS, A, &one, &one, descA, &ctx_src);
     free(S);
     return info;
 }
@@ -145,14 +145,14 @@ static int pca_lwork_bound(int d, int nb, int np, int nq)
 }
 
 // C = X^T X and its eigenpairs on the grid (ctx): eigenvalues into w (d), eigenvectors into Z (local, desc
-// descC). A (the distributed X) is read; C is destroyed. Returns the agreed info (0 = success); *who names the
+// descC). A (the distributed X^T, d × n_pad) is read; C is destroyed. Returns the agreed info (0 = success); *who names the
 // routine that failed.
 static int pca_eig(MPI_Comm comm, int n_pad, int d, int nb, int np, int nq, int pc, double *A, const int *descA,
                    double *C, const int *descC, double *w, double *Z, const char **who)
 {
     int one = 1, m1 = -1, info = 0, iw = 0;
     double alpha = 1.0, beta = 0.0, wq = 0.0;
-    pdsyrk_("L", "T", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
+    pdsyrk_("L", "N", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
     *who = "pdsyevd (workspace query)";
     pdsyevd_("V", "L", &d, C, &one, &one, descC, w, Z, &one, &one, descC, &wq, &m1, &iw, &m1, &info);
     if ((info = pca_agree(info, comm))) return info;
@@ -192,12 +192,12 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
 
     int h_src = Csys2blacs_handle(comm), h = Csys2blacs_handle(comm);
     int ctx_src = h_src, ctx = h, gr, gc, myrow, mycol, zero = 0, info = 0;
-    Cblacs_gridinit(&ctx_src, "R", nranks, 1);
+    Cblacs_gridinit(&ctx_src, "R", 1, nranks);
     Cblacs_gridinit(&ctx, "R", pr, pc);
     Cblacs_gridinfo(ctx, &gr, &gc, &myrow, &mycol);
 
     int n_pad = mb * nranks;
-    int la_r = numroc_(&n_pad, &nb, &myrow, &zero, &pr), la_c = numroc_(&d, &nb, &mycol, &zero, &pc);
+    int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
     int lc_r = numroc_(&d, &nb, &myrow, &zero, &pr), lc_c = numroc_(&d, &nb, &mycol, &zero, &pc);
     int lldA = la_r > 1 ? la_r : 1, lldC = lc_r > 1 ? lc_r : 1;
     double *A = malloc(((size_t)lldA * la_c + 1) * sizeof *A);
@@ -210,7 +210,7 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
         snprintf(err, errlen, "pca: out of memory for the %d x %d grid's blocks (n = %ld, d = %d); HINT: use more ranks", pr, pc, n, d);
         goto out;
     }
-    descinit_(descA, &n_pad, &d, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
+    descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
     if (info == 0) descinit_(descC, &d, &d, &nb, &nb, &zero, &zero, &ctx, &lldC, &info);
     if (info == 0) { who = "pdgemr2d"; info = pca_to_grid(ctx_src, nranks, X_local, n_local, d, mb, A, descA); }
     if ((info = pca_agree(info, comm)) == 0) info = pca_eig(comm, n_pad, d, nb, lc_r, lc_c, pc, A, descA, C, descC, w, Z, &who);
