@@ -87,17 +87,19 @@ static int pca_agree(int info, MPI_Comm comm)
 
 // Moves this rank's rows into the pr × pc block-cyclic A = X^T (d × n_pad, nb × nb blocks). The source: the
 // row-major X_local is the column-major d × n_local X_local^T; padded with zero columns to mb per rank it is one
-// mb-column block per rank on a 1 × P grid (zero columns leave X^T X unchanged). Returns the ScaLAPACK info.
-static int pca_to_grid(int ctx_src, int nranks, const double *X_local, long n_local, int d, int mb, double *A,
-                       const int *descA)
+// mb-column block per rank on a 1 × P grid (zero columns leave X^T X unchanged). A rank holding mb rows hands
+// X_local itself (pdgemr2d only reads it); only shorter ranks copy. Returns the ScaLAPACK info (-9999: no memory).
+static int pca_to_grid(MPI_Comm comm, int ctx_src, int nranks, const double *X_local, long n_local, int d,
+                       int mb, double *A, const int *descA)
 {
     int n_pad = mb * nranks, zero = 0, one = 1, info = 0;
-    double *S = calloc((size_t)mb * d, sizeof *S);
-    if (!S) return -9999;
-    if (n_local > 0) memcpy(S, X_local, (size_t)n_local * d * sizeof *S);
+    double *S = n_local < mb ? calloc((size_t)mb * d, sizeof *S) : NULL;
+    if (pca_agree(n_local < mb && !S ? -9999 : 0, comm)) { free(S); return -9999; }   // before any collective
+    if (S && n_local > 0) memcpy(S, X_local, (size_t)n_local * d * sizeof *S);
     int descS[9];
     descinit_(descS, &d, &n_pad, &d, &mb, &zero, &zero, &ctx_src, &d, &info);
-    if (info == 0) pdgemr2d_(&d, &n_pad, S, &one, &one, descS, A, &one, &one, descA, &ctx_src);
+    if ((info = pca_agree(info, comm))) { free(S); return info; }
+    if (info == 0) pdgemr2d_(&d, &n_pad, S ? S : X_local, &one, &one, descS, A, &one, &one, descA, &ctx_src);
     free(S);
     return info;
 }
@@ -207,15 +209,20 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
     int descA[9], descC[9], rc = -1;
     const char *who = "descinit";
     if (pca_agree(!A || !C || !Z || !w || !Vfull, comm)) {
-        snprintf(err, errlen, "pca: out of memory for the %d x %d grid's blocks (n = %ld, d = %d); HINT: use more ranks", pr, pc, n, d);
+        snprintf(err, errlen, "pca: out of memory for the %d x %d grid's blocks (n = %ld, d = %d); "
+                 "HINT: use more ranks", pr, pc, n, d);
         goto out;
     }
     descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
     if (info == 0) descinit_(descC, &d, &d, &nb, &nb, &zero, &zero, &ctx, &lldC, &info);
-    if (info == 0) { who = "pdgemr2d"; info = pca_to_grid(ctx_src, nranks, X_local, n_local, d, mb, A, descA); }
-    if ((info = pca_agree(info, comm)) == 0) info = pca_eig(comm, n_pad, d, nb, lc_r, lc_c, pc, A, descA, C, descC, w, Z, &who);
-    if (info) {
-        snprintf(err, errlen, "pca: %s failed with info = %d on a %d x %d grid (n = %ld, d = %d, nb = %d); HINT: report it with these sizes", who, info, pr, pc, n, d, nb);
+    if ((info = pca_agree(info, comm)) == 0) {
+        who = "pdgemr2d";
+        info = pca_to_grid(comm, ctx_src, nranks, X_local, n_local, d, mb, A, descA);
+    }
+    if (info == 0) info = pca_eig(comm, n_pad, d, nb, lc_r, lc_c, pc, A, descA, C, descC, w, Z, &who);
+    if (info) {    // every rank has the same info here (agreed), so all leave together
+        snprintf(err, errlen, "pca: %s failed with info = %d on a %d x %d grid (n = %ld, d = %d, nb = %d); "
+                 "HINT: report it with these sizes", who, info, pr, pc, n, d, nb);
         goto out;
     }
     pca_gather_top(comm, Z, lldC, d, r, nb, pr, pc, myrow, mycol, Vfull);
