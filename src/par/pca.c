@@ -17,6 +17,10 @@ void Cfree_blacs_system_handle(int handle);
 void Cblacs_gridinit(int *ctxt, char *order, int nprow, int npcol);
 void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
 void Cblacs_gridexit(int ctxt);
+// BLACS_SET: what = 15 (SGET_TOPSREPEAT) / 16 (SGET_TOPSCOHRNT), val = 1: combines (the global sums inside
+// PBLAS/ScaLAPACK) use repeatable, coherent topologies instead of the default MPI reductions, whose summation
+// order here changes from call to call (pdsytrd on a 1 x 3 grid gave different eigenvalue bits per call).
+void Cblacs_set(int ctxt, int what, int *val);
 // Local rows/cols of an n-long dimension in blocks of nb over nprocs, for process iproc (first block on isrc).
 int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
 void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
@@ -164,8 +168,8 @@ static int pca_eig(MPI_Comm comm, int n_pad, int d, int nb, int np, int nq, int 
     if ((int)wq + 1 > lwork) lwork = (int)wq + 1;
     int liwork = 7 * d + 8 * pc + 2;
     if (iw > liwork) liwork = iw;
-    double *work = malloc((size_t)lwork * sizeof *work);
-    int *iwork = malloc((size_t)liwork * sizeof *iwork);
+    double *work = calloc((size_t)lwork, sizeof *work);
+    int *iwork = calloc((size_t)liwork, sizeof *iwork);
     int oom = pca_agree(!work || !iwork, comm);
     if (!oom) {
         *who = "pdsyevd";
@@ -196,15 +200,18 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
     int ctx_src = h_src, ctx = h, gr, gc, myrow, mycol, zero = 0, info = 0;
     Cblacs_gridinit(&ctx_src, "R", 1, nranks);
     Cblacs_gridinit(&ctx, "R", pr, pc);
+    int yes = 1;
+    Cblacs_set(ctx, 15, &yes);   // repeatable combines: bit-identical results for the same grid (pca.h)
+    Cblacs_set(ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
     Cblacs_gridinfo(ctx, &gr, &gc, &myrow, &mycol);
 
     int n_pad = mb * nranks;
     int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
     int lc_r = numroc_(&d, &nb, &myrow, &zero, &pr), lc_c = numroc_(&d, &nb, &mycol, &zero, &pc);
     int lldA = la_r > 1 ? la_r : 1, lldC = lc_r > 1 ? lc_r : 1;
-    double *A = malloc(((size_t)lldA * la_c + 1) * sizeof *A);
-    double *C = malloc(((size_t)lldC * lc_c + 1) * sizeof *C);
-    double *Z = malloc(((size_t)lldC * lc_c + 1) * sizeof *Z);
+    double *A = calloc((size_t)lldA * la_c + 1, sizeof *A);
+    double *C = calloc((size_t)lldC * lc_c + 1, sizeof *C);
+    double *Z = calloc((size_t)lldC * lc_c + 1, sizeof *Z);
     double *w = malloc((size_t)d * sizeof *w), *Vfull = malloc((size_t)d * r * sizeof *Vfull);
     int descA[9], descC[9], rc = -1;
     const char *who = "descinit";
