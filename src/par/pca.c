@@ -1,0 +1,253 @@
+// pca.c — top principal components of a row-distributed matrix with ScaLAPACK (see include/pca.h for the
+// method and its reasons). Flow: validate (agreed over comm) -> this rank's rows, read as the column-major
+// d × n_local matrix X^T, zero-padded into a 1 × P block layout -> pdgemr2d onto the pr × pc grid (nb × nb
+// blocks) -> C = X^T (X^T)^T = X^T X (pdsyrk "N") -> pdsyevd -> the top r eigenvector columns gathered on every
+// rank -> sign rule -> Y_local = X_local V locally. Working on X^T keeps the copy of the rows contiguous.
+#include "pca.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ScaLAPACK / BLACS entry points (Debian's libscalapack-openmpi ships no C header for them). Fortran routines
+// take every argument by pointer; descriptors are int[9]; local arrays are column-major with leading dim LLD.
+// BLACS C interface: a system handle from an MPI communicator, then a process grid ("R": row-major ranks).
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int *ctxt, char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int ctxt);
+// BLACS_SET: what = 15 (SGET_TOPSREPEAT) / 16 (SGET_TOPSCOHRNT), val = 1: combines (the global sums inside
+// PBLAS/ScaLAPACK) use repeatable, coherent topologies instead of the default MPI reductions, whose summation
+// order here changes from call to call (pdsytrd on a 1 x 3 grid gave different eigenvalue bits per call).
+void Cblacs_set(int ctxt, int what, int *val);
+// Local rows/cols of an n-long dimension in blocks of nb over nprocs, for process iproc (first block on isrc).
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
+               const int *icsrc, const int *ictxt, const int *lld, int *info);
+// B(ib:, jb:) = A(ia:, ja:), m × n, between any two layouts; ictxt must span every process of both grids.
+void pdgemr2d_(const int *m, const int *n, const double *a, const int *ia, const int *ja, const int *desca,
+               double *b, const int *ib, const int *jb, const int *descb, const int *ictxt);
+// C = alpha op(A)^T op(A) + beta C on the uplo triangle; trans "T": A is k × n, C is n × n.
+void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
+             const double *a, const int *ia, const int *ja, const int *desca, const double *beta, double *c,
+             const int *ic, const int *jc, const int *descc);
+// Eigenvalues w (ascending, global on every process) and eigenvectors Z of the symmetric A (uplo triangle
+// read, A destroyed); lwork = liwork = -1 asks for the workspace sizes in work[0] / iwork[0].
+void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
+              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+
+void pca_grid_shape(int nranks, int *pr, int *pc)
+{
+    int best = 1;
+    for (int p = 1; (long)p * p <= nranks; p++)
+        if (nranks % p == 0) best = p;
+    *pr = best;
+    *pc = nranks / best;
+}
+
+// Checks the arguments; every rank gets the same verdict (local problems and the n_local sum are allreduced).
+// On success *mb = the largest n_local (the padded row-block height).
+static int pca_validate(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr,
+                        int nranks, int *mb, char *err, size_t errlen)
+{
+    int bad = 0;
+    if (n_local < 0 || (n_local > 0 && !X_local)) bad = 1;
+    long sum = n_local < 0 ? 0 : n_local, mx = sum;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_LONG, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_LONG, MPI_MAX, comm);
+    if (bad)
+        snprintf(err, errlen, "pca: a rank passed a negative n_local or no rows with n_local > 0; HINT: pass each rank's row block");
+    else if (n <= 0 || d <= 0)
+        snprintf(err, errlen, "pca: empty matrix (n = %ld users, d = %d probes); HINT: need at least one user and one probe", n, d);
+    else if (sum != n)
+        snprintf(err, errlen, "pca: the ranks' n_local sum to %ld, not n = %ld; HINT: split the n rows over the ranks (comm_split_range)", sum, n);
+    else if (r < 1 || r > d || r > n)
+        snprintf(err, errlen, "pca: r = %d components, need 1 <= r <= min(n = %ld, d = %d); HINT: lower the number of dimensions", r, n, d);
+    else if (nb < 0)
+        snprintf(err, errlen, "pca: block size nb = %d; HINT: use nb >= 1 (0 = %d)", nb, PCA_NB_DEFAULT);
+    else if (pr < 0 || (pr > 0 && nranks % pr != 0))
+        snprintf(err, errlen, "pca: grid rows pr = %d do not divide %d ranks; HINT: use a divisor, or 0 for the most square grid", pr, nranks);
+    else if (n > (long)1 << 30 || mx * nranks > (long)1 << 30)
+        snprintf(err, errlen, "pca: n = %ld rows is beyond ScaLAPACK's 32-bit indices here; HINT: at most 2^30 rows", n);
+    else {
+        *mb = (int)mx;
+        return 0;
+    }
+    return -1;
+}
+
+// The agreed worst info over comm (0 when every rank succeeded).
+// A negative (illegal argument) info wins over a positive one.
+static int pca_agree(int info, MPI_Comm comm)
+{
+    int lo = info, hi = info;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, comm);
+    return lo < 0 ? lo : hi;
+}
+
+// Moves this rank's rows into the pr × pc block-cyclic A = X^T (d × n_pad, nb × nb blocks). The source: the
+// row-major X_local is the column-major d × n_local X_local^T; padded with zero columns to mb per rank it is one
+// mb-column block per rank on a 1 × P grid (zero columns leave X^T X unchanged). A rank holding mb rows hands
+// X_local itself (pdgemr2d only reads it); only shorter ranks copy. Returns the ScaLAPACK info (-9999: no memory).
+static int pca_to_grid(MPI_Comm comm, int ctx_src, int nranks, const double *X_local, long n_local, int d,
+                       int mb, double *A, const int *descA)
+{
+    int n_pad = mb * nranks, zero = 0, one = 1, info = 0;
+    double *S = n_local < mb ? calloc((size_t)mb * d, sizeof *S) : NULL;
+    if (pca_agree(n_local < mb && !S ? -9999 : 0, comm)) { free(S); return -9999; }   // before any collective
+    if (S && n_local > 0) memcpy(S, X_local, (size_t)n_local * d * sizeof *S);
+    int descS[9];
+    descinit_(descS, &d, &n_pad, &d, &mb, &zero, &zero, &ctx_src, &d, &info);
+    if ((info = pca_agree(info, comm))) { free(S); return info; }
+    if (info == 0) pdgemr2d_(&d, &n_pad, S ? S : X_local, &one, &one, descS, A, &one, &one, descA, &ctx_src);
+    free(S);
+    return info;
+}
+
+// The eigenvector columns d-r .. d-1 of the distributed Z (d × d) into Vfull (d × r, column k = eigenvector
+// d-1-k: descending), identical on every rank: each entry is owned by one process, the rest add exact zeros.
+static void pca_gather_top(MPI_Comm comm, const double *Z, int lldz, int d, int r, int nb, int pr, int pc,
+                           int myrow, int mycol, double *Vfull)
+{
+    memset(Vfull, 0, (size_t)d * r * sizeof *Vfull);
+    int zero = 0;
+    int lr = numroc_(&d, &nb, &myrow, &zero, &pr), lc = numroc_(&d, &nb, &mycol, &zero, &pc);
+    for (int lj = 0; lj < lc; lj++) {
+        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb, k = d - 1 - gj;
+        if (k < 0 || k >= r) continue;
+        for (int li = 0; li < lr; li++) {
+            int gi = ((li / nb) * pr + myrow) * nb + li % nb;
+            Vfull[(size_t)k * d + gi] = Z[li + (size_t)lj * lldz];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, Vfull, d * r, MPI_DOUBLE, MPI_SUM, comm);
+}
+
+// Sign rule (pca.h) and the row-major V (d × r) from the column-major Vfull.
+static void pca_fix_signs(const double *Vfull, int d, int r, double *V)
+{
+    for (int k = 0; k < r; k++) {
+        const double *col = Vfull + (size_t)k * d;
+        int best = 0;
+        for (int j = 1; j < d; j++)
+            if (fabs(col[j]) > fabs(col[best])) best = j;
+        double s = col[best] < 0 ? -1.0 : 1.0;
+        for (int j = 0; j < d; j++) V[(size_t)j * r + k] = s * col[j];
+    }
+}
+
+// pdsyevd's documented workspace: max(1 + 6d + 2 np nq, trilwmin) + 2d, trilwmin = 3d + max(nb (np + 1), 3 nb),
+// plus PDORMTR's own need ((nq + np + nb) nb + nb^2) as slack; np × nq = this process's share of the d × d matrix.
+static int pca_lwork_bound(int d, int nb, int np, int nq)
+{
+    long tri = 3L * d + (nb * (np + 1L) > 3L * nb ? nb * (np + 1L) : 3L * nb);
+    long a = 1 + 6L * d + 2L * np * nq;
+    long lw = (a > tri ? a : tri) + 2L * d + ((long)nq + np + nb) * nb + (long)nb * nb;
+    return lw > (1L << 30) ? 1 << 30 : (int)lw;
+}
+
+// C = X^T X and its eigenpairs on the grid (ctx): eigenvalues into w (d), eigenvectors into Z (local, desc
+// descC). A (the distributed X^T, d × n_pad) is read; C is destroyed. Returns the agreed info (0 = success); *who names the
+// routine that failed.
+static int pca_eig(MPI_Comm comm, int n_pad, int d, int nb, int np, int nq, int pc, double *A, const int *descA,
+                   double *C, const int *descC, double *w, double *Z, const char **who)
+{
+    int one = 1, m1 = -1, info = 0, iw = 0;
+    double alpha = 1.0, beta = 0.0, wq = 0.0;
+    pdsyrk_("L", "N", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
+    *who = "pdsyevd (workspace query)";
+    pdsyevd_("V", "L", &d, C, &one, &one, descC, w, Z, &one, &one, descC, &wq, &m1, &iw, &m1, &info);
+    if ((info = pca_agree(info, comm))) return info;
+    // This ScaLAPACK's query answers too little when d fits one block (PDORMTR then rejects LWORK and the
+    // eigenvectors come back wrong with info = 0): take the larger of the query and the documented bound.
+    int lwork = pca_lwork_bound(d, nb, np, nq);
+    if ((int)wq + 1 > lwork) lwork = (int)wq + 1;
+    int liwork = 7 * d + 8 * pc + 2;
+    if (iw > liwork) liwork = iw;
+    double *work = calloc((size_t)lwork, sizeof *work);
+    int *iwork = calloc((size_t)liwork, sizeof *iwork);
+    int oom = pca_agree(!work || !iwork, comm);
+    if (!oom) {
+        *who = "pdsyevd";
+        pdsyevd_("V", "L", &d, C, &one, &one, descC, w, Z, &one, &one, descC, work, &lwork, iwork, &liwork, &info);
+        info = pca_agree(info, comm);
+    } else {
+        *who = "pdsyevd workspace (out of memory)";
+        info = -9999;
+    }
+    free(work);
+    free(iwork);
+    return info;
+}
+
+// Grids, distributed arrays and the decomposition; see the flow at the top of the file. Longer than most
+// functions because it owns every BLACS handle and buffer and releases them on one path.
+int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr,
+            double *sv, double *V, double *Y_local, char *err, size_t errlen)
+{
+    int nranks, mb = 0, pc;
+    MPI_Comm_size(comm, &nranks);
+    if (pca_validate(comm, X_local, n_local, n, d, r, nb, pr, nranks, &mb, err, errlen)) return -1;
+    if (nb == 0) nb = PCA_NB_DEFAULT;
+    if (pr == 0) pca_grid_shape(nranks, &pr, &pc);
+    else pc = nranks / pr;
+
+    int h_src = Csys2blacs_handle(comm), h = Csys2blacs_handle(comm);
+    int ctx_src = h_src, ctx = h, gr, gc, myrow, mycol, zero = 0, info = 0;
+    Cblacs_gridinit(&ctx_src, "R", 1, nranks);
+    Cblacs_gridinit(&ctx, "R", pr, pc);
+    int yes = 1;
+    Cblacs_set(ctx, 15, &yes);   // repeatable combines: bit-identical results for the same grid (pca.h)
+    Cblacs_set(ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
+    Cblacs_gridinfo(ctx, &gr, &gc, &myrow, &mycol);
+
+    int n_pad = mb * nranks;
+    int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
+    int lc_r = numroc_(&d, &nb, &myrow, &zero, &pr), lc_c = numroc_(&d, &nb, &mycol, &zero, &pc);
+    int lldA = la_r > 1 ? la_r : 1, lldC = lc_r > 1 ? lc_r : 1;
+    double *A = calloc((size_t)lldA * la_c + 1, sizeof *A);
+    double *C = calloc((size_t)lldC * lc_c + 1, sizeof *C);
+    double *Z = calloc((size_t)lldC * lc_c + 1, sizeof *Z);
+    double *w = malloc((size_t)d * sizeof *w), *Vfull = malloc((size_t)d * r * sizeof *Vfull);
+    int descA[9], descC[9], rc = -1;
+    const char *who = "descinit";
+    if (pca_agree(!A || !C || !Z || !w || !Vfull, comm)) {
+        snprintf(err, errlen, "pca: out of memory for the %d x %d grid's blocks (n = %ld, d = %d); "
+                 "HINT: use more ranks", pr, pc, n, d);
+        goto out;
+    }
+    descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
+    if (info == 0) descinit_(descC, &d, &d, &nb, &nb, &zero, &zero, &ctx, &lldC, &info);
+    if ((info = pca_agree(info, comm)) == 0) {
+        who = "pdgemr2d";
+        info = pca_to_grid(comm, ctx_src, nranks, X_local, n_local, d, mb, A, descA);
+    }
+    if (info == 0) info = pca_eig(comm, n_pad, d, nb, lc_r, lc_c, pc, A, descA, C, descC, w, Z, &who);
+    if (info) {    // every rank has the same info here (agreed), so all leave together
+        snprintf(err, errlen, "pca: %s failed with info = %d on a %d x %d grid (n = %ld, d = %d, nb = %d); "
+                 "HINT: report it with these sizes", who, info, pr, pc, n, d, nb);
+        goto out;
+    }
+    pca_gather_top(comm, Z, lldC, d, r, nb, pr, pc, myrow, mycol, Vfull);
+    for (int k = 0; k < r; k++) sv[k] = sqrt(w[d - 1 - k] > 0 ? w[d - 1 - k] : 0.0);
+    pca_fix_signs(Vfull, d, r, V);
+    if (Y_local)
+        for (long i = 0; i < n_local; i++)
+            for (int k = 0; k < r; k++) {
+                double s = 0.0;
+                for (int j = 0; j < d; j++) s += X_local[i * d + j] * V[(size_t)j * r + k];
+                Y_local[i * r + k] = s;
+            }
+    rc = 0;
+out:
+    free(A); free(C); free(Z); free(w); free(Vfull);
+    Cblacs_gridexit(ctx);
+    Cblacs_gridexit(ctx_src);
+    Cfree_blacs_system_handle(h);
+    Cfree_blacs_system_handle(h_src);
+    return rc;
+}
