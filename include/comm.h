@@ -51,6 +51,12 @@ void comm_gather_ints(const int *mine, int n, int *all, MPI_Comm comm);
 // Rank-ordered concatenation at rank 0: counts[r] elements of elem bytes from rank r (counts, all: rank 0 only).
 void comm_gatherv(const void *mine, int n, size_t elem, void *all, const int *counts, MPI_Comm comm);
 
+// In-place elementwise sum in a FIXED order, so the same ranks give the same bits on every run (MPI_Allreduce's
+// reduction tree is not guaranteed repeatable): rank 0 gathers every rank's v, adds them in rank order
+// (((v0 + v1) + v2) + ...) and broadcasts the result. scratch: size * n doubles, needed at rank 0 only (may be
+// NULL elsewhere); the caller owns it so a loop calling this allocates nothing.
+void comm_sum_doubles_ordered(double *v, int n, double *scratch, MPI_Comm comm);
+
 // Wall clock in seconds.
 double comm_now(void);
 

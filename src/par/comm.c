@@ -116,6 +116,18 @@ void comm_bcast(void *buf, size_t bytes, int root, MPI_Comm comm) {
 
 void comm_barrier(MPI_Comm comm) { MPI_Barrier(comm); }
 
+void comm_sum_doubles_ordered(double *v, int n, double *scratch, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if (size == 1) return;
+    MPI_Gather(v, n, MPI_DOUBLE, scratch, n, MPI_DOUBLE, 0, comm);
+    if (rank == 0)
+        for (int r = 1; r < size; r++)
+            for (int i = 0; i < n; i++) v[i] += scratch[(size_t)r * n + i];
+    MPI_Bcast(v, n, MPI_DOUBLE, 0, comm);
+}
+
 void comm_allgather(const void *mine, size_t bytes, void *all, MPI_Comm comm) {
     MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, comm);
 }
