@@ -131,6 +131,19 @@ static void test_large_offset_precision(void) {
     free(m);
 }
 
+// feedback_col_stats refines the mean and takes the variance about the refined mean whatever centre the pass-2
+// partials used: column {1, 2, 3} plus one hole, partials taken about 0 and about 1.5.
+static void test_stats_any_centre(void) {
+    double c0[2] = {0, 1.5}, v[3] = {1, 2, 3}, es = sqrt(2.0 / 4);
+    for (int t = 0; t < 2; t++) {
+        double p[4] = {3, 0, 0, 4}, mean = c0[t], std;
+        for (int i = 0; i < 3; i++) { p[1] += v[i] - c0[t]; p[2] += (v[i] - c0[t]) * (v[i] - c0[t]); }
+        T_ASSERT(feedback_col_stats(p, 1, &mean, &std, err, sizeof err) == 0, "%s", err);
+        T_NEAR(mean, 2.0, 1e-15);
+        T_NEAR(std, es, 1e-15);
+    }
+}
+
 static void test_standardised_columns(void) {
     enum { N = 53, D = 4 };
     double v[N * D], X[N * D], mean[D], std[D];
@@ -217,6 +230,7 @@ int main(void) {
     T_RUN(test_hand_matrix);
     T_RUN(test_two_ranks_match_one_block);
     T_RUN(test_large_offset_precision);
+    T_RUN(test_stats_any_centre);
     T_RUN(test_standardised_columns);
     T_RUN(test_check_errors);
     T_RUN(test_stats_errors);
