@@ -224,6 +224,14 @@ static void test_stats_errors(void) {
     int64_t lo[3] = {0, 333, N};
     T_ASSERT(stats_ranks(FEEDBACK_F64, c, NULL, N, 2, 2, lo, mean, std) == -1 && err_has("column 1 is constant", NULL),
              "%s", err);
+    // constant to rounding (one ulp apart, std ~ 1e-16 |mean|): refused by the FEEDBACK_CONST_RTOL threshold...
+    for (int i = 0; i < N; i++) c[2 * i + 1] = i % 2 ? nextafter(0.3, 1.0) : 0.3;
+    T_ASSERT(stats_ranks(FEEDBACK_F64, c, NULL, N, 2, 2, lo, mean, std) == -1 && err_has("column 1 is constant", NULL),
+             "%s", err);
+    // ...while a real spread of 1e-9 relative (below float resolution, far above the threshold) is kept
+    for (int i = 0; i < N; i++) c[2 * i + 1] = i % 2 ? 0.3 * (1 + 1e-9) : 0.3;
+    T_ASSERT(stats_ranks(FEEDBACK_F64, c, NULL, N, 2, 2, lo, mean, std) == 0, "%s", err);
+    T_NEAR(std[1], 0.15e-9, 1e-6 * 0.15e-9);
 }
 
 int main(void) {
