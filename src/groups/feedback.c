@@ -1,0 +1,125 @@
+// feedback.c — validation, column statistics (corrected two-pass, see feedback.h) and mean-imputed
+// standardisation of a feedback block.
+#include "feedback.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+// Element k of the block, widened to double.
+static inline double fb_value(const FeedbackBlock *b, size_t k) {
+    return b->type == FEEDBACK_F32 ? (double)((const float *)b->values)[k] : ((const double *)b->values)[k];
+}
+
+static inline int fb_observed(const FeedbackBlock *b, size_t k) { return b->mask == NULL || b->mask[k] != 0; }
+
+// The first bad entry of row i (global index g), or 0; one message, entries scanned by column.
+static int check_row(const FeedbackBlock *b, int64_t i, int64_t g, char *err, size_t errlen) {
+    size_t base = (size_t)i * (size_t)b->d;
+    int seen = 0;
+    for (int j = 0; j < b->d; j++) {
+        size_t k = base + (size_t)j;
+        if (b->mask && b->mask[k] > 1) {
+            snprintf(err, errlen, "feedback: mask at row %lld, column %d is %u (must be 0 = unobserved or 1 = observed)",
+                     (long long)g, j, (unsigned)b->mask[k]);
+            return -1;
+        }
+        if (!fb_observed(b, k)) continue;
+        double v = fb_value(b, k);
+        if (!isfinite(v)) {
+            snprintf(err, errlen, "feedback: value at row %lld, column %d is %s (an observed entry must be finite; "
+                     "HINT: fix it or mark it unobserved in the mask)", (long long)g, j, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+            return -1;
+        }
+        seen = 1;
+    }
+    if (!seen) {
+        snprintf(err, errlen, "feedback: row %lld has no observed entry (the mask hides the whole row; "
+                 "HINT: drop that user or give it at least one observed value)", (long long)g);
+        return -1;
+    }
+    return 0;
+}
+
+int feedback_check(const FeedbackBlock *b, int64_t row0, char *err, size_t errlen) {
+    if (!b || b->n_local < 0 || b->d < 1 || (b->n_local > 0 && !b->values) ||
+        (b->type != FEEDBACK_F32 && b->type != FEEDBACK_F64)) {
+        snprintf(err, errlen, "feedback: bad block (rows %lld, columns %d; need rows >= 0, columns >= 1, values)",
+                 b ? (long long)b->n_local : -1LL, b ? b->d : -1);
+        return -1;
+    }
+    for (int64_t i = 0; i < b->n_local; i++)
+        if (check_row(b, i, row0 + i, err, errlen)) return -1;
+    return 0;
+}
+
+void feedback_col_partials(const FeedbackBlock *b, const double *centre, double *partials) {
+    int d = b->d;
+    double *cnt = partials, *s1 = partials + d, *s2 = partials + 2 * (size_t)d;
+    memset(partials, 0, sizeof *partials * FEEDBACK_PARTIALS_LEN(d));
+    for (int64_t i = 0; i < b->n_local; i++) {
+        size_t base = (size_t)i * (size_t)d;
+        for (int j = 0; j < d; j++) {
+            size_t k = base + (size_t)j;
+            if (!fb_observed(b, k)) continue;
+            double v = fb_value(b, k) - (centre ? centre[j] : 0.0);
+            cnt[j] += 1.0;
+            s1[j] += v;
+            s2[j] += v * v;
+        }
+    }
+    partials[3 * (size_t)d] = (double)b->n_local;
+}
+
+int feedback_col_mean(const double *partials_global, int d, double *mean, char *err, size_t errlen) {
+    if (!(partials_global[3 * (size_t)d] >= 1.0)) {
+        snprintf(err, errlen, "feedback: no rows (zero users; HINT: the feedback matrix needs at least one user)");
+        return -1;
+    }
+    for (int j = 0; j < d; j++) {
+        double n = partials_global[j];
+        if (!(n >= 1.0)) {
+            snprintf(err, errlen, "feedback: column %d has no observed entry (HINT: drop that probe or observe it "
+                     "for at least two users with different values)", j);
+            return -1;
+        }
+        mean[j] = partials_global[d + j] / n;
+        if (!isfinite(mean[j])) {
+            snprintf(err, errlen, "feedback: column %d: mean is not finite (values too large; HINT: rescale them)", j);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int feedback_col_stats(const double *partials_global, int d, double *mean, double *std, char *err, size_t errlen) {
+    if (feedback_col_mean(partials_global, d, std, err, errlen)) return -1;   // std[] as scratch: counts checked
+    double rows = partials_global[3 * (size_t)d];
+    for (int j = 0; j < d; j++) {
+        double n = partials_global[j], s1 = partials_global[d + j], s2 = partials_global[2 * (size_t)d + j];
+        double var = (s2 - s1 * s1 / n) / rows;
+        if (var < 0.0) var = 0.0;   // rounding when every deviation is (nearly) equal
+        mean[j] += s1 / n;
+        std[j] = sqrt(var);
+        if (!isfinite(std[j]) || !isfinite(mean[j])) {
+            snprintf(err, errlen, "feedback: column %d: variance is not finite (values too large; HINT: rescale them)", j);
+            return -1;
+        }
+        if (std[j] <= FEEDBACK_CONST_RTOL * fabs(mean[j])) {
+            snprintf(err, errlen, "feedback: column %d is constant (value %.9g on every observed entry, std %.3g <= "
+                     "%g x |mean|; HINT: drop that probe, it cannot separate users)", j, mean[j], std[j], FEEDBACK_CONST_RTOL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void feedback_standardise(const FeedbackBlock *b, const double *mean, const double *std, double *X_out) {
+    int d = b->d;
+    for (int64_t i = 0; i < b->n_local; i++) {
+        size_t base = (size_t)i * (size_t)d;
+        for (int j = 0; j < d; j++) {
+            size_t k = base + (size_t)j;
+            X_out[k] = fb_observed(b, k) ? (fb_value(b, k) - mean[j]) / std[j] : 0.0;
+        }
+    }
+}
