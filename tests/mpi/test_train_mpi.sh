@@ -218,8 +218,9 @@ case_out_dir_lock() {
 case_second_sigterm() {
     base_deck; local D=$CASE_DIR ranks t0 rc
     bg_mpi 2 $PGRPO train $T --set run.out_dir=$D/sig2 --set train.steps=100000 --set train.mu=100 --set train.prompts=32 --set checkpoint.every=1 --quiet >$D/sig2.log 2>&1
-    for _ in $(seq 1 600); do [ -e $D/sig2/checkpoints/ckpt_00000001.h5 ] && break; sleep 0.05; done
-    ranks=$(job_ranks); t0=$SECONDS; kill -TERM $ranks; sleep 0.5; kill -TERM $ranks; wait $BG_PID; rc=$?
+    # Right after a checkpoint appears the next step has just begun (~3 s left), so both signals land mid-step.
+    for _ in $(seq 1 1200); do [ -e $D/sig2/checkpoints/ckpt_00000002.h5 ] && break; sleep 0.02; done
+    ranks=$(job_ranks); t0=$SECONDS; kill -TERM $ranks; sleep 0.2; kill -TERM $ranks; wait $BG_PID; rc=$?
     [ $rc -ne 0 ] && [ $rc -ne 75 ] && [ $((SECONDS - t0)) -lt 10 ] && grep -q "a second stop signal: ending now" $D/sig2.log \
         && ok "second_sigterm_kills_at_once # rc=$rc after $((SECONDS - t0)) s" || nok second_sigterm_kills_at_once "rc=$rc after $((SECONDS - t0)) s"
     /usr/bin/python3 -c "import sys" && $PGRPO inspect $D/sig2/checkpoints/ckpt_00000001.h5 >/dev/null 2>&1 \
