@@ -103,6 +103,30 @@ static int bad_inputs(MPI_Comm w, int rank, int size)
     return 0;
 }
 
+// Rank 0: singular values, sign-fixed V and Y = X V against LAPACK dgesvd on the whole matrix (TAP lines).
+static void compare_with_lapack(const double *X, long n, int d, int r, const double *sv, const double *V,
+                                const double *Yall) {
+    char det[256];
+    double *rsv = malloc(r * sizeof *rsv), *rV = malloc((size_t)d * r * sizeof *rV);
+    int info = reference(X, n, d, r, rsv, rV);
+    double esv = 0, eV = 0, eY = 0;
+    for (int k = 0; k < r; k++) esv = fmax(esv, fabs(sv[k] - rsv[k]) / rsv[k]);
+    for (int i = 0; i < d * r; i++) eV = fmax(eV, fabs(V[i] - rV[i]));
+    for (long i = 0; i < n; i++)
+        for (int k = 0; k < r; k++) {
+            double y = 0;
+            for (int j = 0; j < d; j++) y += X[i * d + j] * rV[(size_t)j * r + k];
+            eY = fmax(eY, fabs(Yall[i * r + k] - y));
+        }
+    snprintf(det, sizeof det, "max rel err %.2e (s1 = %.6g, s%d = %.6g), dgesvd info %d", esv, sv[0], r, sv[r - 1], info);
+    tap(0, info == 0 && esv <= 1e-10, "singular_values_match_lapack", det);
+    snprintf(det, sizeof det, "max |dV| %.2e", eV);
+    tap(0, eV <= 1e-8, "V_columns_match_lapack_sign_fixed", det);
+    snprintf(det, sizeof det, "max |dY| %.2e vs s1 %.3g", eY, sv[0]);
+    tap(0, eY <= 1e-9 * sv[0], "Y_is_X_V", det);
+    free(rsv); free(rV);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Comm w;
@@ -153,25 +177,9 @@ int main(int argc, char **argv)
     h = hash_bytes(h, V, (size_t)d * r * sizeof *V);
     if (rank == 0) {
         h = hash_bytes(h, Yall, (size_t)n * r * sizeof *Yall);
-        double *rsv = malloc(r * sizeof *rsv), *rV = malloc((size_t)d * r * sizeof *rV);
-        int info = reference(X, n, d, r, rsv, rV);
-        double esv = 0, eV = 0, eY = 0;
-        for (int k = 0; k < r; k++) esv = fmax(esv, fabs(sv[k] - rsv[k]) / rsv[k]);
-        for (int i = 0; i < d * r; i++) eV = fmax(eV, fabs(V[i] - rV[i]));
-        for (long i = 0; i < n; i++)
-            for (int k = 0; k < r; k++) {
-                double y = 0;
-                for (int j = 0; j < d; j++) y += X[i * d + j] * rV[(size_t)j * r + k];
-                eY = fmax(eY, fabs(Yall[i * r + k] - y));
-            }
-        snprintf(det, sizeof det, "max rel err %.2e (s1 = %.6g, s%d = %.6g), dgesvd info %d", esv, sv[0], r, sv[r - 1], info);
-        tap(0, info == 0 && esv <= 1e-10, "singular_values_match_lapack", det);
-        snprintf(det, sizeof det, "max |dV| %.2e", eV);
-        tap(0, eV <= 1e-8, "V_columns_match_lapack_sign_fixed", det);
-        snprintf(det, sizeof det, "max |dY| %.2e vs s1 %.3g", eY, sv[0]);
-        tap(0, eY <= 1e-9 * sv[0], "Y_is_X_V", det);
+        compare_with_lapack(X, n, d, r, sv, V, Yall);
         printf("# hash %016llx time %.4f s\n", (unsigned long long)h, dt);
-        free(rsv); free(rV); free(Yall);
+        free(Yall);
     }
     free(counts); free(X); free(sv); free(V); free(sv2); free(V2); free(V0); free(Y); free(Y2);
     comm_finalize();
