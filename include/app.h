@@ -48,5 +48,6 @@ int cmd_sft(App *a);
 int cmd_train(App *a);
 int cmd_eval(App *a);
 int cmd_sample(App *a);
+int cmd_groups(App *a);   // groups.c: discovery alone (groups_run.h)
 
 #endif

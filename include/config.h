@@ -20,7 +20,10 @@
 #include "task.h"
 
 typedef enum { TASK_KIND_PERSONAS = 0, TASK_KIND_RECSYS = 1, TASK_KIND_REVIEWS = 2 } TaskKind;  // task.name
-typedef enum { GROUPS_TRUTH = 0, GROUPS_RANDOM = 1, GROUPS_FILE = 2 } GroupSource;             // train.groups
+typedef enum { GROUPS_TRUTH = 0, GROUPS_RANDOM = 1, GROUPS_FILE = 2, GROUPS_DISCOVER = 3 } GroupSource; // train.groups
+typedef enum { FEEDBACK_FROM_TASK = 0, FEEDBACK_FROM_FILE = 1 } FeedbackSource;  // groups.feedback
+typedef enum { DISCOVER_PCA = 0, DISCOVER_SPECTRAL = 1 } DiscoverMethod;        // groups.method
+typedef enum { KCRIT_SILHOUETTE = 0, KCRIT_BIC = 1, KCRIT_EIGENGAP = 2 } KCriterion; // groups.criterion
 
 typedef struct {
     uint64_t seed;          // run.seed
@@ -63,6 +66,22 @@ typedef struct {
     int every, keep_last, keep_every;
 } CheckpointSection;
 
+// [groups]: preference-group discovery (README "Groups"). Rules: dims <= probes (task feedback), k <= k_max is not
+// required (k fixed ignores k_max), k_max >= 2; the rules that need the data (dims < users, K <= users) are checked
+// by the pipeline with the key named.
+typedef struct {
+    FeedbackSource feedback;       // groups.feedback
+    const char *feedback_file;     // groups.feedback_file
+    int probes;                    // groups.probes
+    double observed, noise;        // groups.observed, groups.noise
+    DiscoverMethod method;         // groups.method
+    int dims, k, k_max;            // groups.dims, groups.k (0 = choose), groups.k_max
+    KCriterion criterion;          // groups.criterion
+    int n_init, max_iter, sample, block;
+    double tol, gamma;
+    const char *out;               // groups.out ("" = <run.out_dir>/groups.h5)
+} GroupsSection;
+
 typedef struct {
     int prompts, samples;
 } EvalSection;
@@ -75,6 +94,7 @@ typedef struct {
     TrainSection train;          // [train] without the advantage and loss keys, which are in adv / loss
     CheckpointSection checkpoint;
     EvalSection eval;
+    GroupsSection groups;
     AdvConfig adv;               // train.advantage + the whole [pgrpo] section
     LossConfig loss;             // train.eps_low, train.eps_high, train.beta, train.loss_agg
 } Config;
@@ -88,6 +108,8 @@ int config_from_deck(const Deck *d, Config *c, char *err, size_t errlen);
 int config_check_world(const Config *c, const Deck *d, int nranks, char *err, size_t errlen);
 
 const char *config_task_name(TaskKind k);     // "personas" | "recsys" | "reviews"
-const char *config_groups_name(GroupSource g); // "truth" | "random" | "file"
+const char *config_groups_name(GroupSource g); // "truth" | "random" | "file" | "discover"
+const char *config_method_name(DiscoverMethod m);  // "pca" | "spectral"
+const char *config_criterion_name(KCriterion k);   // "silhouette" | "bic" | "eigengap"
 
 #endif

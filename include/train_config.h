@@ -32,7 +32,10 @@ typedef struct {
 void train_config_load(const App *a, const Task *t, TrainConfig *c);
 
 // user_group (n_users of the training split) and *n_groups from train.groups: the task's truth, a seeded random
-// permutation of it (same group sizes), or train.groups_file. Exits with the key named on a bad file.
-void train_groups_build(const App *a, const TrainConfig *c, const Task *t, int *user_group, int *n_groups);
+// permutation of it (same group sizes), train.groups_file, or discovery (groups_run.h; collective over the job's
+// ranks) — except on a resume (resume_ckpt = the checkpoint to load, else NULL), where discover takes the map stored
+// in the checkpoint instead of rediscovering. Exits with the key named on a bad file.
+void train_groups_build(const App *a, const TrainConfig *c, const Task *t, const char *resume_ckpt, int *user_group,
+                        int *n_groups);
 
 #endif

@@ -19,6 +19,7 @@ static const char *USAGE =
     "  sft DECK       supervised pre-training of the base policy on the task's corpus\n"
     "  eval DECK      per-group evaluation of a policy or checkpoint on held-out users (--checkpoint FILE)\n"
     "  sample DECK    example prompts and completions per group, as text (--checkpoint FILE)\n"
+    "  groups DECK    discover preference groups from users' feedback ([groups]) -> groups.h5 for train.groups=file\n"
     "  inspect FILE   summarise any pgrpo HDF5 file and verify its checksums\n"
     "  (none)         train on the embedded default deck\n"
     "\n"
@@ -41,7 +42,7 @@ static void parse_args(int argc, char **argv, App *a, Args *g) {
     if (argi < argc && argv[argi][0] != '-') {
         g->cmd = argv[argi++];
         if (strcmp(g->cmd, "train") && strcmp(g->cmd, "sft") && strcmp(g->cmd, "eval") && strcmp(g->cmd, "sample") &&
-            strcmp(g->cmd, "inspect"))
+            strcmp(g->cmd, "inspect") && strcmp(g->cmd, "groups"))
             die_user(EXIT_USAGE, "see `pgrpo --help`", "unknown command '%s'", g->cmd);
     }
     for (; argi < argc; argi++) {
@@ -105,6 +106,7 @@ int main(int argc, char **argv) {
     if (!strcmp(g.cmd, "sft")) rc = cmd_sft(&a);
     else if (!strcmp(g.cmd, "eval")) rc = cmd_eval(&a);
     else if (!strcmp(g.cmd, "sample")) rc = cmd_sample(&a);
+    else if (!strcmp(g.cmd, "groups")) rc = cmd_groups(&a);
     else rc = cmd_train(&a);
     deck_free(a.deck);
     free(g.sets);

@@ -5,7 +5,10 @@
 #include <string.h>
 
 static const char *const TASK_NAMES[] = {"personas", "recsys", "reviews"};
-static const char *const GROUP_NAMES[] = {"truth", "random", "file"};
+static const char *const GROUP_NAMES[] = {"truth", "random", "file", "discover"};
+static const char *const FEEDBACK_NAMES[] = {"task", "file"};
+static const char *const METHOD_NAMES[] = {"pca", "spectral"};
+static const char *const CRIT_NAMES[] = {"silhouette", "bic", "eigengap"};
 static const char *const SCHED_NAMES[] = {"constant", "cosine"};
 
 static int lookup(const char *s, const char *const *names, int n) {
@@ -14,7 +17,9 @@ static int lookup(const char *s, const char *const *names, int n) {
 }
 
 const char *config_task_name(TaskKind k) { return (unsigned)k < 3 ? TASK_NAMES[k] : "?"; }
-const char *config_groups_name(GroupSource g) { return (unsigned)g < 3 ? GROUP_NAMES[g] : "?"; }
+const char *config_groups_name(GroupSource g) { return (unsigned)g < 4 ? GROUP_NAMES[g] : "?"; }
+const char *config_method_name(DiscoverMethod m) { return (unsigned)m < 2 ? METHOD_NAMES[m] : "?"; }
+const char *config_criterion_name(KCriterion k) { return (unsigned)k < 3 ? CRIT_NAMES[k] : "?"; }
 
 // An enum key: its index in the deck text's choices, or -1 and a message (the deck schema makes this a bug, but a
 // library still reports it rather than aborting).
@@ -86,11 +91,26 @@ static void read_plain(const Deck *d, Config *c) {
     c->loss.beta = (float)deck_float(d, "train.beta");
 }
 
+static void read_groups(const Deck *d, GroupsSection *g) {
+    g->feedback_file = deck_str(d, "groups.feedback_file");
+    g->probes = (int)deck_int(d, "groups.probes");
+    g->observed = deck_float(d, "groups.observed"), g->noise = deck_float(d, "groups.noise");
+    g->dims = (int)deck_int(d, "groups.dims"), g->k = (int)deck_int(d, "groups.k");
+    g->k_max = (int)deck_int(d, "groups.k_max");
+    g->n_init = (int)deck_int(d, "groups.n_init"), g->max_iter = (int)deck_int(d, "groups.max_iter");
+    g->sample = (int)deck_int(d, "groups.sample"), g->block = (int)deck_int(d, "groups.block");
+    g->tol = deck_float(d, "groups.tol"), g->gamma = deck_float(d, "groups.gamma");
+    g->out = deck_str(d, "groups.out");
+}
+
 static int read_enums(const Deck *d, Config *c, char *err, size_t errlen) {
     ENUM("task.name", lookup(deck_str(d, "task.name"), TASK_NAMES, 3), c->task.kind);
     ENUM("sft.schedule", lookup(deck_str(d, "sft.schedule"), SCHED_NAMES, 2), c->sft.schedule);
     ENUM("train.schedule", lookup(deck_str(d, "train.schedule"), SCHED_NAMES, 2), c->train.schedule);
-    ENUM("train.groups", lookup(deck_str(d, "train.groups"), GROUP_NAMES, 3), c->train.groups);
+    ENUM("train.groups", lookup(deck_str(d, "train.groups"), GROUP_NAMES, 4), c->train.groups);
+    ENUM("groups.feedback", lookup(deck_str(d, "groups.feedback"), FEEDBACK_NAMES, 2), c->groups.feedback);
+    ENUM("groups.method", lookup(deck_str(d, "groups.method"), METHOD_NAMES, 2), c->groups.method);
+    ENUM("groups.criterion", lookup(deck_str(d, "groups.criterion"), CRIT_NAMES, 3), c->groups.criterion);
     ENUM("train.advantage", adv_kind_from_str(deck_str(d, "train.advantage")), c->adv.kind);
     ENUM("train.loss_agg", loss_agg_from_str(deck_str(d, "train.loss_agg")), c->loss.agg);
     ENUM("pgrpo.history", adv_hist_from_str(deck_str(d, "pgrpo.history")), c->adv.hist);
@@ -119,6 +139,12 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
     if (c->train.groups == GROUPS_FILE && !*c->train.groups_file)
         return deck_error(d, "train.groups_file", "name an HDF5 file with /user_group", err, errlen,
                           "train.groups = file needs a file");
+    if (c->groups.feedback == FEEDBACK_FROM_FILE && !*c->groups.feedback_file)
+        return deck_error(d, "groups.feedback_file", "name a feedback.h5 with /feedback/value (README, Groups)", err,
+                          errlen, "groups.feedback = file needs a file");
+    if (c->groups.feedback == FEEDBACK_FROM_TASK && c->groups.dims > c->groups.probes)
+        return deck_error(d, "groups.dims", "keep groups.dims <= groups.probes", err, errlen,
+                          "%d dimensions from %d probes", c->groups.dims, c->groups.probes);
     // A prompt is at least BOS and SEP: max_new + 2 tokens must fit the context.
     if (c->train.max_new > 0 && c->train.max_new + 2 > c->model.context)
         return deck_error(d, "train.max_new", "raise model.context or lower train.max_new", err, errlen,
@@ -130,6 +156,7 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
 int config_from_deck(const Deck *d, Config *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     read_plain(d, c);
+    read_groups(d, &c->groups);
     if (read_enums(d, c, err, errlen) || parse_shares(d, &c->task, err, errlen)) return -1;
     return cross_rules(d, c, err, errlen);
 }

@@ -9,7 +9,7 @@ static const struct { const char *prefix; ResumeRule rule; } RULES[] = {
     {"train.steps", RESUME_FREE},        {"run.max_walltime", RESUME_FREE}, {"run.log_every", RESUME_FREE},
     {"run.step_timeout", RESUME_FREE},   {"run.threads", RESUME_FREE},      {"run.out_dir", RESUME_FREE},
     {"checkpoint.", RESUME_FREE},        {"eval.", RESUME_FREE},            {"sft.", RESUME_FREE},
-    {"train.base", RESUME_FREE},
+    {"train.base", RESUME_FREE},         {"groups.out", RESUME_FREE},
     {"train.rollout_ranks", RESUME_WARN}, {"train.micro_batch", RESUME_WARN},
 };
 

@@ -1,8 +1,10 @@
 // train_config.c — the training run's typed configuration and group assignment (see train_config.h).
 #include "train_config.h"
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "groups_file.h"
+#include "groups_run.h"
 #include "rng.h"
 
 static AdamWConfig train_optimizer(const TrainSection *t) {
@@ -39,7 +41,28 @@ void train_config_load(const App *a, const Task *t, TrainConfig *c) {
     c->base = tr->base;
 }
 
-void train_groups_build(const App *a, const TrainConfig *c, const Task *t, int *user_group, int *n_groups) {
+// train.groups = discover: the [groups] pipeline on the job's ranks, or on a resume the map the run started with
+// (the checkpoint's /groups/user_group): a resume never rediscovers, so it cannot drift.
+static void groups_discovered(const App *a, const Task *t, const char *resume_ckpt, int *user_group, int *n_groups) {
+    int n = task_n_users(t, SPLIT_TRAIN);
+    if (resume_ckpt) {
+        char err[1024];
+        if (groups_file_read(resume_ckpt, n, user_group, n_groups, err, sizeof err))
+            die_user(EXIT_RUNTIME, "resume from another checkpoint (--resume PATH) or start a new run", "train.groups = "
+                     "discover: the discovered groups of '%s' cannot be read: %s", resume_ckpt, err);
+        app_log(a, "train: groups discovered by the run's first job, %d groups (from %s)\n", *n_groups, resume_ckpt);
+        return;
+    }
+    GroupsMap m;
+    groups_discover(a, t, n, &m);
+    memcpy(user_group, m.user_group, sizeof(int) * (size_t)n);
+    *n_groups = m.n_groups;
+    free(m.user_group);
+}
+
+void train_groups_build(const App *a, const TrainConfig *c, const Task *t, const char *resume_ckpt, int *user_group,
+                        int *n_groups) {
+    if (c->groups == GROUPS_DISCOVER) { groups_discovered(a, t, resume_ckpt, user_group, n_groups); return; }
     int n = task_n_users(t, SPLIT_TRAIN);
     *n_groups = task_n_groups(t);
     for (int u = 0; u < n; u++) user_group[u] = task_user_group(t, SPLIT_TRAIN, u);

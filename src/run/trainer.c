@@ -125,14 +125,18 @@ static CkptState ckpt_state(Trainer *t) {
 }
 
 // --resume: rank 0 picks the checkpoint, every rank loads its part. Sets t->start.
-static void resume(Trainer *t) {
+// The checkpoint a resume starts from (found = 0: none, a fresh start), the same on every rank.
+static int resume_find(Trainer *t, char *path, size_t n) {
     App *a = t->a;
-    if (!a->resume) return;
-    char path[1100] = "";
-    int found = a->rank == 0 ? ckpt_resolve(a->resume, t->ckpt_dir, path, sizeof path) : 0;
+    if (!a->resume) return 0;
+    int found = a->rank == 0 ? ckpt_resolve(a->resume, t->ckpt_dir, path, n) : 0;
     comm_bcast(&found, sizeof found, 0, a->world);
-    comm_bcast(path, sizeof path, 0, a->world);
-    if (!found) return;
+    comm_bcast(path, n, 0, a->world);
+    return found;
+}
+
+static void resume(Trainer *t, const char *path) {
+    App *a = t->a;
     CkptState s = ckpt_state(t);
     RunIdentity got;
     ckpt_load(a, path, &t->id, t->c.async && !t->roles.is_learner, &s, &got);
@@ -187,14 +191,16 @@ Trainer *trainer_create(App *a) {
     rng_seed(&init, t->c.seed, RNG_INIT, 0, 0);
     t->policy = policy_load(a, t->base_path, t->task, &init);
     size_t n_params = model_num_params(t->policy);
+    char ckpt[1100] = "";
+    int found = resume_find(t, ckpt, sizeof ckpt);
     t->user_group = xmalloc(sizeof(int) * (size_t)task_n_users(t->task, SPLIT_TRAIN));
-    train_groups_build(a, &t->c, t->task, t->user_group, &t->n_groups);
+    train_groups_build(a, &t->c, t->task, found ? ckpt : NULL, t->user_group, &t->n_groups);
     setup_stages(t);
     log_setup(t);
     t->id = (RunIdentity){.world_size = a->size, .rollout_ranks = t->roles.n_rollout_only, .async = t->c.async,
                           .prompts = t->c.P, .group_size = t->c.G, .ckpt_schema = CKPT_SCHEMA,
                           .reference_crc32 = store_crc32(0, model_params(t->policy), n_params * sizeof(float))};
-    resume(t);
+    if (found) resume(t, ckpt);
     open_outputs(t);
     t->version = t->start;
     return t;
