@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS=1      # both C and PyTorch on one thread (torch.set
 export OMP_NUM_THREADS=1
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-build/bench/out}
-SECTIONS="model rl"
+SECTIONS="model rl groups"
 mkdir -p "$OUT"
 
 # run_to FILE CMD...: runs CMD once, stdout into FILE (key value lines), stderr into FILE.err
@@ -144,6 +144,86 @@ for k in m:
     io = (m[k]["io"] + m[k]["checkpoint"]) / (m[k]["step"] + m[k]["checkpoint"])
     print(f"HDF5 I/O share of the step ({k}: trajectories + metrics + checkpoints): {100 * io:.1f}%  target <= 5%: {'met' if io <= 0.05 else 'NOT met'}")
 EOF2
+}
+
+# --- section: groups (preference-group discovery vs scikit-learn 1.2, README "Groups") -----------------------
+# groups_kv FILE GROUPS_H5 [PEER_LABELS]: key value lines from a pgrpo groups.h5 (stage times, ARI vs truth, the
+# ARI against the peer's labels, memory) into FILE.
+groups_kv() {
+    "$PY" - "$@" <<'EOF2'
+import sys, h5py, numpy as np
+from sklearn.metrics import adjusted_rand_score as ari
+out, fn = sys.argv[1], sys.argv[2]
+with h5py.File(fn, "r") as f:
+    a = dict(f.attrs)
+    t = {k[5:-2]: float(v) for k, v in a.items() if k.startswith("time_") and k.endswith("_s")}
+    kv = {f"{k}_s": v for k, v in t.items()}
+    kv["total_s"] = sum(v for k, v in t.items() if k != "load")
+    kv["ari"] = float(f["eval/ari"][()]) if "eval/ari" in f else float("nan")
+    kv["rss_mib"] = float(a["peak_rss_mib_max"]); kv["share_mib"] = float(a["share_mib_max"])
+    if len(sys.argv) > 3:
+        kv["ari_vs_peer"] = ari(np.loadtxt(sys.argv[3], dtype=int), f["user_group"][:])
+with open(out, "w") as o:
+    for k, v in kv.items(): print(k, v, file=o)
+EOF2
+}
+# peer_kv FILE: the peer's JSON line (FILE.json) as key value lines.
+peer_kv() {
+    "$PY" -c "
+import json, sys
+j = json.loads(open('$1.json').read().strip().splitlines()[-1])
+for k, v in j.items():
+    if isinstance(v, (int, float)): print(k, v)
+    elif isinstance(v, dict):
+        for k2, v2 in v.items():
+            if isinstance(v2, (int, float)): print(k + '_' + k2, v2)
+" >"$1"
+}
+section_groups() {
+    local deck=inputs/bench_groups.deck mpirun=(mpirun -np 2 -x OPENBLAS_NUM_THREADS) i n
+    [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
+    [ "$(nproc)" -lt 2 ] && mpirun+=(--oversubscribe)
+    make -s bin/pgrpo || return 1
+    local sizes=${BENCH_GROUPS_SIZES:-"10000 100000 1000000"}
+    echo "== groups: pgrpo groups (2 ranks, 1 BLAS thread each) vs scikit-learn $("$PY" -c 'import sklearn; print(sklearn.__version__)') (2 threads), median of $RUNS runs ($(lscpu | sed -n 's/^Model name: *//p'))"
+    for n in 50000 5000 $sizes; do
+        [ -s "$OUT/fb_$n.h5" ] || "$PY" tests/bench/groups_data.py --n $n --d 256 --k 6 --observed 0.5 --noise 1.0 \
+            --seed 11 --out "$OUT/fb_$n.h5" >/dev/null || { echo "# FAILED: groups_data.py --n $n"; return 1; }
+    done
+    rm -f "$OUT"/grp_*
+    local G=(bin/pgrpo groups "$deck" --quiet --set groups.k=6 --set groups.dims=16 --set groups.n_init=4)
+    for ((i = 1; i <= RUNS; i++)); do   # interleaved, so load changes hit both sides alike
+        "${mpirun[@]}" "${G[@]}" --set groups.feedback_file="$OUT/fb_50000.h5" --set run.out_dir="$OUT/grp_pca.$i.d" \
+            >"$OUT/grp_pca.$i.log" 2>&1 || { echo "# FAILED: pgrpo groups (see $OUT/grp_pca.$i.log)"; return 1; }
+        OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 "$PY" tests/bench/groups_peer.py "$OUT/fb_50000.h5" --k 6 --r 16 \
+            --n-init 4 --threads 2 --labels-out "$OUT/grp_peerlab.$i" >"$OUT/grp_peer.$i.json" 2>"$OUT/grp_peer.$i.err"
+        peer_kv "$OUT/grp_peer.$i"
+        groups_kv "$OUT/grp_pca.$i" "$OUT/grp_pca.$i.d/groups.h5" "$OUT/grp_peerlab.$i"
+        "${mpirun[@]}" "${G[@]}" --set groups.method=spectral --set groups.gamma=0.05 \
+            --set groups.feedback_file="$OUT/fb_5000.h5" --set run.out_dir="$OUT/grp_spec.$i.d" \
+            >"$OUT/grp_spec.$i.log" 2>&1 || { echo "# FAILED: pgrpo groups spectral (see $OUT/grp_spec.$i.log)"; return 1; }
+        OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 "$PY" tests/bench/groups_peer.py "$OUT/fb_5000.h5" --k 6 --r 16 \
+            --n-init 4 --threads 2 --spectral --gamma 0.05 --labels-out "$OUT/grp_speclab.$i" >"$OUT/grp_specpeer.$i.json" 2>"$OUT/grp_specpeer.$i.err"
+        peer_kv "$OUT/grp_specpeer.$i"
+        groups_kv "$OUT/grp_spec.$i" "$OUT/grp_spec.$i.d/groups.h5" "$OUT/grp_speclab.$i"
+    done
+    echo "-- PCA path: 50k users x 256 probes, K = 6, 16 components, n_init 4 (seconds; ratio = peer / pgrpo)"
+    C_PREFIX="$OUT/grp_pca" P_PREFIX="$OUT/grp_peer" C_NAME=pgrpo P_NAME=sklearn bench_table \
+        "impute+standardise|stats_s|impute_scale||time" "pca|pca_s|pca||time" "kmeans (+criteria)|kmeans_s|kmeans||time" \
+        "total (no file read)|total_s|total|2|time" "file read|load_s|read||time" "ARI vs truth|ari|ari|" \
+        "ARI pgrpo vs sklearn labels|ari_vs_peer||" "peak RSS MiB|rss_mib|peak_rss_mib||time"
+    echo "-- spectral path: 5k users, K = 6, gamma 0.05 on 16 components"
+    C_PREFIX="$OUT/grp_spec" P_PREFIX="$OUT/grp_specpeer" C_NAME=pgrpo P_NAME=sklearn bench_table \
+        "pca|pca_s|pca||time" "spectral+kmeans|spectral_s|spectral||time" "total (no file read)|total_s|total|2|time" \
+        "ARI vs truth|ari|ari|" "ARI pgrpo vs sklearn labels|ari_vs_peer||"
+    echo "-- scale: the PCA path on 2 ranks, one run per size (memory: peak RSS of the largest rank vs its share of the float32 matrix + mask)"
+    printf '%10s %10s %10s %10s %10s %12s %12s\n' users load_s stats_s pca_s kmeans_s rss_MiB share_MiB
+    for n in $sizes; do
+        "${mpirun[@]}" "${G[@]}" --set groups.feedback_file="$OUT/fb_$n.h5" --set run.out_dir="$OUT/grp_scale_$n.d" \
+            >"$OUT/grp_scale_$n.log" 2>&1 || { echo "# FAILED: pgrpo groups n=$n (see $OUT/grp_scale_$n.log)"; continue; }
+        groups_kv "$OUT/grp_scale_$n" "$OUT/grp_scale_$n.d/groups.h5"
+        awk -v n=$n '{v[$1]=$2} END {printf "%10d %10.2f %10.2f %10.2f %10.2f %12.1f %12.1f\n", n, v["load_s"], v["stats_s"], v["pca_s"], v["kmeans_s"], v["rss_mib"], v["share_mib"]}' "$OUT/grp_scale_$n"
+    done
 }
 
 # --- section: baseline (this build's model kernels vs another build's, e.g. before a refactor) ---------------
