@@ -1,0 +1,642 @@
+// spectral.c — Ng–Jordan–Weiss spectral embedding over MPI (see include/spectral.h for the contract).
+// Flow: validate (agreed over comm) -> allgather Y (n × r is small) -> gamma (given, or the local-scale median)
+// -> degrees: each rank sums the affinities of its own rows (a fixed order, so the degrees do not depend on the
+// grid) and the degrees are allgathered -> L, then one of two eigensolvers:
+//   Krylov (default): L held as this rank's rows (n_local × n, the rows of Y it owns); block Lanczos with full
+//     reorthogonalisation (two projections + SVQB) and thick restarts, the products L X as one local dgemm on the
+//     allgathered block, every inner product summed in rank order (comm_sum_doubles_ordered): bit-identical on
+//     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step, a few dozen steps.
+//   Dense: L as a 2-D block-cyclic matrix on the pr × pc grid, each process computing its own entries, then
+//     pdsyevr for eigenpairs n-m+1 .. n (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
+// Then the sign rule on the full n × m vectors (small), and each rank keeps its rows.
+// L_ij = a_ij * (s_i * s_j), s = D^{-1/2}: one expression in both paths (sp_entry), so the two hold the same bits
+// and L is exactly symmetric (|y_i - y_j|^2 and s_i * s_j are symmetric in i, j bit for bit).
+#include "spectral.h"
+#include "comm.h"
+#include "pca.h"
+#include "rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// BLACS / ScaLAPACK / BLAS / LAPACK entry points (no C headers in Debian's packages; see pca.c).
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int *ctxt, char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int ctxt);
+void Cblacs_set(int ctxt, int what, int *val);
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
+               const int *icsrc, const int *ictxt, const int *lld, int *info);
+// Selected eigenpairs (range "I": il..iu, ascending) of the symmetric A (uplo triangle read, A destroyed);
+// Z's first *nz columns hold the eigenvectors; lwork = liwork = -1 asks for the workspace sizes.
+void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *ia,
+              const int *ja, const int *desca, const double *vl, const double *vu, const int *il, const int *iu,
+              int *m, int *nz, double *w, double *z, const int *iz, const int *jz, const int *descz, double *work,
+              const int *lwork, int *iwork, const int *liwork, int *info);
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
+            const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
+            const int *ldc);
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+            const int *lwork, int *info);
+
+#define SP_KNN 7             // the local scale: distance to the 7th nearest distinct row (Zelnik-Manor & Perona)
+#define SP_SAMPLE 512        // rows whose local scale is measured
+#define SP_OVERSAMPLE 8      // Krylov block = m + this: convergence rate set by lambda_{m+9}, not lambda_{m+1}
+#define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
+#define SP_MAX_CYCLES 60     // restarts before the dense fallback
+#define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
+#define SP_DROP 1e-10        // a new direction shorter than this after projection is already in the basis
+
+// The one expression for an affinity a_ij = exp(-gamma |y_i - y_j|^2) (both paths use it: same bits).
+static double sp_affinity(const double *yi, const double *yj, int r, double gamma)
+{
+    double s = 0.0;
+    for (int k = 0; k < r; k++) {
+        double t = yi[k] - yj[k];
+        s += t * t;
+    }
+    return exp(-gamma * s);
+}
+
+// Shared state of one call: sizes, the split, the gathered points and the degrees' inverse square roots.
+typedef struct {
+    MPI_Comm comm;
+    int rank, size, r, m;
+    long n, n_local, row0;
+    int *counts, *displs;     // rows per rank and their first global row (ints: n <= SPECTRAL_MAX_USERS)
+    double *Y;                // n × r, every rank
+    double *s;                // n: D^{-1/2} (0 where the degree is 0)
+    double gamma;
+    double *scratch;          // size × scratch_len: comm_sum_doubles_ordered's buffer at rank 0
+    int scratch_len;
+} Sp;
+
+static void sp_sum(Sp *c, double *v, int len) { comm_sum_doubles_ordered(v, len, c->scratch, c->comm); }
+
+// The agreed worst info over comm (a negative info wins), as in pca.c.
+static int sp_agree(int info, MPI_Comm comm)
+{
+    int lo = info, hi = info;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, comm);
+    return lo < 0 ? lo : hi;
+}
+
+// Symmetric eigenproblem of the small k × k column-major A on rank 0 (threaded LAPACK need not give the same bits
+// on every rank), broadcast: A = the eigenvectors, w = the eigenvalues ascending. Returns dsyev's info (agreed).
+static int sp_syev_bcast(Sp *c, int k, double *A, double *w)
+{
+    int info = 0;
+    if (c->rank == 0) {
+        int lwork = -1;
+        double wq = 0;
+        dsyev_("V", "L", &k, A, &k, w, &wq, &lwork, &info);
+        lwork = (int)wq + 1;
+        double *work = malloc((size_t)lwork * sizeof *work);
+        if (!work) info = -9999;
+        else dsyev_("V", "L", &k, A, &k, w, work, &lwork, &info);
+        free(work);
+    }
+    MPI_Bcast(&info, 1, MPI_INT, 0, c->comm);
+    if (info) return info;
+    MPI_Bcast(A, k * k, MPI_DOUBLE, 0, c->comm);
+    MPI_Bcast(w, k, MPI_DOUBLE, 0, c->comm);
+    return 0;
+}
+
+// ---------------------------------------------------------------- validation, gamma, degrees
+
+static int sp_validate(MPI_Comm comm, const double *Y_local, long n_local, long n, int r, double gamma, int m,
+                       int nb, int pr, int solver, int size, char *err, size_t errlen)
+{
+    int bad = n_local < 0 || (n_local > 0 && !Y_local), nonfinite = 0;
+    if (!bad && r >= 1)
+        for (long i = 0; i < n_local * r && !nonfinite; i++) nonfinite = !isfinite(Y_local[i]);
+    long sum = n_local < 0 ? 0 : n_local;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &nonfinite, 1, MPI_INT, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_LONG, MPI_SUM, comm);
+    if (bad)
+        snprintf(err, errlen, "spectral: a rank passed a negative n_local or no rows with n_local > 0; HINT: pass each rank's row block");
+    else if (n <= 0 || r < 1)
+        snprintf(err, errlen, "spectral: empty input (n = %ld users, r = %d dimensions); HINT: need at least one user and one dimension", n, r);
+    else if (n > SPECTRAL_MAX_USERS)
+        snprintf(err, errlen, "spectral: n = %ld users is above SPECTRAL_MAX_USERS = %d (the dense n x n affinity: 8 n^2 / ranks bytes per rank); HINT: set groups.method = pca for this many users", n, SPECTRAL_MAX_USERS);
+    else if (sum != n)
+        snprintf(err, errlen, "spectral: the ranks' n_local sum to %ld, not n = %ld; HINT: split the n rows over the ranks (comm_split_range)", sum, n);
+    else if (m < 1 || m > n)
+        snprintf(err, errlen, "spectral: m = %d eigenvectors, need 1 <= m <= n = %ld; HINT: lower the number of clusters (groups.k / groups.k_max)", m, n);
+    else if (nonfinite)
+        snprintf(err, errlen, "spectral: a non-finite (NaN or inf) coordinate in the reduced data; HINT: check the feedback values");
+    else if (!isfinite(gamma))
+        snprintf(err, errlen, "spectral: gamma = %g is not finite; HINT: use gamma > 0, or <= 0 for the automatic choice", gamma);
+    else if (nb < 0)
+        snprintf(err, errlen, "spectral: block size nb = %d; HINT: use nb >= 1 (0 = %d)", nb, SPECTRAL_NB_DEFAULT);
+    else if (pr < 0 || (pr > 0 && size % pr != 0))
+        snprintf(err, errlen, "spectral: grid rows pr = %d do not divide %d ranks; HINT: use a divisor, or 0 for the most square grid", pr, size);
+    else if (solver != SPECTRAL_SOLVER_KRYLOV && solver != SPECTRAL_SOLVER_DENSE)
+        snprintf(err, errlen, "spectral: solver = %d; HINT: use SPECTRAL_SOLVER_KRYLOV (%d) or SPECTRAL_SOLVER_DENSE (%d)", solver, SPECTRAL_SOLVER_KRYLOV, SPECTRAL_SOLVER_DENSE);
+    else
+        return 0;
+    return -1;
+}
+
+static int sp_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+// Squared distance from row i to its SP_KNN-th nearest row at a nonzero distance (0 if it has none).
+static double sp_knn_d2(const Sp *c, long i)
+{
+    double best[SP_KNN];
+    int nb = 0;
+    for (long j = 0; j < c->n; j++) {
+        double s = 0.0;
+        for (int k = 0; k < c->r; k++) {
+            double t = c->Y[i * c->r + k] - c->Y[j * c->r + k];
+            s += t * t;
+        }
+        if (s <= 0.0 || (nb == SP_KNN && s >= best[SP_KNN - 1])) continue;
+        int p = nb < SP_KNN ? nb++ : SP_KNN - 1;     // insertion into the sorted list of the smallest
+        while (p > 0 && best[p - 1] > s) { best[p] = best[p - 1]; p--; }
+        best[p] = s;
+    }
+    return nb ? best[nb - 1] : 0.0;
+}
+
+// gamma = 1 / (2 sigma^2), sigma^2 = the median of sp_knn_d2 over the sampled rows (rows floor(t n / s)); the
+// sample is split over the ranks and allgathered (each value computed by one rank: no sums, no order effects).
+static double sp_gamma_auto(Sp *c)
+{
+    int s = c->n < SP_SAMPLE ? (int)c->n : SP_SAMPLE;
+    long first, cnt;
+    comm_split_range(s, c->size, c->rank, &first, &cnt);
+    double *v = calloc((size_t)s, sizeof *v);
+    int *cn = malloc(c->size * sizeof *cn), *ds = malloc(c->size * sizeof *ds);
+    for (int q = 0; q < c->size; q++) {
+        long f, k;
+        comm_split_range(s, c->size, q, &f, &k);
+        cn[q] = (int)k;
+        ds[q] = (int)f;
+    }
+    for (long t = first; t < first + cnt; t++) v[t] = sp_knn_d2(c, t * c->n / s);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, v, cn, ds, MPI_DOUBLE, c->comm);
+    int nz = 0;                       // only the positive values (rows with no distinct neighbour give 0)
+    for (int t = 0; t < s; t++)
+        if (v[t] > 0) v[nz++] = v[t];
+    qsort(v, nz, sizeof *v, sp_cmp_double);
+    double med = nz == 0 ? 0.0 : nz % 2 ? v[nz / 2] : 0.5 * (v[nz / 2 - 1] + v[nz / 2]);
+    free(v); free(cn); free(ds);
+    return med > 0 ? 1.0 / (2.0 * med) : 1.0;     // all rows identical: any gamma gives the same L
+}
+
+// Degrees of this rank's rows (j ascending: independent of the grid), allgathered into c->s as D^{-1/2}. When
+// Lrows is given, this rank's rows of L (n_local × n, row-major) are written there too.
+static void sp_degrees(Sp *c, double *Lrows)
+{
+    double *dl = c->s + c->row0;
+    for (long li = 0; li < c->n_local; li++) {
+        long i = c->row0 + li;
+        double d = 0.0;
+        for (long j = 0; j < c->n; j++) {
+            double a = j == i ? 0.0 : sp_affinity(c->Y + i * c->r, c->Y + j * c->r, c->r, c->gamma);
+            d += a;
+            if (Lrows) Lrows[li * c->n + j] = a;
+        }
+        dl[li] = d > 0 ? 1.0 / sqrt(d) : 0.0;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, c->s, c->counts, c->displs, MPI_DOUBLE, c->comm);
+    if (Lrows)
+        for (long li = 0; li < c->n_local; li++)
+            for (long j = 0; j < c->n; j++) Lrows[li * c->n + j] *= c->s[c->row0 + li] * c->s[j];
+}
+
+// ---------------------------------------------------------------- Krylov path
+// Row-major local blocks: Q and W are n_local × ld (ld = the basis width), i.e. column-major ld × n_local, so a
+// set of basis vectors is a row range of that column-major matrix and every product is one dgemm.
+typedef struct {
+    Sp *c;
+    const double *L;          // n_local × n rows of L (row-major)
+    int b, ld, dim;           // block width, basis capacity, basis vectors held
+    double *Q, *W;            // n_local × ld: orthonormal basis, W = L Q
+    double *X;                // n × b: an allgathered block (row-major)
+    double *T, *M;            // ld × ld small work (Gram, projections, Rayleigh quotient; a transform)
+    double *Tw, *dsc;         // ld: eigenvalues; scale factors
+    int *cn, *ds;             // size: element counts and offsets of an allgathered block
+    double *tmp, *tmpW;       // n_local × ld work
+} Kry;
+
+// C (wa × wb, column-major) = Q[:, ca:ca+wa]^T Q[:, cb:cb+wb], summed over the ranks in rank order.
+static void kr_gram(Kry *k, int ca, int wa, int cb, int wb, double *C)
+{
+    int nl = (int)k->c->n_local;
+    double one = 1.0, zero = 0.0;
+    if (nl > 0) dgemm_("N", "T", &wa, &wb, &nl, &one, k->Q + ca, &k->ld, k->Q + cb, &k->ld, &zero, C, &wa);
+    else memset(C, 0, (size_t)wa * wb * sizeof *C);
+    sp_sum(k->c, C, wa * wb);
+}
+
+// Q[:, col:col+w] -= Q[:, 0:dim] (Q[:, 0:dim]^T Q[:, col:col+w]): one projection against the basis.
+static void kr_project(Kry *k, int col, int w)
+{
+    if (k->dim == 0 || w == 0) return;
+    int nl = (int)k->c->n_local;
+    double one = 1.0, mone = -1.0;
+    kr_gram(k, 0, k->dim, col, w, k->T);
+    if (nl > 0) dgemm_("T", "N", &w, &nl, &k->dim, &mone, k->T, &k->dim, k->Q, &k->ld, &one, k->Q + col, &k->ld);
+}
+
+// Q[:, col:col+w2] <- Q[:, col:col+w] M (M: w × w2, column-major), through tmp.
+static void kr_transform(Kry *k, int col, int w, const double *M, int w2)
+{
+    int nl = (int)k->c->n_local;
+    double one = 1.0, zero = 0.0;
+    if (nl == 0 || w2 == 0) return;
+    dgemm_("T", "N", &w2, &nl, &w, &one, M, &w, k->Q + col, &k->ld, &zero, k->tmp, &w2);
+    for (int i = 0; i < nl; i++)
+        memcpy(k->Q + (size_t)i * k->ld + col, k->tmp + (size_t)i * w2, (size_t)w2 * sizeof *k->tmp);
+}
+
+// SVQB (Stathopoulos & Wu): the w columns at col made orthonormal among themselves; columns shorter than SP_DROP
+// and directions of the scaled Gram matrix below drop × its largest eigenvalue are removed. Returns the new
+// width (-1: the small eigensolver failed).
+static int kr_svqb(Kry *k, int col, int w, double drop)
+{
+    if (w == 0) return 0;
+    double *G = k->T, *dsc = k->dsc, *M = k->M;
+    kr_gram(k, col, w, col, w, G);
+    for (int j = 0; j < w; j++) dsc[j] = G[j + j * w] > SP_DROP * SP_DROP ? 1.0 / sqrt(G[j + j * w]) : 0.0;
+    for (int j = 0; j < w; j++)
+        for (int i = 0; i < w; i++) G[i + j * w] *= dsc[i] * dsc[j];
+    if (sp_syev_bcast(k->c, w, G, k->Tw)) return -1;
+    double top = k->Tw[w - 1];
+    int w2 = 0;                              // kept eigen-directions, largest first: M = D U Lambda^{-1/2}
+    for (int e = w - 1; e >= 0 && top > 0; e--) {
+        if (!(k->Tw[e] > drop * top) || k->Tw[e] <= 0) break;
+        double f = 1.0 / sqrt(k->Tw[e]);
+        for (int i = 0; i < w; i++) M[i + (size_t)w2 * w] = dsc[i] * G[i + (size_t)e * w] * f;
+        w2++;
+    }
+    kr_transform(k, col, w, M, w2);
+    return w2;
+}
+
+// The w candidate columns at Q[:, dim:] made orthonormal to the basis and among themselves (two rounds of
+// projection + SVQB: the second restores orthogonality to rounding). Returns the width kept (0: nothing new).
+static int kr_orth(Kry *k, int w)
+{
+    for (int round = 0; round < 2 && w > 0; round++) {
+        kr_project(k, k->dim, w);
+        kr_project(k, k->dim, w);
+        w = kr_svqb(k, k->dim, w, round == 0 ? 1e-14 : 0.0);
+        if (w < 0) return -1;
+    }
+    return w;
+}
+
+// W[:, col:col+w] = L Q[:, col:col+w]: the block allgathered (n × w row-major), then one local dgemm with this
+// rank's rows of L (column-major they are L(:, rows): L is symmetric).
+static void kr_matvec(Kry *k, int col, int w)
+{
+    Sp *c = k->c;
+    int nl = (int)c->n_local, n = (int)c->n;
+    int *cn = k->cn, *ds = k->ds;
+    for (int q = 0; q < c->size; q++) { cn[q] = c->counts[q] * w; ds[q] = c->displs[q] * w; }
+    for (int i = 0; i < nl; i++)
+        memcpy(k->X + ((size_t)c->row0 + i) * w, k->Q + (size_t)i * k->ld + col, (size_t)w * sizeof *k->X);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, k->X, cn, ds, MPI_DOUBLE, c->comm);
+    double one = 1.0, zero = 0.0;
+    if (nl > 0) dgemm_("N", "N", &w, &nl, &n, &one, k->X, &w, k->L, &n, &zero, k->W + col, &k->ld);
+}
+
+// Rayleigh–Ritz on the basis: theta (nt = min(b, dim), descending) and the Ritz vectors / their images moved
+// to Q[:, 0:nt] / W[:, 0:nt] (dim = nt: the thick restart); the residuals R = L x - theta x become the candidate
+// block Q[:, nt:2 nt]. Returns 1 when the top m residuals are all <= SP_TOL, 0 when not, -1 on a failure.
+static int kr_rayleigh_ritz(Kry *k, double *theta)
+{
+    Sp *c = k->c;
+    int nl = (int)c->n_local, dim = k->dim, nt = dim < k->b ? dim : k->b;
+    double one = 1.0, zero = 0.0, *T = k->T, *M = k->M;
+    if (nl > 0) dgemm_("N", "T", &dim, &dim, &nl, &one, k->Q, &k->ld, k->W, &k->ld, &zero, T, &dim);
+    else memset(T, 0, (size_t)dim * dim * sizeof *T);
+    sp_sum(c, T, dim * dim);
+    for (int j = 0; j < dim; j++)             // the exact symmetric part (both triangles the same bits)
+        for (int i = j + 1; i < dim; i++) T[i + j * dim] = T[j + i * dim] = 0.5 * (T[i + j * dim] + T[j + i * dim]);
+    if (sp_syev_bcast(c, dim, T, k->Tw)) return -1;
+    for (int t = 0; t < nt; t++) {
+        theta[t] = k->Tw[dim - 1 - t];
+        memcpy(M + (size_t)t * dim, T + (size_t)(dim - 1 - t) * dim, (size_t)dim * sizeof *M);
+    }
+    if (nl > 0) {
+        dgemm_("T", "N", &nt, &nl, &dim, &one, M, &dim, k->Q, &k->ld, &zero, k->tmp, &nt);
+        dgemm_("T", "N", &nt, &nl, &dim, &one, M, &dim, k->W, &k->ld, &zero, k->tmpW, &nt);
+    }
+    double *res = k->dsc;
+    memset(res, 0, (size_t)nt * sizeof *res);
+    for (int i = 0; i < nl; i++) {
+        double *q = k->Q + (size_t)i * k->ld, *w = k->W + (size_t)i * k->ld;
+        for (int t = 0; t < nt; t++) {
+            double x = k->tmp[(size_t)i * nt + t], y = k->tmpW[(size_t)i * nt + t], rr = y - theta[t] * x;
+            q[t] = x;
+            w[t] = y;
+            q[nt + t] = rr;
+            res[t] += rr * rr;
+        }
+    }
+    sp_sum(c, res, nt);
+    k->dim = nt;
+    int conv = nt >= c->m;
+    for (int t = 0; t < c->m && t < nt; t++) conv &= sqrt(res[t]) <= SP_TOL;
+    return conv;
+}
+
+// The first block: column 0 = D^{1/2} 1 (L's eigenvector for 1 on a connected graph), the rest seeded
+// uniform(-1/2, 1/2) by global row, so the start does not depend on the split.
+static void kr_start(Kry *k)
+{
+    Sp *c = k->c;
+    for (long i = 0; i < c->n_local; i++) {
+        long gi = c->row0 + i;
+        Rng g;
+        rng_seed(&g, 0x5350454354ULL, RNG_GROUPS, 0, (uint64_t)gi);
+        double *q = k->Q + (size_t)i * k->ld;
+        q[0] = c->s[gi] > 0 ? 1.0 / c->s[gi] : 0.0;
+        for (int t = 1; t < k->b; t++) q[t] = rng_uniform(&g) - 0.5;
+    }
+}
+
+// The block Krylov iteration (flow at the top of the file). Returns 0 with theta[0:m] and Q[:, 0:m] the top
+// eigenpairs, 1 when it did not converge (the caller falls back to the dense path), -1 on a failure.
+static int kr_iterate(Kry *k, double *theta, int *steps)
+{
+    k->dim = 0;
+    kr_start(k);
+    int w = kr_orth(k, k->b), cycles = 0;
+    *steps = 0;
+    while (w > 0) {
+        kr_matvec(k, k->dim, w);
+        ++*steps;
+        k->dim += w;
+        if (k->dim + w <= k->ld) {            // room for the next block: its candidates are L times the last one
+            for (long i = 0; i < k->c->n_local; i++)
+                memcpy(k->Q + (size_t)i * k->ld + k->dim, k->W + (size_t)i * k->ld + k->dim - w,
+                       (size_t)w * sizeof *k->Q);
+            w = kr_orth(k, w);
+            if (w < 0) return -1;
+            if (w > 0) continue;
+        }
+        int conv = kr_rayleigh_ritz(k, theta);
+        if (conv != 0) return conv < 0 ? -1 : 0;
+        if (++cycles > SP_MAX_CYCLES) return 1;
+        w = kr_orth(k, k->dim);              // the residual block (candidates at dim = nt)
+        if (w < 0) return -1;
+    }
+    return 1;     // no new direction and not converged (an invariant subspace smaller than m)
+}
+
+// Basis width of the Krylov path for m eigenpairs: SP_BLOCKS blocks of m + SP_OVERSAMPLE.
+static int sp_krylov_width(int m) { return SP_BLOCKS * (m + SP_OVERSAMPLE); }
+
+// The Krylov path: this rank's rows of L, then kr_iterate. Returns 0 (eigvals, Ul = n_local × m rows), 1 (did
+// not converge: use the dense path), -1 (out of memory or a small eigensolver failure, err set).
+static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, size_t errlen)
+{
+    Kry k = {.c = c, .b = c->m + SP_OVERSAMPLE, .ld = sp_krylov_width(c->m)};
+    size_t nl = (size_t)c->n_local, ld = (size_t)k.ld;
+    double *Lrows = malloc((nl * c->n + 1) * sizeof *Lrows);
+    k.Q = malloc((nl * ld + 1) * sizeof *k.Q);
+    k.W = malloc((nl * ld + 1) * sizeof *k.W);
+    k.tmp = malloc((nl * ld + 1) * sizeof *k.tmp);
+    k.tmpW = malloc((nl * ld + 1) * sizeof *k.tmpW);
+    k.X = malloc((size_t)c->n * k.b * sizeof *k.X);
+    k.T = malloc(ld * ld * sizeof *k.T);
+    k.M = malloc(ld * ld * sizeof *k.M);
+    k.Tw = malloc(ld * sizeof *k.Tw);
+    k.dsc = malloc(ld * sizeof *k.dsc);
+    k.cn = malloc(c->size * sizeof *k.cn);
+    k.ds = malloc(c->size * sizeof *k.ds);
+    double *theta = malloc(ld * sizeof *theta);
+    int rc = -1;
+    if (sp_agree(!Lrows || !k.Q || !k.W || !k.tmp || !k.tmpW || !k.X || !k.T || !k.M || !k.Tw || !k.dsc ||
+                 !k.cn || !k.ds || !theta, c->comm)) {
+        snprintf(err, errlen, "spectral: out of memory for this rank's %ld rows of the %ld x %ld affinity; "
+                 "HINT: use more ranks or fewer users", c->n_local, c->n, c->n);
+        goto out;
+    }
+    k.L = Lrows;
+    sp_degrees(c, Lrows);
+    rc = kr_iterate(&k, theta, steps);
+    if (rc < 0) snprintf(err, errlen, "spectral: the Krylov path's small eigensolver (dsyev) failed; HINT: report it with these sizes (n = %ld, m = %d)", c->n, c->m);
+    if (rc == 0) {
+        memcpy(eigvals, theta, (size_t)c->m * sizeof *eigvals);
+        for (size_t i = 0; i < nl; i++) memcpy(Ul + i * c->m, k.Q + i * ld, (size_t)c->m * sizeof *Ul);
+    }
+out:
+    free(Lrows); free(k.Q); free(k.W); free(k.tmp); free(k.tmpW); free(k.X); free(k.T); free(k.M);
+    free(k.Tw); free(k.dsc); free(k.cn); free(k.ds); free(theta);
+    return rc;
+}
+
+// ---------------------------------------------------------------- dense path
+
+// This process's entries of L on the pr × pc grid (nb × nb blocks, column-major local array, lld rows).
+static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, int pr, int pc, int myrow,
+                       int mycol)
+{
+    for (int lj = 0; lj < lc; lj++) {
+        long gj = ((long)(lj / nb) * pc + mycol) * nb + lj % nb;
+        for (int li = 0; li < lr; li++) {
+            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
+            double a = gi == gj ? 0.0 : sp_affinity(c->Y + gi * c->r, c->Y + gj * c->r, c->r, c->gamma);
+            A[li + (size_t)lj * lld] = a * (c->s[gi] * c->s[gj]);
+        }
+    }
+}
+
+// pdsyevr for eigenpairs n-m+1 .. n of the distributed L (A destroyed); Vfull (n × m row-major, column k = the
+// k-th largest) filled on every rank. Returns the agreed info; *who names the routine.
+static int sp_pdsyevr(const Sp *c, double *A, double *Z, const int *desc, int lld, int lr, int lc, int nb, int pr,
+                      int pc, int myrow, int mycol, double *w, double *Vfull, const char **who)
+{
+    int n = (int)c->n, m = c->m, one = 1, m1 = -1, il = n - m + 1, iu = n, nf = 0, nz = 0, info = 0, iwq = 0;
+    double vl = 0, vu = 0, wq = 0;
+    *who = "pdsyevr (workspace query)";
+    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
+             &wq, &m1, &iwq, &m1, &info);
+    if ((info = sp_agree(info, c->comm))) return info;
+    int lwork = (int)(wq * 1.1) + 2 * n + 16 * nb * nb + 1024, liwork = iwq + 2 * n + 1024;   // slack, as pca.c
+    double *work = malloc((size_t)lwork * sizeof *work);
+    int *iwork = malloc((size_t)liwork * sizeof *iwork);
+    if (sp_agree(!work || !iwork, c->comm)) { free(work); free(iwork); *who = "pdsyevr workspace (out of memory)"; return -9999; }
+    *who = "pdsyevr";
+    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
+             work, &lwork, iwork, &liwork, &info);
+    free(work); free(iwork);
+    if (info == 0 && (nf != m || nz != m)) info = -10000 - nf;
+    if ((info = sp_agree(info, c->comm))) return info;
+    memset(Vfull, 0, (size_t)n * m * sizeof *Vfull);
+    for (int lj = 0; lj < lc; lj++) {            // Z's columns 0..m-1: ascending -> column m-1-gj of Vfull
+        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb;
+        if (gj >= m) continue;
+        for (int li = 0; li < lr; li++) {
+            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
+            Vfull[gi * m + (m - 1 - gj)] = Z[li + (size_t)lj * lld];
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, Vfull, n * m, MPI_DOUBLE, MPI_SUM, c->comm);   // one owner per entry: exact
+    return 0;
+}
+
+// The dense path: degrees, the 2-D L, pdsyevr. eigvals, Vfull (n × m) on every rank. Owns every BLACS handle
+// and buffer and releases them on one path (longer than most functions for that reason).
+static int sp_dense(Sp *c, int nb, int pr, double *eigvals, double *Vfull, char *err, size_t errlen)
+{
+    int pc, n = (int)c->n, zero = 0, info = 0, gr, gc, myrow, mycol, yes = 1, rc = -1;
+    if (pr == 0) pca_grid_shape(c->size, &pr, &pc);     // the same grid rule as pca_top
+    else pc = c->size / pr;
+    int h = Csys2blacs_handle(c->comm), ctx = h;
+    Cblacs_gridinit(&ctx, "R", pr, pc);
+    Cblacs_set(ctx, 15, &yes);   // repeatable combines: bit-identical results for the same grid (pca.c)
+    Cblacs_set(ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
+    Cblacs_gridinfo(ctx, &gr, &gc, &myrow, &mycol);
+    int lr = numroc_(&n, &nb, &myrow, &zero, &pr), lc = numroc_(&n, &nb, &mycol, &zero, &pc);
+    int lld = lr > 1 ? lr : 1, desc[9];
+    double *A = malloc(((size_t)lld * lc + 1) * sizeof *A), *Z = calloc((size_t)lld * lc + 1, sizeof *Z);
+    double *w = malloc((size_t)n * sizeof *w);
+    const char *who = "descinit";
+    if (sp_agree(!A || !Z || !w, c->comm)) {
+        snprintf(err, errlen, "spectral: out of memory for the %d x %d grid's blocks of the %d x %d affinity; "
+                 "HINT: use more ranks or the Krylov solver", pr, pc, n, n);
+        goto out;
+    }
+    sp_degrees(c, NULL);
+    sp_fill_2d(c, A, lld, lr, lc, nb, pr, pc, myrow, mycol);
+    descinit_(desc, &n, &n, &nb, &nb, &zero, &zero, &ctx, &lld, &info);
+    if ((info = sp_agree(info, c->comm)) == 0)
+        info = sp_pdsyevr(c, A, Z, desc, lld, lr, lc, nb, pr, pc, myrow, mycol, w, Vfull, &who);
+    if (info) {
+        snprintf(err, errlen, "spectral: %s failed with info = %d on a %d x %d grid (n = %d, m = %d, nb = %d); "
+                 "HINT: report it with these sizes", who, info, pr, pc, n, c->m, nb);
+        goto out;
+    }
+    for (int k = 0; k < c->m; k++) eigvals[k] = w[c->m - 1 - k];
+    rc = 0;
+out:
+    free(A); free(Z); free(w);
+    Cblacs_gridexit(ctx);
+    Cfree_blacs_system_handle(h);
+    return rc;
+}
+
+// ---------------------------------------------------------------- driver
+
+// Sign rule (pca.h): each column of V (n × m row-major) flipped so its entry of largest |.| is positive (the
+// lowest row on a tie).
+static void sp_fix_signs(double *V, long n, int m)
+{
+    for (int k = 0; k < m; k++) {
+        long best = 0;
+        for (long i = 1; i < n; i++)
+            if (fabs(V[i * m + k]) > fabs(V[best * m + k])) best = i;
+        if (V[best * m + k] < 0)
+            for (long i = 0; i < n; i++) V[i * m + k] = -V[i * m + k];
+    }
+}
+
+// Both paths' common start: the split, the gathered Y, gamma. Returns 0, or -1 when out of memory (agreed).
+static int sp_setup(Sp *c, const double *Y_local, double gamma)
+{
+    c->counts = malloc(c->size * sizeof *c->counts);
+    c->displs = malloc(c->size * sizeof *c->displs);
+    c->Y = malloc((size_t)c->n * c->r * sizeof *c->Y);
+    c->s = malloc((size_t)c->n * sizeof *c->s);
+    c->scratch_len = sp_krylov_width(c->m) * sp_krylov_width(c->m);
+    c->scratch = malloc((size_t)c->size * c->scratch_len * sizeof *c->scratch);
+    if (sp_agree(!c->counts || !c->displs || !c->Y || !c->s || !c->scratch, c->comm)) return -1;
+    int mine = (int)c->n_local;
+    MPI_Allgather(&mine, 1, MPI_INT, c->counts, 1, MPI_INT, c->comm);
+    c->row0 = 0;
+    for (int q = 0, at = 0; q < c->size; q++) {
+        c->displs[q] = at;
+        if (q < c->rank) c->row0 += c->counts[q];
+        at += c->counts[q];
+    }
+    int *cn = malloc(c->size * sizeof *cn), *ds = malloc(c->size * sizeof *ds);
+    if (sp_agree(!cn || !ds, c->comm)) { free(cn); free(ds); return -1; }
+    for (int q = 0; q < c->size; q++) { cn[q] = c->counts[q] * c->r; ds[q] = c->displs[q] * c->r; }
+    MPI_Allgatherv(Y_local, mine * c->r, MPI_DOUBLE, c->Y, cn, ds, MPI_DOUBLE, c->comm);
+    free(cn); free(ds);
+    c->gamma = gamma > 0 ? gamma : sp_gamma_auto(c);
+    return 0;
+}
+
+int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, long n, int r, double gamma, int m,
+                          int nb, int pr, int solver, double *eigvals, double *U_local, double *gamma_used,
+                          char *err, size_t errlen)
+{
+    Sp c = {.comm = comm, .r = r, .m = m, .n = n, .n_local = n_local};
+    MPI_Comm_rank(comm, &c.rank);
+    MPI_Comm_size(comm, &c.size);
+    if (sp_validate(comm, Y_local, n_local, n, r, gamma, m, nb, pr, solver, c.size, err, errlen)) return -1;
+    if (nb == 0) nb = SPECTRAL_NB_DEFAULT;
+    int rc = -1, steps = 0;
+    double *Ul = malloc(((size_t)n_local * m + 1) * sizeof *Ul), *V = malloc((size_t)n * m * sizeof *V);
+    if (sp_agree(!Ul || !V, comm) || sp_setup(&c, Y_local, gamma)) {
+        snprintf(err, errlen, "spectral: out of memory for n = %ld users (n x r points, n x m vectors); HINT: use fewer users", n);
+        goto out;
+    }
+    int krylov = solver == SPECTRAL_SOLVER_KRYLOV && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
+    if (krylov) {
+        rc = sp_krylov(&c, eigvals, Ul, &steps, err, errlen);
+        if (rc < 0) goto out;
+        if (rc == 0) {
+            int *cn = malloc(c.size * sizeof *cn), *ds = malloc(c.size * sizeof *ds);
+            for (int q = 0; cn && ds && q < c.size; q++) { cn[q] = c.counts[q] * m; ds[q] = c.displs[q] * m; }
+            rc = sp_agree(!cn || !ds, comm) ? -1 : 0;
+            if (rc == 0) MPI_Allgatherv(Ul, (int)n_local * m, MPI_DOUBLE, V, cn, ds, MPI_DOUBLE, comm);
+            else snprintf(err, errlen, "spectral: out of memory gathering the eigenvectors; HINT: use fewer users");
+            free(cn); free(ds);
+            if (rc) goto out;
+        }
+    }
+    if (!krylov || rc == 1)
+        if ((rc = sp_dense(&c, nb, pr, eigvals, V, err, errlen))) goto out;
+    sp_fix_signs(V, n, m);
+    memcpy(U_local, V + c.row0 * m, (size_t)n_local * m * sizeof *U_local);
+    if (gamma_used) *gamma_used = c.gamma;
+out:
+    free(Ul); free(V);
+    free(c.counts); free(c.displs); free(c.Y); free(c.s); free(c.scratch);
+    return rc;
+}
+
+int spectral_embed(MPI_Comm comm, const double *Y_local, long n_local, long n, int r, double gamma, int m, int nb,
+                   int pr, double *eigvals, double *U_local, double *gamma_used, char *err, size_t errlen)
+{
+    return spectral_embed_solver(comm, Y_local, n_local, n, r, gamma, m, nb, pr, SPECTRAL_SOLVER_KRYLOV, eigvals,
+                                 U_local, gamma_used, err, errlen);
+}
+
+double spectral_bytes_per_rank(long n, int nranks, int r, int m, int solver)
+{
+    double nmax = nranks > 0 ? (double)((n + nranks - 1) / nranks) : (double)n, c = sp_krylov_width(m);
+    double common = 8.0 * ((double)n * r + 2.0 * n * m + n);
+    if (solver == SPECTRAL_SOLVER_KRYLOV && 2.0 * c <= n)
+        return common + 8.0 * (nmax * n + 4.0 * nmax * c + (double)n * (m + SP_OVERSAMPLE));
+    return common + 8.0 * 3.0 * (double)n * n / (nranks > 0 ? nranks : 1);
+}
+
+void spectral_normalise_rows(const double *U_local, long n_local, int m, int k, double *Z_local)
+{
+    for (long i = 0; i < n_local; i++) {
+        double s = 0.0;
+        for (int j = 0; j < k; j++) s += U_local[i * m + j] * U_local[i * m + j];
+        double f = s > 0 ? 1.0 / sqrt(s) : 0.0;
+        for (int j = 0; j < k; j++) Z_local[i * k + j] = U_local[i * m + j] * f;
+    }
+}
