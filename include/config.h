@@ -76,6 +76,7 @@ typedef struct {
     double observed, noise;        // groups.observed, groups.noise
     DiscoverMethod method;         // groups.method
     int dims, k, k_max;            // groups.dims, groups.k (0 = choose), groups.k_max
+    int whiten;                    // groups.whiten
     KCriterion criterion;          // groups.criterion
     int n_init, max_iter, sample, block;
     double tol, gamma;

@@ -23,6 +23,7 @@
 typedef struct {
     DiscoverMethod method;
     int dims;                 // reduced dimensions r (1 <= r <= min(d, n - 1))
+    int whiten;               // scale component j by sqrt(n - 1) / sv_j (unit variance, as PCA(whiten=True))
     int k;                    // groups; 0 = choose K in [2, k_max] by `criterion`
     int k_max;                // 2..DISCOVER_MAX_K
     KCriterion criterion;

@@ -83,6 +83,8 @@ static const KeySpec SCHEMA[] = {
     {"groups.method", T_ENUM, "pca", 0, 0, "pca|spectral",
      "pca: k-means on the top groups.dims principal components; spectral: NJW on an RBF affinity over them"},
     {"groups.dims", T_INT, "16", 1, 4096, 0, "dimensions the reduction keeps (<= probes and < users)"},
+    {"groups.whiten", T_BOOL, "false", 0, 0, 0,
+     "scale each principal component to unit variance before clustering (scikit-learn's PCA(whiten=True))"},
     {"groups.k", T_INT, "0", 0, 16, 0, "groups to find (0 = choose K in [2, groups.k_max] by groups.criterion)"},
     {"groups.k_max", T_INT, "8", 2, 16, 0, "largest K tried when groups.k = 0"},
     {"groups.criterion", T_ENUM, "silhouette", 0, 0, "silhouette|bic|eigengap", "how K is chosen when groups.k = 0 (all are printed)"},

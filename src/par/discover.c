@@ -82,7 +82,12 @@ static int stage_pca(Disc *s, int d, char *err, size_t errlen) {
     int rc = pca_top(s->comm, s->X, s->n_local, s->n, d, r, s->p->block, 0, res->sv, res->components, s->Y, err, errlen);
     free(s->X);
     s->X = NULL;
-    return agree(s->comm, rc, err, errlen);
+    if (agree(s->comm, rc, err, errlen)) return -1;
+    if (s->p->whiten)   // every direction kept weighs the same: a dominant one (e.g. leniency) cannot swamp the rest
+        for (long i = 0; i < s->n_local; i++)
+            for (int j = 0; j < r; j++)
+                s->Y[(size_t)i * (size_t)r + (size_t)j] *= res->sv[j] > 0 ? sqrt((double)(s->n - 1)) / res->sv[j] : 0.0;
+    return 0;
 }
 
 // Stage 3 (spectral): the NJW embedding's leading eigenpairs; enough of them for every K tried plus the eigengap.

@@ -96,7 +96,7 @@ static void read_groups(const Deck *d, GroupsSection *g) {
     g->probes = (int)deck_int(d, "groups.probes");
     g->observed = deck_float(d, "groups.observed"), g->noise = deck_float(d, "groups.noise");
     g->dims = (int)deck_int(d, "groups.dims"), g->k = (int)deck_int(d, "groups.k");
-    g->k_max = (int)deck_int(d, "groups.k_max");
+    g->k_max = (int)deck_int(d, "groups.k_max"), g->whiten = deck_bool(d, "groups.whiten");
     g->n_init = (int)deck_int(d, "groups.n_init"), g->max_iter = (int)deck_int(d, "groups.max_iter");
     g->sample = (int)deck_int(d, "groups.sample"), g->block = (int)deck_int(d, "groups.block");
     g->tol = deck_float(d, "groups.tol"), g->gamma = deck_float(d, "groups.gamma");

@@ -84,7 +84,7 @@ static void feed_free(Feed *f) { free(f->values); free(f->mask); free(f->user_id
 
 static DiscoverParams discover_params(const App *a) {
     const GroupsSection *g = &a->cfg.groups;
-    return (DiscoverParams){.method = g->method, .dims = g->dims, .k = g->k, .k_max = g->k_max,
+    return (DiscoverParams){.method = g->method, .dims = g->dims, .whiten = g->whiten, .k = g->k, .k_max = g->k_max,
                             .criterion = g->criterion, .n_init = g->n_init, .max_iter = g->max_iter, .tol = g->tol,
                             .sample = g->sample, .gamma = g->gamma, .block = g->block, .seed = a->cfg.run.seed};
 }
@@ -334,8 +334,11 @@ void groups_discover(const App *a, const Task *task, long n_users_want, GroupsMa
     DiscoverResult r;
     char err[1536], path[1100];
     int rc = discover_run(a->world, &b, f.row0, f.n, &p, labels, &r, err, sizeof err);
-    if (rc) die_user(rc == -2 ? EXIT_USAGE : EXIT_RUNTIME, rc == -2 ? "see `pgrpo --help-deck` for the [groups] keys"
-                     : HINT_FEEDBACK, "feedback %s: %s", f.source, err);
+    if (rc) {   // the pipeline's messages carry their own HINT
+        const char *msg = strncmp(err, "feedback: ", 10) ? err : err + 10;
+        if (f.from_file) die_user(rc == -2 ? EXIT_USAGE : EXIT_RUNTIME, NULL, "groups.feedback_file '%s': %s", f.source, msg);
+        die_user(rc == -2 ? EXIT_USAGE : EXIT_RUNTIME, NULL, "groups: feedback of %s: %s", f.source, msg);
+    }
     measure_memory(a, &f);
     Outcome o;
     collect(a, &f, labels, r.k, &o);
