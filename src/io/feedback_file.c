@@ -321,34 +321,52 @@ static int fb_write_dset(hid_t g, const char *name, hid_t ft, hid_t mt, long n, 
     return ok;
 }
 
-// The root attributes and the datasets into the open temp file (every rank, the same calls). 1 ok.
-static int fb_write_contents(hid_t file, const char *deck_text, long n, int d, long row0, long n_rows,
-                             const float *values, const uint8_t *mask, const int32_t *truth, int write_user_id,
-                             char *h5, size_t h5len) {
-    char creator[64];
+// The root attributes and the datasets into the open temp file, then a flush (every rank, the same calls: the ranks
+// agree after each step, so one rank's failure stops every rank at the same point). 1 ok; else err is set (the same
+// line on every rank).
+static int fb_write_contents(MPI_Comm comm, hid_t file, const char *tmp, const char *deck_text, long n, int d,
+                             long row0, long n_rows, const float *values, const uint8_t *mask, const int32_t *truth,
+                             int write_user_id, char *err, size_t errlen) {
+    char creator[64], h5[256] = "";
     snprintf(creator, sizeof creator, "pgrpo %s", PGRPO_VERSION);
     int ok = store_h5_attr_set_str(file, "schema", FEEDBACK_FILE_SCHEMA) == 0 &&
              store_h5_attr_set_str(file, "creator", creator) == 0 &&
              (!deck_text || store_h5_attr_set_str(file, "deck", deck_text) == 0);
     hid_t g = ok ? H5Gcreate2(file, "feedback", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    ok = ok && g >= 0;
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     int64_t *ids = write_user_id ? xmalloc(sizeof *ids * (size_t)(n_rows ? n_rows : 1)) : NULL;
     for (long i = 0; ids && i < n_rows; i++) ids[i] = row0 + i;
-    // Memory type = file type (little-endian; the store checks the host is): no conversion, the write stays
-    // collective. No early exit: every rank makes the same sequence of collective calls.
-    ok = ok && g >= 0;
+    // Memory type = file type (little-endian; feedback_file_write checks the host is): no conversion, so the write
+    // stays collective.
     hid_t f32 = store_h5_file_type(STORE_F32), u8 = store_h5_file_type(STORE_U8);
     hid_t i32 = store_h5_file_type(STORE_I32), i64 = store_h5_file_type(STORE_I64);
-    if (ok) ok &= fb_write_dset(g, "value", f32, f32, n, d, row0, n_rows, values, xfer);
-    if (ok && mask) ok &= fb_write_dset(g, "mask", u8, u8, n, d, row0, n_rows, mask, xfer);
-    if (ok && truth) ok &= fb_write_dset(g, "truth", i32, i32, n, 0, row0, n_rows, truth, xfer);
-    if (ok && ids) ok &= fb_write_dset(g, "user_id", i64, i64, n, 0, row0, n_rows, ids, xfer);
-    if (!ok) store_h5_errtext(h5, h5len);
+    const char *names[4] = {"value", "mask", "truth", "user_id"};
+    const void *bufs[4] = {values, mask, truth, ids};
+    hid_t types[4] = {f32, u8, i32, i64};
+    for (int k = 0; k < 4; k++) {
+        if (!ok || !bufs[k] || (k == 0 && !values && n_rows)) continue;   // value is always written
+        ok = fb_write_dset(g, names[k], types[k], types[k], n, k < 2 ? d : 0, row0, n_rows, bufs[k], xfer);
+        if (!ok) store_h5_errtext(h5, sizeof h5);
+        ok = fb_agree(comm, ok, h5, sizeof h5);   // the first failing rank's HDF5 words, on every rank
+    }
     free(ids);
     H5Pclose(xfer);
     if (g >= 0 && H5Gclose(g) < 0) ok = 0;
-    return ok;
+    // Flushing before the close finds a full disk while the file can still be closed cleanly (see the caller).
+    if (ok && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) { ok = 0; store_h5_errtext(h5, sizeof h5); }
+    if (!ok) store_seterr(err, errlen, "cannot write %s (%s; disk full?)", tmp, h5[0] ? h5 : "HDF5 write failed");
+    return fb_agree(comm, ok, err, errlen);
+}
+
+// Rank 0: fsync the complete temp file and rename it onto path. 1 ok.
+static int fb_publish(const char *tmp, const char *path, char *err, size_t errlen) {
+    int fd = open(tmp, O_RDONLY);
+    int ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) store_seterr(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
+    return ok && store_rename_durable(tmp, path, err, errlen) == 0;
 }
 
 int feedback_file_write(MPI_Comm comm, const char *path, const char *deck_text, long n, int d, long row0,
@@ -374,20 +392,23 @@ int feedback_file_write(MPI_Comm comm, const char *path, const char *deck_text, 
     H5Pclose(fapl);
     if (file < 0) {
         store_h5_errtext(h5, sizeof h5);
-        store_seterr(err, errlen, "cannot create %s (%s; HINT: is the folder writable?)", tmp, h5);
+        store_seterr(err, errlen, "cannot create %s (%s%sHINT: does the folder exist, is it writable?)", tmp, h5,
+                     h5[0] ? "; " : "");
     }
-    ok = file >= 0;
-    if (fb_agree(comm, ok, err, errlen)) {
-        ok = fb_write_contents(file, deck_text, n, d, row0, n_rows, values, mask, truth, write_user_id, h5, sizeof h5);
-        if (H5Fclose(file) < 0) ok = 0;
-        if (!ok) store_seterr(err, errlen, "cannot write %s (%s; disk full?)", tmp, h5[0] ? h5 : "HDF5 close failed");
-        if (fb_agree(comm, ok, err, errlen) && rank == 0) {   // only now is the file complete on every rank
-            int fd = open(tmp, O_RDONLY);
-            ok = fd >= 0 && fsync(fd) == 0;
-            if (fd >= 0) close(fd);
-            if (!ok) store_seterr(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
-            else ok = store_rename_durable(tmp, path, err, errlen) == 0;
+    ok = fb_agree(comm, file >= 0, err, errlen);
+    if (ok) {
+        ok = fb_write_contents(comm, file, tmp, deck_text, n, d, row0, n_rows, values, mask, truth, write_user_id,
+                               err, errlen);
+        // After a failed write (a full disk) the close would flush into the same wall and leave HDF5 holding a
+        // half-closed file that crashes MPI_Finalize: emptying the doomed temp file first frees the space.
+        if (!ok && rank == 0 && truncate(tmp, 0) != 0) { /* the close may then fail too; reported below */ }
+        if (!ok) comm_barrier(comm);
+        if (H5Fclose(file) < 0 && ok) {
+            ok = 0;
+            store_seterr(err, errlen, "cannot finish writing %s (HDF5 close failed; disk full?)", tmp);
         }
+        if (fb_agree(comm, ok, err, errlen) && rank == 0)   // only now is the file complete on every rank
+            ok = fb_publish(tmp, path, err, errlen);
     } else if (file >= 0) H5Fclose(file);
     store_quiet_end(q);
     ok = fb_agree(comm, ok, err, errlen);

@@ -1,8 +1,9 @@
 // feedback_tool.c — drives task_feedback.h and feedback_file.h for tests/mpi/test_feedback_file.sh and the
 // measurements (README "Groups").
-//   feedback_tool write TASK N_USERS D OBSERVED NOISE SEED OUT.h5 [nomask] [notruth] [noid]
+//   feedback_tool write TASK N_USERS D OBSERVED NOISE SEED OUT.h5 [nomask] [notruth] [noid] [badtile]
 //        every rank computes its rows (comm_split_range) and writes them collectively; prints on rank 0
-//        "# gen_rows_per_s R (slowest rank)" and "# write_MB_per_s W" (value + mask bytes / slowest write time)
+//        "# gen_rows_per_s R (slowest rank)" and "# write_MB_per_s W" (value + mask bytes / slowest write time);
+//        badtile: the last rank drops its last row, so the rows do not tile [0, N) (every rank must refuse)
 //   feedback_tool bench TASK N_USERS D OBSERVED        rows/s of task_feedback_rows on each rank, no file
 //   feedback_tool info PATH                            "n d value_f64 has_mask has_user_id has_truth", or the error
 //   feedback_tool read PATH ROW0 N_ROWS [f64]          one line per row: "row: v.. | m.. | id | truth" (absent: -)
@@ -47,6 +48,7 @@ static int cmd_write(int argc, char **argv, MPI_Comm w, int rank, int size) {
     TaskProbe *pr = make_probes(t, seed, d);
     long r0, nr;
     comm_split_range(n, size, rank, &r0, &nr);
+    if (has_flag(argc, argv, 9, "badtile") && rank == size - 1 && nr > 0) nr--;   // rows that do not tile [0, n)
     float *v = xmalloc(sizeof *v * (size_t)(nr * d + 1));
     uint8_t *m = xmalloc((size_t)(nr * d + 1));
     int32_t *truth = xmalloc(sizeof *truth * (size_t)(nr + 1));
