@@ -78,14 +78,16 @@ static int fb_check_dset(hid_t d, const char *name, H5T_class_t cls, int rank, c
                  fb_type_word(t), cls == H5T_FLOAT ? "float32 or float64" : "an integer type",
                  cls == H5T_FLOAT ? ".astype(np.float32)" : ".astype(np.uint8) / np.int64");
     else if (nd != rank)
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %d-D%s", j->path, name, have, rank,
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %d-D%s (HINT: see README \"Groups\" for "
+                 "the feedback.h5 format)", j->path, name, have, rank,
                  rank == 2 ? " (users, probes)" : " (one entry per user)");
     else if (want && memcmp(got, want, sizeof *got * (size_t)rank))
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %s like /%s", j->path, name, have, need,
-                 FB_VALUE);
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %s like /%s (HINT: one %s per user%s)",
+                 j->path, name, have, need, FB_VALUE, rank == 2 ? "row" : "entry",
+                 rank == 2 ? ", one column per probe" : "");
     else if (!want && (got[0] < 1 || got[1] < 1))
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it needs at least one user and one probe", j->path,
-                 name, have);
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it needs at least one user and one probe (HINT: "
+                 "is it the right file?)", j->path, name, have);
     else ok = 1;
     if (ok && dims) memcpy(dims, got, sizeof *got * (size_t)rank);
     H5Sclose(sp);
@@ -116,14 +118,16 @@ static int fb_info_child(void *arg) {
     hid_t f = -1, d = -1;
     hsize_t dims[2];
     if (access(j->path, R_OK) != 0)
-        snprintf(j->err, sizeof j->err, "cannot open feedback file %s: %s", j->path, strerror(errno));
+        snprintf(j->err, sizeof j->err, "cannot open feedback file %s: %s (HINT: check the path)", j->path,
+                 strerror(errno));
     else if (H5Fis_hdf5(j->path) <= 0)
         snprintf(j->err, sizeof j->err, "%s is not an HDF5 file (HINT: feedback files are HDF5 with "
                  "/feedback/value; see README \"Groups\")", j->path);
     else if ((f = H5Fopen(j->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
         char h5[256];
         store_h5_errtext(h5, sizeof h5);
-        snprintf(j->err, sizeof j->err, "%s is truncated or damaged (%s)", j->path, h5[0] ? h5 : "HDF5 cannot open it");
+        snprintf(j->err, sizeof j->err, "%s is truncated or damaged (%s; HINT: write it again)", j->path,
+                 h5[0] ? h5 : "HDF5 cannot open it");
     } else {
         int o = fb_open(f, FB_VALUE, &d, j);
         if (o == 0)
@@ -208,12 +212,14 @@ static int fb_read_ints(hid_t f, const char *path, const char *name, long row0, 
             if (!strcmp(name, FB_MASK)) {
                 if (v != 0 && v != 1) {
                     store_seterr(err, errlen, "%s: /%s[%ld, %ld] = %lld; mask entries must be 1 (observed) or 0 "
-                                 "(not observed)", path, name, row, e % w, (long long)v);
+                                 "(not observed) (HINT: fix the mask, e.g. (mask != 0).astype(np.uint8))", path,
+                                 name, row, e % w, (long long)v);
                     rc = -1;
                 } else ((uint8_t *)out)[(r * w) + e] = (uint8_t)v;
             } else if (!strcmp(name, FB_TRUTH)) {
                 if (v < 0 || v > 0x7fffffff) {
-                    store_seterr(err, errlen, "%s: /%s[%ld] = %lld; true group ids must be >= 0", path, name, row,
+                    store_seterr(err, errlen, "%s: /%s[%ld] = %lld; true group ids must be >= 0 (HINT: leave "
+                                 "/feedback/truth out when groups are unknown)", path, name, row,
                                  (long long)v);
                     rc = -1;
                 } else ((int32_t *)out)[r + e] = (int32_t)v;
@@ -227,7 +233,8 @@ static int fb_read_ints(hid_t f, const char *path, const char *name, long row0, 
 int feedback_file_read_rows(const char *path, const FeedbackFileInfo *info, int type, long row0, long n_rows,
                             void *values, uint8_t *mask, int64_t *user_id, int32_t *truth, char *err, size_t errlen) {
     if (row0 < 0 || n_rows < 0 || row0 + n_rows > info->n) {
-        store_seterr(err, errlen, "%s: rows %ld..%ld asked of %ld", path, row0, row0 + n_rows - 1, info->n);
+        store_seterr(err, errlen, "%s: rows %ld..%ld asked of %ld (a pgrpo bug)", path, row0, row0 + n_rows - 1,
+                     info->n);
         return -1;
     }
     const char *missing = mask && !info->has_mask ? FB_MASK : user_id && !info->has_user_id ? FB_USER_ID
