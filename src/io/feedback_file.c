@@ -230,6 +230,25 @@ static int fb_read_ints(hid_t f, const char *path, const char *name, long row0, 
     return rc;
 }
 
+// The mask: a uint8 file (what pgrpo and most users write) straight into the output, then checked; any other
+// integer type through fb_read_ints (a direct read would clip -1 to 0 or 256 to 255 and hide the bad value).
+static int fb_read_mask(hid_t f, const char *path, long row0, long n, int d, uint8_t *mask, char *err, size_t errlen) {
+    hid_t ds = H5Dopen2(f, FB_MASK, H5P_DEFAULT), t = ds >= 0 ? H5Dget_type(ds) : -1;
+    int direct = t >= 0 && H5Tget_size(t) == 1 && H5Tget_sign(t) == H5T_SGN_NONE;
+    if (t >= 0) H5Tclose(t);
+    if (ds >= 0) H5Dclose(ds);
+    if (!direct) return fb_read_ints(f, path, FB_MASK, row0, n, d, mask, err, errlen);
+    if (fb_read_slab(f, path, FB_MASK, H5T_NATIVE_UCHAR, row0, n, d, mask, err, errlen)) return -1;
+    for (long e = 0; e < n * d; e++)
+        if (mask[e] > 1) {
+            store_seterr(err, errlen, "%s: /%s[%ld, %ld] = %d; mask entries must be 1 (observed) or 0 (not observed) "
+                         "(HINT: fix the mask, e.g. (mask != 0).astype(np.uint8))", path, FB_MASK, row0 + e / d,
+                         e % d, mask[e]);
+            return -1;
+        }
+    return 0;
+}
+
 int feedback_file_read_rows(const char *path, const FeedbackFileInfo *info, int type, long row0, long n_rows,
                             void *values, uint8_t *mask, int64_t *user_id, int32_t *truth, char *err, size_t errlen) {
     if (row0 < 0 || n_rows < 0 || row0 + n_rows > info->n) {
@@ -253,7 +272,7 @@ int feedback_file_read_rows(const char *path, const FeedbackFileInfo *info, int 
     }
     hid_t vt = type == FEEDBACK_F64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
     if (!rc && values) rc = fb_read_slab(f, path, FB_VALUE, vt, row0, n_rows, info->d, values, err, errlen);
-    if (!rc && mask) rc = fb_read_ints(f, path, FB_MASK, row0, n_rows, info->d, mask, err, errlen);
+    if (!rc && mask) rc = fb_read_mask(f, path, row0, n_rows, info->d, mask, err, errlen);
     if (!rc && user_id) rc = fb_read_ints(f, path, FB_USER_ID, row0, n_rows, 0, user_id, err, errlen);
     if (!rc && truth) rc = fb_read_ints(f, path, FB_TRUTH, row0, n_rows, 0, truth, err, errlen);
     if (f >= 0) H5Fclose(f);

@@ -101,14 +101,16 @@ case_read_hyperslabs() {
     check rows_past_the_end_refused grep -q "rows 20..23 asked of 23" "$CASE_DIR/e.txt"
 }
 
-# bad_file NAME PYTHON-SNIPPET WORDS...: the snippet edits f (h5py.File of a valid copy, mode r+) or, with the
+# bad_file NAME PYTHON-SNIPPET WORDS...: the snippet edits f (h5py.File of a valid copy, mode r+: the h5py-written
+# user file, or for a NAME ending in _u8 a file pgrpo wrote, whose uint8 mask takes the direct path) or, with the
 # marker RAW, writes the file itself; `info` then `read` of every row must fail with exit 3 and one line on stderr
 # that names the file and contains every WORD.
 bad_file() {
     local name=$1 code=$2 path=$CASE_DIR/$1.h5 rc line w
     shift 2
-    need user
-    cp "$FIX/u.h5" "$path" && chmod u+w "$path"
+    if [ "${name%_u8}" != "$name" ]; then need written 1 personas; cp "$FIX/f.h5" "$path"   # pgrpo's uint8 mask
+    else need user; cp "$FIX/u.h5" "$path"; fi
+    chmod u+w "$path"
     $PY -c "import sys, h5py, numpy as np
 path, RAW = sys.argv[1], None
 if 'RAW' in sys.argv[2]: exec(sys.argv[2])
@@ -135,6 +137,7 @@ case_bad_files() {
     bad_file truth_negative "f['feedback/truth'][...] = np.arange(23) % 3; t = f['feedback/truth'][...].astype(np.int16); t[7] = -2; del f['feedback/truth']; f['feedback/truth'] = t" \
         "/feedback/truth[7] = -2" ">= 0"
     bad_file mask_value_2 "f['feedback/mask'][4, 3] = 2" "/feedback/mask[4, 3] = 2" "1 (observed) or 0"
+    bad_file mask_value_3_u8 "f['feedback/mask'][100, 16] = 3" "/feedback/mask[100, 16] = 3" "1 (observed) or 0"
     bad_file mask_value_minus_1 "f['feedback/mask'][22, 0] = -1" "/feedback/mask[22, 0] = -1"
     bad_file truth_wrong_length "del f['feedback/truth']; f['feedback/truth'] = np.zeros(22, np.int32)" \
         /feedback/truth "(22,)" "(23,)"
