@@ -78,14 +78,16 @@ static int fb_check_dset(hid_t d, const char *name, H5T_class_t cls, int rank, c
                  fb_type_word(t), cls == H5T_FLOAT ? "float32 or float64" : "an integer type",
                  cls == H5T_FLOAT ? ".astype(np.float32)" : ".astype(np.uint8) / np.int64");
     else if (nd != rank)
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %d-D%s", j->path, name, have, rank,
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %d-D%s (HINT: see README \"Groups\" for "
+                 "the feedback.h5 format)", j->path, name, have, rank,
                  rank == 2 ? " (users, probes)" : " (one entry per user)");
     else if (want && memcmp(got, want, sizeof *got * (size_t)rank))
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %s like /%s", j->path, name, have, need,
-                 FB_VALUE);
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it must be %s like /%s (HINT: one %s per user%s)",
+                 j->path, name, have, need, FB_VALUE, rank == 2 ? "row" : "entry",
+                 rank == 2 ? ", one column per probe" : "");
     else if (!want && (got[0] < 1 || got[1] < 1))
-        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it needs at least one user and one probe", j->path,
-                 name, have);
+        snprintf(j->err, sizeof j->err, "%s: /%s has shape %s; it needs at least one user and one probe (HINT: "
+                 "is it the right file?)", j->path, name, have);
     else ok = 1;
     if (ok && dims) memcpy(dims, got, sizeof *got * (size_t)rank);
     H5Sclose(sp);
@@ -116,14 +118,16 @@ static int fb_info_child(void *arg) {
     hid_t f = -1, d = -1;
     hsize_t dims[2];
     if (access(j->path, R_OK) != 0)
-        snprintf(j->err, sizeof j->err, "cannot open feedback file %s: %s", j->path, strerror(errno));
+        snprintf(j->err, sizeof j->err, "cannot open feedback file %s: %s (HINT: check the path)", j->path,
+                 strerror(errno));
     else if (H5Fis_hdf5(j->path) <= 0)
         snprintf(j->err, sizeof j->err, "%s is not an HDF5 file (HINT: feedback files are HDF5 with "
                  "/feedback/value; see README \"Groups\")", j->path);
     else if ((f = H5Fopen(j->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
         char h5[256];
         store_h5_errtext(h5, sizeof h5);
-        snprintf(j->err, sizeof j->err, "%s is truncated or damaged (%s)", j->path, h5[0] ? h5 : "HDF5 cannot open it");
+        snprintf(j->err, sizeof j->err, "%s is truncated or damaged (%s; HINT: write it again)", j->path,
+                 h5[0] ? h5 : "HDF5 cannot open it");
     } else {
         int o = fb_open(f, FB_VALUE, &d, j);
         if (o == 0)
@@ -208,12 +212,14 @@ static int fb_read_ints(hid_t f, const char *path, const char *name, long row0, 
             if (!strcmp(name, FB_MASK)) {
                 if (v != 0 && v != 1) {
                     store_seterr(err, errlen, "%s: /%s[%ld, %ld] = %lld; mask entries must be 1 (observed) or 0 "
-                                 "(not observed)", path, name, row, e % w, (long long)v);
+                                 "(not observed) (HINT: fix the mask, e.g. (mask != 0).astype(np.uint8))", path,
+                                 name, row, e % w, (long long)v);
                     rc = -1;
                 } else ((uint8_t *)out)[(r * w) + e] = (uint8_t)v;
             } else if (!strcmp(name, FB_TRUTH)) {
                 if (v < 0 || v > 0x7fffffff) {
-                    store_seterr(err, errlen, "%s: /%s[%ld] = %lld; true group ids must be >= 0", path, name, row,
+                    store_seterr(err, errlen, "%s: /%s[%ld] = %lld; true group ids must be >= 0 (HINT: leave "
+                                 "/feedback/truth out when groups are unknown)", path, name, row,
                                  (long long)v);
                     rc = -1;
                 } else ((int32_t *)out)[r + e] = (int32_t)v;
@@ -224,10 +230,30 @@ static int fb_read_ints(hid_t f, const char *path, const char *name, long row0, 
     return rc;
 }
 
+// The mask: a uint8 file (what pgrpo and most users write) straight into the output, then checked; any other
+// integer type through fb_read_ints (a direct read would clip -1 to 0 or 256 to 255 and hide the bad value).
+static int fb_read_mask(hid_t f, const char *path, long row0, long n, int d, uint8_t *mask, char *err, size_t errlen) {
+    hid_t ds = H5Dopen2(f, FB_MASK, H5P_DEFAULT), t = ds >= 0 ? H5Dget_type(ds) : -1;
+    int direct = t >= 0 && H5Tget_size(t) == 1 && H5Tget_sign(t) == H5T_SGN_NONE;
+    if (t >= 0) H5Tclose(t);
+    if (ds >= 0) H5Dclose(ds);
+    if (!direct) return fb_read_ints(f, path, FB_MASK, row0, n, d, mask, err, errlen);
+    if (fb_read_slab(f, path, FB_MASK, H5T_NATIVE_UCHAR, row0, n, d, mask, err, errlen)) return -1;
+    for (long e = 0; e < n * d; e++)
+        if (mask[e] > 1) {
+            store_seterr(err, errlen, "%s: /%s[%ld, %ld] = %d; mask entries must be 1 (observed) or 0 (not observed) "
+                         "(HINT: fix the mask, e.g. (mask != 0).astype(np.uint8))", path, FB_MASK, row0 + e / d,
+                         e % d, mask[e]);
+            return -1;
+        }
+    return 0;
+}
+
 int feedback_file_read_rows(const char *path, const FeedbackFileInfo *info, int type, long row0, long n_rows,
                             void *values, uint8_t *mask, int64_t *user_id, int32_t *truth, char *err, size_t errlen) {
     if (row0 < 0 || n_rows < 0 || row0 + n_rows > info->n) {
-        store_seterr(err, errlen, "%s: rows %ld..%ld asked of %ld", path, row0, row0 + n_rows - 1, info->n);
+        store_seterr(err, errlen, "%s: rows %ld..%ld asked of %ld (a pgrpo bug)", path, row0, row0 + n_rows - 1,
+                     info->n);
         return -1;
     }
     const char *missing = mask && !info->has_mask ? FB_MASK : user_id && !info->has_user_id ? FB_USER_ID
@@ -246,7 +272,7 @@ int feedback_file_read_rows(const char *path, const FeedbackFileInfo *info, int 
     }
     hid_t vt = type == FEEDBACK_F64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
     if (!rc && values) rc = fb_read_slab(f, path, FB_VALUE, vt, row0, n_rows, info->d, values, err, errlen);
-    if (!rc && mask) rc = fb_read_ints(f, path, FB_MASK, row0, n_rows, info->d, mask, err, errlen);
+    if (!rc && mask) rc = fb_read_mask(f, path, row0, n_rows, info->d, mask, err, errlen);
     if (!rc && user_id) rc = fb_read_ints(f, path, FB_USER_ID, row0, n_rows, 0, user_id, err, errlen);
     if (!rc && truth) rc = fb_read_ints(f, path, FB_TRUTH, row0, n_rows, 0, truth, err, errlen);
     if (f >= 0) H5Fclose(f);
@@ -321,34 +347,52 @@ static int fb_write_dset(hid_t g, const char *name, hid_t ft, hid_t mt, long n, 
     return ok;
 }
 
-// The root attributes and the datasets into the open temp file (every rank, the same calls). 1 ok.
-static int fb_write_contents(hid_t file, const char *deck_text, long n, int d, long row0, long n_rows,
-                             const float *values, const uint8_t *mask, const int32_t *truth, int write_user_id,
-                             char *h5, size_t h5len) {
-    char creator[64];
+// The root attributes and the datasets into the open temp file, then a flush (every rank, the same calls: the ranks
+// agree after each step, so one rank's failure stops every rank at the same point). 1 ok; else err is set (the same
+// line on every rank).
+static int fb_write_contents(MPI_Comm comm, hid_t file, const char *tmp, const char *deck_text, long n, int d,
+                             long row0, long n_rows, const float *values, const uint8_t *mask, const int32_t *truth,
+                             int write_user_id, char *err, size_t errlen) {
+    char creator[64], h5[256] = "";
     snprintf(creator, sizeof creator, "pgrpo %s", PGRPO_VERSION);
     int ok = store_h5_attr_set_str(file, "schema", FEEDBACK_FILE_SCHEMA) == 0 &&
              store_h5_attr_set_str(file, "creator", creator) == 0 &&
              (!deck_text || store_h5_attr_set_str(file, "deck", deck_text) == 0);
     hid_t g = ok ? H5Gcreate2(file, "feedback", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    ok = ok && g >= 0;
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     int64_t *ids = write_user_id ? xmalloc(sizeof *ids * (size_t)(n_rows ? n_rows : 1)) : NULL;
     for (long i = 0; ids && i < n_rows; i++) ids[i] = row0 + i;
-    // Memory type = file type (little-endian; the store checks the host is): no conversion, the write stays
-    // collective. No early exit: every rank makes the same sequence of collective calls.
-    ok = ok && g >= 0;
+    // Memory type = file type (little-endian; feedback_file_write checks the host is): no conversion, so the write
+    // stays collective.
     hid_t f32 = store_h5_file_type(STORE_F32), u8 = store_h5_file_type(STORE_U8);
     hid_t i32 = store_h5_file_type(STORE_I32), i64 = store_h5_file_type(STORE_I64);
-    if (ok) ok &= fb_write_dset(g, "value", f32, f32, n, d, row0, n_rows, values, xfer);
-    if (ok && mask) ok &= fb_write_dset(g, "mask", u8, u8, n, d, row0, n_rows, mask, xfer);
-    if (ok && truth) ok &= fb_write_dset(g, "truth", i32, i32, n, 0, row0, n_rows, truth, xfer);
-    if (ok && ids) ok &= fb_write_dset(g, "user_id", i64, i64, n, 0, row0, n_rows, ids, xfer);
-    if (!ok) store_h5_errtext(h5, h5len);
+    const char *names[4] = {"value", "mask", "truth", "user_id"};
+    const void *bufs[4] = {values, mask, truth, ids};
+    hid_t types[4] = {f32, u8, i32, i64};
+    for (int k = 0; k < 4; k++) {
+        if (!ok || !bufs[k] || (k == 0 && !values && n_rows)) continue;   // value is always written
+        ok = fb_write_dset(g, names[k], types[k], types[k], n, k < 2 ? d : 0, row0, n_rows, bufs[k], xfer);
+        if (!ok) store_h5_errtext(h5, sizeof h5);
+        ok = fb_agree(comm, ok, h5, sizeof h5);   // the first failing rank's HDF5 words, on every rank
+    }
     free(ids);
     H5Pclose(xfer);
     if (g >= 0 && H5Gclose(g) < 0) ok = 0;
-    return ok;
+    // Flushing before the close finds a full disk while the file can still be closed cleanly (see the caller).
+    if (ok && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) { ok = 0; store_h5_errtext(h5, sizeof h5); }
+    if (!ok) store_seterr(err, errlen, "cannot write %s (%s; disk full?)", tmp, h5[0] ? h5 : "HDF5 write failed");
+    return fb_agree(comm, ok, err, errlen);
+}
+
+// Rank 0: fsync the complete temp file and rename it onto path. 1 ok.
+static int fb_publish(const char *tmp, const char *path, char *err, size_t errlen) {
+    int fd = open(tmp, O_RDONLY);
+    int ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) store_seterr(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
+    return ok && store_rename_durable(tmp, path, err, errlen) == 0;
 }
 
 int feedback_file_write(MPI_Comm comm, const char *path, const char *deck_text, long n, int d, long row0,
@@ -374,20 +418,23 @@ int feedback_file_write(MPI_Comm comm, const char *path, const char *deck_text, 
     H5Pclose(fapl);
     if (file < 0) {
         store_h5_errtext(h5, sizeof h5);
-        store_seterr(err, errlen, "cannot create %s (%s; HINT: is the folder writable?)", tmp, h5);
+        store_seterr(err, errlen, "cannot create %s (%s%sHINT: does the folder exist, is it writable?)", tmp, h5,
+                     h5[0] ? "; " : "");
     }
-    ok = file >= 0;
-    if (fb_agree(comm, ok, err, errlen)) {
-        ok = fb_write_contents(file, deck_text, n, d, row0, n_rows, values, mask, truth, write_user_id, h5, sizeof h5);
-        if (H5Fclose(file) < 0) ok = 0;
-        if (!ok) store_seterr(err, errlen, "cannot write %s (%s; disk full?)", tmp, h5[0] ? h5 : "HDF5 close failed");
-        if (fb_agree(comm, ok, err, errlen) && rank == 0) {   // only now is the file complete on every rank
-            int fd = open(tmp, O_RDONLY);
-            ok = fd >= 0 && fsync(fd) == 0;
-            if (fd >= 0) close(fd);
-            if (!ok) store_seterr(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
-            else ok = store_rename_durable(tmp, path, err, errlen) == 0;
+    ok = fb_agree(comm, file >= 0, err, errlen);
+    if (ok) {
+        ok = fb_write_contents(comm, file, tmp, deck_text, n, d, row0, n_rows, values, mask, truth, write_user_id,
+                               err, errlen);
+        // After a failed write (a full disk) the close would flush into the same wall and leave HDF5 holding a
+        // half-closed file that crashes MPI_Finalize: emptying the doomed temp file first frees the space.
+        if (!ok && rank == 0 && truncate(tmp, 0) != 0) { /* the close may then fail too; reported below */ }
+        if (!ok) comm_barrier(comm);
+        if (H5Fclose(file) < 0 && ok) {
+            ok = 0;
+            store_seterr(err, errlen, "cannot finish writing %s (HDF5 close failed; disk full?)", tmp);
         }
+        if (fb_agree(comm, ok, err, errlen) && rank == 0)   // only now is the file complete on every rank
+            ok = fb_publish(tmp, path, err, errlen);
     } else if (file >= 0) H5Fclose(file);
     store_quiet_end(q);
     ok = fb_agree(comm, ok, err, errlen);

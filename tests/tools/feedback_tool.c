@@ -1,12 +1,14 @@
 // feedback_tool.c — drives task_feedback.h and feedback_file.h for tests/mpi/test_feedback_file.sh and the
 // measurements (README "Groups").
-//   feedback_tool write TASK N_USERS D OBSERVED NOISE SEED OUT.h5 [nomask] [notruth] [noid]
+//   feedback_tool write TASK N_USERS D OBSERVED NOISE SEED OUT.h5 [nomask] [notruth] [noid] [badtile]
 //        every rank computes its rows (comm_split_range) and writes them collectively; prints on rank 0
-//        "# gen_rows_per_s R (slowest rank)" and "# write_MB_per_s W" (value + mask bytes / slowest write time)
+//        "# gen_rows_per_s R (slowest rank)" and "# write_MB_per_s W" (value + mask bytes / slowest write time);
+//        badtile: the last rank drops its last row, so the rows do not tile [0, N) (every rank must refuse)
 //   feedback_tool bench TASK N_USERS D OBSERVED        rows/s of task_feedback_rows on each rank, no file
 //   feedback_tool info PATH                            "n d value_f64 has_mask has_user_id has_truth", or the error
 //   feedback_tool read PATH ROW0 N_ROWS [f64]          one line per row: "row: v.. | m.. | id | truth" (absent: -)
 //   feedback_tool probes TASK D SEED                   the probe completions as text
+//   feedback_tool readbench PATH                       every rank reads its rows (values + mask); MB/s
 // Errors: the library's one line on stderr, exit 3.
 #include "comm.h"
 #include "feedback.h"
@@ -47,6 +49,7 @@ static int cmd_write(int argc, char **argv, MPI_Comm w, int rank, int size) {
     TaskProbe *pr = make_probes(t, seed, d);
     long r0, nr;
     comm_split_range(n, size, rank, &r0, &nr);
+    if (has_flag(argc, argv, 9, "badtile") && rank == size - 1 && nr > 0) nr--;   // rows that do not tile [0, n)
     float *v = xmalloc(sizeof *v * (size_t)(nr * d + 1));
     uint8_t *m = xmalloc((size_t)(nr * d + 1));
     int32_t *truth = xmalloc(sizeof *truth * (size_t)(nr + 1));
@@ -131,6 +134,27 @@ static int cmd_read(int argc, char **argv) {
     return rc ? 3 : 0;
 }
 
+static int cmd_readbench(const char *path, MPI_Comm w, int rank, int size) {
+    FeedbackFileInfo fi;
+    char err[1024];
+    if (feedback_file_info(path, &fi, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 3; }
+    long r0, nr;
+    comm_split_range(fi.n, size, rank, &r0, &nr);
+    float *v = xmalloc(sizeof *v * (size_t)(nr * fi.d + 1));
+    uint8_t *m = fi.has_mask ? xmalloc((size_t)(nr * fi.d + 1)) : NULL;
+    comm_barrier(w);
+    double t0 = comm_now();
+    int rc = feedback_file_read_rows(path, &fi, FEEDBACK_F32, r0, nr, v, m, NULL, NULL, err, sizeof err);
+    double dt = comm_now() - t0;
+    comm_max_doubles(&dt, 1, w);
+    if (rc) fprintf(stderr, "%s\n", err);
+    else if (rank == 0)
+        printf("# read_MB_per_s %.1f (%ld x %d, %d ranks, %.3f s)\n",
+               (double)fi.n * fi.d * (fi.has_mask ? 5 : 4) / 1e6 / dt, fi.n, fi.d, size, dt);
+    free(v); free(m);
+    return rc ? 3 : 0;
+}
+
 static int cmd_probes(int argc, char **argv) {
     if (argc < 5) { fprintf(stderr, "usage: feedback_tool probes TASK D SEED\n"); return 2; }
     Task *t = make_task(argv[2], 10);
@@ -153,7 +177,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "info")) rc = cmd_info(argc > 2 ? argv[2] : "");
     else if (!strcmp(cmd, "read")) rc = cmd_read(argc, argv);
     else if (!strcmp(cmd, "probes")) rc = cmd_probes(argc, argv);
-    else fprintf(stderr, "usage: feedback_tool write|bench|info|read|probes ... (see tests/tools/feedback_tool.c)\n");
+    else if (!strcmp(cmd, "readbench")) rc = cmd_readbench(argc > 2 ? argv[2] : "", w, rank, size);
+    else fprintf(stderr, "usage: feedback_tool write|bench|info|read|probes|readbench ... (see tests/tools/feedback_tool.c)\n");
     comm_finalize();
     return rc;
 }
