@@ -40,7 +40,7 @@ for t in build/asan/tests/test_*; do run_one "asan/$(basename "$t")" "$t"; done
 echo "== script tests"
 SCRIPTS="tests/lint/test_*.sh tests/cli/test_*.sh"
 [ "$FAST" -eq 1 ] || SCRIPTS="$SCRIPTS tests/mpi/test_*.sh tests/asan/test_*.sh tests/fuzz/test_*.sh tests/reference/run.sh
-    tests/reference/test_loss.sh tests/reference/test_groups_sklearn.sh tests/restart/test_*.sh tests/slurm/test_*.sh"
+    tests/reference/test_*.sh tests/restart/test_*.sh tests/slurm/test_*.sh"
 for t in $SCRIPTS; do
     [ -f "$t" ] || continue
     run_one "${t#tests/}" bash "$t"
