@@ -4,6 +4,7 @@
 // blocks) -> C = X^T (X^T)^T = X^T X (pdsyrk "N") -> pdsyevd -> the top r eigenvector columns gathered on every
 // rank -> sign rule -> Y_local = X_local V locally. Working on X^T keeps the copy of the rows contiguous.
 #include "pca.h"
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,15 +151,14 @@ static int pca_lwork_bound(int d, int nb, int np, int nq)
     return lw > (1L << 30) ? 1 << 30 : (int)lw;
 }
 
-// C = X^T X and its eigenpairs on the grid (ctx): eigenvalues into w (d), eigenvectors into Z (local, desc
-// descC). A (the distributed X^T, d × n_pad) is read; C is destroyed. Returns the agreed info (0 = success); *who names the
-// routine that failed.
-static int pca_eig(MPI_Comm comm, int n_pad, int d, int nb, int np, int nq, int pc, double *A, const int *descA,
-                   double *C, const int *descC, double *w, double *Z, const char **who)
+// The eigenpairs of the distributed symmetric C (lower triangle read, destroyed): eigenvalues into w (d, ascending),
+// eigenvectors into Z (local, descriptor descC). Returns the agreed info (0 = success); *who names the routine
+// that failed.
+static int pca_syevd(MPI_Comm comm, int d, int nb, int np, int nq, int pc, double *C, const int *descC, double *w,
+                     double *Z, const char **who)
 {
     int one = 1, m1 = -1, info = 0, iw = 0;
-    double alpha = 1.0, beta = 0.0, wq = 0.0;
-    pdsyrk_("L", "N", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
+    double wq = 0.0;
     *who = "pdsyevd (workspace query)";
     pdsyevd_("V", "L", &d, C, &one, &one, descC, w, Z, &one, &one, descC, &wq, &m1, &iw, &m1, &info);
     if ((info = pca_agree(info, comm))) return info;
@@ -184,10 +184,85 @@ static int pca_eig(MPI_Comm comm, int n_pad, int d, int nb, int np, int nq, int 
     return info;
 }
 
+// v (len doubles) summed over comm along a fixed binomial tree (rank r adds rank r + s for s = 1, 2, 4, ...), then
+// broadcast from rank 0: the same association for the same rank count on every run, which MPI_Allreduce does not
+// promise. Returns 0, or -9999 on every rank when a receive buffer cannot be allocated.
+static int pca_tree_sum(double *v, size_t len, MPI_Comm comm)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double *buf = size > 1 ? malloc(len * sizeof *buf) : NULL;
+    if (pca_agree(size > 1 && !buf ? -9999 : 0, comm)) { free(buf); return -9999; }
+    for (int s = 1; s < size; s <<= 1) {
+        if (rank % (2 * s) == s) { MPI_Send(v, (int)len, MPI_DOUBLE, rank - s, 0x9CA, comm); break; }
+        if (rank % (2 * s) == 0 && rank + s < size) {
+            MPI_Recv(buf, (int)len, MPI_DOUBLE, rank + s, 0x9CA, comm, MPI_STATUS_IGNORE);
+            for (size_t i = 0; i < len; i++) v[i] += buf[i];
+        }
+    }
+    free(buf);
+    MPI_Bcast(v, (int)len, MPI_DOUBLE, 0, comm);
+    return 0;
+}
+
+// The local-Gram route (d <= PCA_LOCAL_GRAM_MAX_D): each rank's X_local^T X_local with dsyrk, summed over the
+// ranks in a fixed tree, and this process's blocks of C copied out of the replicated d × d sum. No row moves
+// between ranks: the rows never leave their rank, only d^2 doubles per rank travel.
+static int pca_gram_local(MPI_Comm comm, const double *X_local, long n_local, int d, int nb, int pr, int pc,
+                          int myrow, int mycol, double *C, int lldC)
+{
+    double *full = calloc((size_t)d * d, sizeof *full);
+    if (pca_agree(!full ? -9999 : 0, comm)) { free(full); return -9999; }
+    // Row-major n_local × d X is column-major d × n_local A = X^T: A A^T = X^T X (lower triangle).
+    if (n_local > 0)
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, (int)n_local, 1.0, X_local, d, 0.0, full, d);
+    int info = pca_tree_sum(full, (size_t)d * d, comm);
+    int zero = 0, lr = numroc_(&d, &nb, &myrow, &zero, &pr), lc = numroc_(&d, &nb, &mycol, &zero, &pc);
+    for (int lj = 0; lj < lc && !info; lj++) {
+        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb;
+        for (int li = 0; li < lr; li++) {
+            int gi = ((li / nb) * pr + myrow) * nb + li % nb;
+            C[li + (size_t)lj * lldC] = gi >= gj ? full[gi + (size_t)gj * d] : full[gj + (size_t)gi * d];
+        }
+    }
+    free(full);
+    return info;
+}
+
+// The grid route (d > PCA_LOCAL_GRAM_MAX_D, where a replicated d × d sum would not fit): the rows move onto the
+// pr × pc grid as the block-cyclic d × n_pad A = X^T (pdgemr2d) and pdsyrk forms C = A A^T there.
+static int pca_gram_grid(MPI_Comm comm, int ctx_src, int ctx, int nranks, const double *X_local, long n_local, int d,
+                         int mb, int nb, int pr, int pc, int myrow, int mycol, double *C, const int *descC,
+                         const char **who)
+{
+    int zero = 0, one = 1, info = 0, n_pad = mb * nranks;
+    int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
+    int lldA = la_r > 1 ? la_r : 1, descA[9];
+    double alpha = 1.0, beta = 0.0, *A = calloc((size_t)lldA * la_c + 1, sizeof *A);
+    *who = "the grid's copy of the rows (out of memory)";
+    if (pca_agree(!A ? -9999 : 0, comm)) { free(A); return -9999; }
+    *who = "descinit";
+    descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
+    if ((info = pca_agree(info, comm)) == 0) {
+        *who = "pdgemr2d";
+        info = pca_to_grid(comm, ctx_src, nranks, X_local, n_local, d, mb, A, descA);
+    }
+    if (info == 0) pdsyrk_("L", "N", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
+    free(A);
+    return info;
+}
+
 // Grids, distributed arrays and the decomposition; see the flow at the top of the file. Longer than most
 // functions because it owns every BLACS handle and buffer and releases them on one path.
 int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr,
             double *sv, double *V, double *Y_local, char *err, size_t errlen)
+{
+    return pca_top_route(comm, X_local, n_local, n, d, r, nb, pr, PCA_GRAM_AUTO, sv, V, Y_local, err, errlen);
+}
+
+int pca_top_route(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr, int route,
+                  double *sv, double *V, double *Y_local, char *err, size_t errlen)
 {
     int nranks, mb = 0, pc;
     MPI_Comm_size(comm, &nranks);
@@ -205,28 +280,29 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
     Cblacs_set(ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
     Cblacs_gridinfo(ctx, &gr, &gc, &myrow, &mycol);
 
-    int n_pad = mb * nranks;
-    int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
     int lc_r = numroc_(&d, &nb, &myrow, &zero, &pr), lc_c = numroc_(&d, &nb, &mycol, &zero, &pc);
-    int lldA = la_r > 1 ? la_r : 1, lldC = lc_r > 1 ? lc_r : 1;
-    double *A = calloc((size_t)lldA * la_c + 1, sizeof *A);
+    int lldC = lc_r > 1 ? lc_r : 1;
     double *C = calloc((size_t)lldC * lc_c + 1, sizeof *C);
     double *Z = calloc((size_t)lldC * lc_c + 1, sizeof *Z);
     double *w = malloc((size_t)d * sizeof *w), *Vfull = malloc((size_t)d * r * sizeof *Vfull);
-    int descA[9], descC[9], rc = -1;
+    int descC[9], rc = -1;
     const char *who = "descinit";
-    if (pca_agree(!A || !C || !Z || !w || !Vfull, comm)) {
+    if (pca_agree(!C || !Z || !w || !Vfull, comm)) {
         snprintf(err, errlen, "pca: out of memory for the %d x %d grid's blocks (n = %ld, d = %d); "
                  "HINT: use more ranks", pr, pc, n, d);
         goto out;
     }
-    descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
-    if (info == 0) descinit_(descC, &d, &d, &nb, &nb, &zero, &zero, &ctx, &lldC, &info);
+    descinit_(descC, &d, &d, &nb, &nb, &zero, &zero, &ctx, &lldC, &info);
     if ((info = pca_agree(info, comm)) == 0) {
-        who = "pdgemr2d";
-        info = pca_to_grid(comm, ctx_src, nranks, X_local, n_local, d, mb, A, descA);
+        if (route == PCA_GRAM_LOCAL || (route != PCA_GRAM_GRID && d <= PCA_LOCAL_GRAM_MAX_D)) {
+            who = "the local Gram sum (out of memory)";
+            info = pca_gram_local(comm, X_local, n_local, d, nb, pr, pc, myrow, mycol, C, lldC);
+        } else {
+            info = pca_gram_grid(comm, ctx_src, ctx, nranks, X_local, n_local, d, mb, nb, pr, pc, myrow, mycol, C,
+                                 descC, &who);
+        }
     }
-    if (info == 0) info = pca_eig(comm, n_pad, d, nb, lc_r, lc_c, pc, A, descA, C, descC, w, Z, &who);
+    if (info == 0) info = pca_syevd(comm, d, nb, lc_r, lc_c, pc, C, descC, w, Z, &who);
     if (info) {    // every rank has the same info here (agreed), so all leave together
         snprintf(err, errlen, "pca: %s failed with info = %d on a %d x %d grid (n = %ld, d = %d, nb = %d); "
                  "HINT: report it with these sizes", who, info, pr, pc, n, d, nb);
@@ -235,16 +311,12 @@ int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, i
     pca_gather_top(comm, Z, lldC, d, r, nb, pr, pc, myrow, mycol, Vfull);
     for (int k = 0; k < r; k++) sv[k] = sqrt(w[d - 1 - k] > 0 ? w[d - 1 - k] : 0.0);
     pca_fix_signs(Vfull, d, r, V);
-    if (Y_local)
-        for (long i = 0; i < n_local; i++)
-            for (int k = 0; k < r; k++) {
-                double s = 0.0;
-                for (int j = 0; j < d; j++) s += X_local[i * d + j] * V[(size_t)j * r + k];
-                Y_local[i * r + k] = s;
-            }
+    if (Y_local && n_local > 0)   // Y = X V: (n_local × d)(d × r), row-major
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_local, r, d, 1.0, X_local, d, V, r, 0.0,
+                    Y_local, r);
     rc = 0;
 out:
-    free(A); free(C); free(Z); free(w); free(Vfull);
+    free(C); free(Z); free(w); free(Vfull);
     Cblacs_gridexit(ctx);
     Cblacs_gridexit(ctx_src);
     Cfree_blacs_system_handle(h);

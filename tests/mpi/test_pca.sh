@@ -3,7 +3,8 @@
 # 1x1, 1x2, 2x1 and 2x2 (4 ranks, oversubscribed), odd sizes (n = 1001 users, d = 37 probes, r = 5) with block
 # sizes that do not divide them (8, 16) and one larger than d (64: one block, where this ScaLAPACK's pdsyevd
 # workspace query is too small), 1x3 (3 ranks) where BLACS's default combines are not repeatable, the same launch
-# twice bit-identical, and bad arguments refused with one line.
+# twice bit-identical, and bad arguments refused with one line; the local-Gram route (the default up to
+# PCA_LOCAL_GRAM_MAX_D probes) and the grid route (pdgemr2d + pdsyrk) both.
 # Independent cases (tests/lib.sh): `bash tests/mpi/test_pca.sh --list`. Needs build/tests/pca_check (make test-bin).
 source "$(dirname "$0")/../lib.sh"
 BIN=${BIN:-build/tests/pca_check}
@@ -15,7 +16,7 @@ pca() {
     local np=$1 log=$CASE_DIR/$1-$5-$6.log rc
     shift
     have_bin
-    mpi "$np" --timeout 60 "$BIN" "$@" >"$log" 2>&1; rc=$?
+    mpi "$np" --timeout 60 env PCA_ROUTE="${PCA_ROUTE:-0}" "$BIN" "$@" >"$log" 2>&1; rc=$?
     sed -n "s/^\(\(not \)\?ok - \)/\1$CASE_NAME: /p; /^# hash/p" "$log"
     if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log"; then nok "$CASE_NAME: pca_check exited $rc" "$(tail -3 "$log")"; fi
     grep -v '^ok\|^not ok\|^#' "$log" | grep -q . && nok "$CASE_NAME: unexpected output" "$(grep -v '^ok\|^not ok\|^#' "$log" | head -3)"
@@ -28,6 +29,11 @@ case_grid_2x1()        { pca 2 1001 37 5 16 2; }
 case_grid_2x2()        { pca 4 1001 37 5 8 0; }
 case_grid_2x2_nb_gt_d() { pca 4 1001 37 5 64 0; }
 case_grid_1x2_tiny()   { pca 2 101 7 2 8 0; }
+# The grid route (rows moved with pdgemr2d, C formed with pdsyrk), which pca_top takes above PCA_LOCAL_GRAM_MAX_D
+# probes, forced on the same odd sizes (PCA_ROUTE=2 = PCA_GRAM_GRID).
+case_grid_route_1x2()  { PCA_ROUTE=2 pca 2 1001 37 5 16 1; }
+case_grid_route_2x1()  { PCA_ROUTE=2 pca 2 1001 37 5 16 2; }
+case_grid_route_2x2()  { PCA_ROUTE=2 pca 4 1001 37 5 8 0; }
 # 1x3, d = 130, nb = 32: BLACS's default combines sum in a varying order here (pdsytrd's eigenvalue bits changed
 # from call to call); pca.c asks for repeatable topologies. Three launches, each checking its own reruns.
 case_grid_1x3_repeatable() {

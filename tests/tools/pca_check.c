@@ -152,7 +152,8 @@ int main(int argc, char **argv)
     if (pr == 0) pca_grid_shape(size, &gpr, &gpc); else gpc = size / pr;
     snprintf(name, sizeof name, "grid%dx%d_n%ld_d%d_r%d_nb%d", gpr, gpc, n, d, r, nb);
     double t0 = comm_now();
-    int rc = pca_top(w, X + first * d, cnt, n, d, r, nb, pr, sv, V, Y, err, sizeof err);
+    int route = getenv("PCA_ROUTE") ? atoi(getenv("PCA_ROUTE")) : PCA_GRAM_AUTO;   // tests run both Gram routes
+    int rc = pca_top_route(w, X + first * d, cnt, n, d, r, nb, pr, route, sv, V, Y, err, sizeof err);
     double dt = comm_now() - t0;
     snprintf(det, sizeof det, "%s", err);
     tap(rank, rc == 0, name, rc ? det : NULL);
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
     tap(rank, comm_max_int(memcmp(V0, V, (size_t)d * r * sizeof *V) != 0, w) == 0, "V_identical_on_every_rank", NULL);
     int same = 1;
     for (int rep = 0; rep < 3; rep++) {   // three reruns: a summation order that varies shows within a few calls
-        rc = pca_top(w, X + first * d, cnt, n, d, r, nb, pr, sv2, V2, Y2, err, sizeof err);
+        rc = pca_top_route(w, X + first * d, cnt, n, d, r, nb, pr, route, sv2, V2, Y2, err, sizeof err);
         same &= rc == 0 && !memcmp(sv, sv2, r * sizeof *sv) && !memcmp(V, V2, (size_t)d * r * sizeof *V) &&
                 !memcmp(Y, Y2, (size_t)cnt * r * sizeof *Y);
     }
