@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 // Size limit (why): the n × n affinity is dense and held distributed, 8 n^2 / P bytes per rank for the Krylov
-// path (3 × that for the dense path: matrix, eigenvector matrix and pdsyevr's workspace; see
+// path (~3 × that for the dense path: matrix, eigenvector matrix and pdsyevd's workspace; see
 // spectral_bytes_per_rank), and building it costs n^2 r flops + n^2 exp() over the ranks. At 20000 users that is
 // 3.2 GB in all (1.6 GB per rank on 2 ranks) and seconds to build; beyond it the PCA path is the method.
 #define SPECTRAL_MAX_USERS 20000
@@ -17,7 +17,8 @@
 // Eigensolvers. KRYLOV (the default, spectral_embed): block Krylov (block Lanczos with full reorthogonalisation
 // and thick restarts) on the row-distributed L, Rayleigh–Ritz, every top-m residual |L u - lambda u| <= 1e-11;
 // it falls back to DENSE when n is too small for its basis or it has not converged within its restart cap.
-// DENSE: L as a 2-D block-cyclic matrix on the pr × pc BLACS grid, pdsyevr for eigenpairs n-m+1 .. n.
+// DENSE: L as a 2-D block-cyclic matrix on the pr × pc BLACS grid, pdsyevd (all eigenpairs, the top m kept;
+// this ScaLAPACK's pdsyevr gave wrong vectors with info = 0 on some grids). O(n^3 / P): the reference.
 enum { SPECTRAL_SOLVER_KRYLOV = 0, SPECTRAL_SOLVER_DENSE = 1 };
 
 // Ng–Jordan–Weiss spectral embedding of the n rows of Y (n × r, row-distributed like pca_top's X: this rank holds
@@ -47,7 +48,7 @@ int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, lo
 
 // Peak bytes per rank of spectral_embed_solver for n users over nranks ranks (an estimate to print/check
 // before calling): Krylov 8 (n_max n + 2 n_max c + n r + n m) with c = its basis width; dense ~ 8 (3 n^2 / P +
-// n m + n r) + pdsyevr's small workspace.
+// n m + n r).
 double spectral_bytes_per_rank(long n, int nranks, int r, int m, int solver);
 
 // NJW step 4 (pure, local): Z (n_local × k) = the first k columns of U (n_local × m), each row scaled to unit

@@ -7,7 +7,7 @@
 //     allgathered block, every inner product summed in rank order (comm_sum_doubles_ordered): bit-identical on
 //     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step, a few dozen steps.
 //   Dense: L as a 2-D block-cyclic matrix on the pr × pc grid, each process computing its own entries, then
-//     pdsyevr for eigenpairs n-m+1 .. n (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
+//     pdsyevd (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
 // Then the sign rule on the full n × m vectors (small), and each rank keeps its rows.
 // L_ij = a_ij * (s_i * s_j), s = D^{-1/2}: one expression in both paths (sp_entry), so the two hold the same bits
 // and L is exactly symmetric (|y_i - y_j|^2 and s_i * s_j are symmetric in i, j bit for bit).
@@ -30,12 +30,11 @@ void Cblacs_set(int ctxt, int what, int *val);
 int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
 void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
                const int *icsrc, const int *ictxt, const int *lld, int *info);
-// Selected eigenpairs (range "I": il..iu, ascending) of the symmetric A (uplo triangle read, A destroyed);
-// Z's first *nz columns hold the eigenvectors; lwork = liwork = -1 asks for the workspace sizes.
-void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *ia,
-              const int *ja, const int *desca, const double *vl, const double *vu, const int *il, const int *iu,
-              int *m, int *nz, double *w, double *z, const int *iz, const int *jz, const int *descz, double *work,
-              const int *lwork, int *iwork, const int *liwork, int *info);
+// Eigenvalues w (ascending, global on every process) and eigenvectors Z of the symmetric A (uplo triangle read,
+// A destroyed); lwork = liwork = -1 asks for the workspace sizes.
+void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
+              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
             const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
             const int *ldc);
@@ -458,41 +457,54 @@ static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, 
     }
 }
 
-// pdsyevr for eigenpairs n-m+1 .. n of the distributed L (A destroyed); Vfull (n × m row-major, column k = the
-// k-th largest) filled on every rank. Returns the agreed info; *who names the routine.
-static int sp_pdsyevr(const Sp *c, double *A, double *Z, const int *desc, int lld, int lr, int lc, int nb, int pr,
+// pdsyevd's documented workspace, as pca.c (pca_lwork_bound): max(1 + 6n + 2 np nq, trilwmin) + 2n, trilwmin =
+// 3n + max(nb (np + 1), 3 nb), plus PDORMTR's own need ((nq + np + nb) nb + nb^2) as slack.
+static int sp_lwork_bound(int n, int nb, int np, int nq)
+{
+    long tri = 3L * n + (nb * (np + 1L) > 3L * nb ? nb * (np + 1L) : 3L * nb);
+    long a = 1 + 6L * n + 2L * np * nq;
+    long lw = (a > tri ? a : tri) + 2L * n + ((long)nq + np + nb) * nb + (long)nb * nb;
+    return lw > (1L << 30) ? 1 << 30 : (int)lw;
+}
+
+// pdsyevd on the distributed L (A destroyed; every eigenpair, the top m kept: pdsyevr's subset would save the
+// back-transformation of the others, but this ScaLAPACK's pdsyevr rejects its own PDORMTR workspace on some
+// grids (1 x 3, n = 401, nb = 32: "PDORMTR parameter 16", wrong vectors with info = 0), whatever LWORK is
+// given). Vfull (n × m row-major, column k = the k-th largest) filled on every rank. Returns the agreed info.
+static int sp_pdsyevd(const Sp *c, double *A, double *Z, const int *desc, int lld, int lr, int lc, int nb, int pr,
                       int pc, int myrow, int mycol, double *w, double *Vfull, const char **who)
 {
-    int n = (int)c->n, m = c->m, one = 1, m1 = -1, il = n - m + 1, iu = n, nf = 0, nz = 0, info = 0, iwq = 0;
-    double vl = 0, vu = 0, wq = 0;
-    *who = "pdsyevr (workspace query)";
-    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
-             &wq, &m1, &iwq, &m1, &info);
+    int n = (int)c->n, m = c->m, one = 1, m1 = -1, info = 0, iwq = 0;
+    double wq = 0;
+    *who = "pdsyevd (workspace query)";
+    pdsyevd_("V", "L", &n, A, &one, &one, desc, w, Z, &one, &one, desc, &wq, &m1, &iwq, &m1, &info);
     if ((info = sp_agree(info, c->comm))) return info;
-    int lwork = (int)(wq * 1.1) + 2 * n + 16 * nb * nb + 1024, liwork = iwq + 2 * n + 1024;   // slack, as pca.c
+    int lwork = sp_lwork_bound(n, nb, lr, lc), liwork = 7 * n + 8 * pc + 2;   // the query can answer too little
+    if ((int)wq + 1 > lwork) lwork = (int)wq + 1;
+    if (iwq > liwork) liwork = iwq;
     double *work = malloc((size_t)lwork * sizeof *work);
     int *iwork = malloc((size_t)liwork * sizeof *iwork);
-    if (sp_agree(!work || !iwork, c->comm)) { free(work); free(iwork); *who = "pdsyevr workspace (out of memory)"; return -9999; }
-    *who = "pdsyevr";
-    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
-             work, &lwork, iwork, &liwork, &info);
+    if (sp_agree(!work || !iwork, c->comm)) { free(work); free(iwork); *who = "pdsyevd workspace (out of memory)"; return -9999; }
+    *who = "pdsyevd";
+    pdsyevd_("V", "L", &n, A, &one, &one, desc, w, Z, &one, &one, desc, work, &lwork, iwork, &liwork, &info);
     free(work); free(iwork);
-    if (info == 0 && (nf != m || nz != m)) info = -10000 - nf;
     if ((info = sp_agree(info, c->comm))) return info;
     memset(Vfull, 0, (size_t)n * m * sizeof *Vfull);
-    for (int lj = 0; lj < lc; lj++) {            // Z's columns 0..m-1: ascending -> column m-1-gj of Vfull
-        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb;
-        if (gj >= m) continue;
+    for (int lj = 0; lj < lc; lj++) {            // Z's columns n-m..n-1 (ascending) -> column n-1-gj of Vfull
+        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb, k = n - 1 - gj;
+        if (k >= m) continue;
         for (int li = 0; li < lr; li++) {
             long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
-            Vfull[gi * m + (m - 1 - gj)] = Z[li + (size_t)lj * lld];
+            Vfull[gi * m + k] = Z[li + (size_t)lj * lld];
         }
     }
     MPI_Allreduce(MPI_IN_PLACE, Vfull, n * m, MPI_DOUBLE, MPI_SUM, c->comm);   // one owner per entry: exact
+    for (int k = 0; k < m; k++) w[k] = w[n - 1 - k];
+    MPI_Bcast(w, m, MPI_DOUBLE, 0, c->comm);   // with one nb block (nb >= n) the ranks' w differed in the last bits
     return 0;
 }
 
-// The dense path: degrees, the 2-D L, pdsyevr. eigvals, Vfull (n × m) on every rank. Owns every BLACS handle
+// The dense path: degrees, the 2-D L, pdsyevd. eigvals, Vfull (n × m) on every rank. Owns every BLACS handle
 // and buffer and releases them on one path (longer than most functions for that reason).
 static int sp_dense(Sp *c, int nb, int pr, double *eigvals, double *Vfull, char *err, size_t errlen)
 {
@@ -518,13 +530,13 @@ static int sp_dense(Sp *c, int nb, int pr, double *eigvals, double *Vfull, char 
     sp_fill_2d(c, A, lld, lr, lc, nb, pr, pc, myrow, mycol);
     descinit_(desc, &n, &n, &nb, &nb, &zero, &zero, &ctx, &lld, &info);
     if ((info = sp_agree(info, c->comm)) == 0)
-        info = sp_pdsyevr(c, A, Z, desc, lld, lr, lc, nb, pr, pc, myrow, mycol, w, Vfull, &who);
+        info = sp_pdsyevd(c, A, Z, desc, lld, lr, lc, nb, pr, pc, myrow, mycol, w, Vfull, &who);
     if (info) {
         snprintf(err, errlen, "spectral: %s failed with info = %d on a %d x %d grid (n = %d, m = %d, nb = %d); "
                  "HINT: report it with these sizes", who, info, pr, pc, n, c->m, nb);
         goto out;
     }
-    for (int k = 0; k < c->m; k++) eigvals[k] = w[c->m - 1 - k];
+    memcpy(eigvals, w, (size_t)c->m * sizeof *eigvals);   // descending (sp_pdsyevd)
     rc = 0;
 out:
     free(A); free(Z); free(w);
