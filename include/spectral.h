@@ -14,12 +14,17 @@
 #define SPECTRAL_MAX_USERS 20000
 #define SPECTRAL_NB_DEFAULT 64
 
-// Eigensolvers. KRYLOV (the default, spectral_embed): block Krylov (block Lanczos with full reorthogonalisation
-// and thick restarts) on the row-distributed L, Rayleigh–Ritz, every top-m residual |L u - lambda u| <= 1e-11;
-// it falls back to DENSE when n is too small for its basis or it has not converged within its restart cap.
+// Eigensolvers. KRYLOV (the default, spectral_embed): block Krylov (block Lanczos with full reorthogonalisation,
+// SVQB, thick restarts; Rayleigh–Ritz with L itself; converged when every top-m residual |L u - lambda u| <= 1e-11)
+// on the row-distributed L, local dgemm products. Plain Krylov on L first (cheap per step, fast when the top
+// eigenvalues are apart); after 30 block steps without convergence (eigenvalues crowded near 1, as for rings or
+// moons) it switches to the shift-invert operator ((1 + 1e-4) I - L)^{-1} (Cholesky of the 2-D block-cyclic matrix
+// on the pr × pc grid, pdpotrf/pdpotrs: n^3 / (3P) flops once, then O(n^2 b / P) a step), and falls back to DENSE
+// when n is too small for its basis (n < 12 (m + 8)) or it has not converged after 30 more restarts.
+// SHIFT_INVERT: the same Krylov with the shift-invert operator from the start.
 // DENSE: L as a 2-D block-cyclic matrix on the pr × pc BLACS grid, pdsyevd (all eigenpairs, the top m kept;
 // this ScaLAPACK's pdsyevr gave wrong vectors with info = 0 on some grids). O(n^3 / P): the reference.
-enum { SPECTRAL_SOLVER_KRYLOV = 0, SPECTRAL_SOLVER_DENSE = 1 };
+enum { SPECTRAL_SOLVER_KRYLOV = 0, SPECTRAL_SOLVER_DENSE = 1, SPECTRAL_SOLVER_SHIFT_INVERT = 2 };
 
 // Ng–Jordan–Weiss spectral embedding of the n rows of Y (n × r, row-distributed like pca_top's X: this rank holds
 // Y_local, n_local consecutive rows, row-major; any split with the n_local summing to n).
@@ -35,12 +40,11 @@ enum { SPECTRAL_SOLVER_KRYLOV = 0, SPECTRAL_SOLVER_DENSE = 1 };
 // Collective; returns 0, or -1 with one line in err (the same on every rank for argument errors: n <= 0, n >
 // SPECTRAL_MAX_USERS (names the limit and the key groups.method), r < 1, m outside [1, n], the n_local not
 // summing to n, a non-finite Y entry or gamma, bad nb/pr; a ScaLAPACK failure names the routine and its info).
-// Deterministic: same ranks/grid/nb => bit-identical outputs (the Krylov path's are also independent of grid and
-// nb, but not of the row split).
+// Deterministic: same ranks/grid/nb => bit-identical outputs.
 int spectral_embed(MPI_Comm comm, const double *Y_local, long n_local, long n, int r, double gamma, int m, int nb,
                    int pr, double *eigvals, double *U_local, double *gamma_used, char *err, size_t errlen);
 
-// The same with the eigensolver chosen: solver = SPECTRAL_SOLVER_KRYLOV or SPECTRAL_SOLVER_DENSE (anything
+// The same with the eigensolver chosen: solver = SPECTRAL_SOLVER_KRYLOV, _DENSE or _SHIFT_INVERT (anything
 // else: the argument error). spectral_embed(...) == spectral_embed_solver(..., SPECTRAL_SOLVER_KRYLOV, ...).
 int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, long n, int r, double gamma, int m,
                           int nb, int pr, int solver, double *eigvals, double *U_local, double *gamma_used,

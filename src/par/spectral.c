@@ -35,6 +35,10 @@ void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *
 void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
               const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
               double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+// Cholesky factor of the symmetric positive definite A (uplo triangle) and solves with it (B overwritten).
+void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
+void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
+              const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
 void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
             const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
             const int *ldc);
@@ -45,7 +49,9 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 #define SP_SAMPLE 512        // rows whose local scale is measured
 #define SP_OVERSAMPLE 8      // Krylov block = m + this: convergence rate set by lambda_{m+9}, not lambda_{m+1}
 #define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
-#define SP_MAX_CYCLES 60     // restarts before the dense fallback
+#define SP_PLAIN_CYCLES 6    // restarts of plain Krylov before shift-invert (eigenvalues clustered near 1)
+#define SP_MAX_CYCLES 30     // restarts of shift-invert Krylov before the dense fallback
+#define SP_SHIFT 1e-4        // shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}: positive definite (L <= 1)
 #define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
 #define SP_DROP 1e-10        // a new direction shorter than this after projection is already in the basis
 
@@ -136,8 +142,8 @@ static int sp_validate(MPI_Comm comm, const double *Y_local, long n_local, long 
         snprintf(err, errlen, "spectral: block size nb = %d; HINT: use nb >= 1 (0 = %d)", nb, SPECTRAL_NB_DEFAULT);
     else if (pr < 0 || (pr > 0 && size % pr != 0))
         snprintf(err, errlen, "spectral: grid rows pr = %d do not divide %d ranks; HINT: use a divisor, or 0 for the most square grid", pr, size);
-    else if (solver != SPECTRAL_SOLVER_KRYLOV && solver != SPECTRAL_SOLVER_DENSE)
-        snprintf(err, errlen, "spectral: solver = %d; HINT: use SPECTRAL_SOLVER_KRYLOV (%d) or SPECTRAL_SOLVER_DENSE (%d)", solver, SPECTRAL_SOLVER_KRYLOV, SPECTRAL_SOLVER_DENSE);
+    else if (solver != SPECTRAL_SOLVER_KRYLOV && solver != SPECTRAL_SOLVER_DENSE && solver != SPECTRAL_SOLVER_SHIFT_INVERT)
+        snprintf(err, errlen, "spectral: solver = %d; HINT: use SPECTRAL_SOLVER_KRYLOV (%d), SPECTRAL_SOLVER_DENSE (%d) or SPECTRAL_SOLVER_SHIFT_INVERT (%d)", solver, SPECTRAL_SOLVER_KRYLOV, SPECTRAL_SOLVER_DENSE, SPECTRAL_SOLVER_SHIFT_INVERT);
     else
         return 0;
     return -1;
@@ -215,6 +221,50 @@ static void sp_degrees(Sp *c, double *Lrows)
             for (long j = 0; j < c->n; j++) Lrows[li * c->n + j] *= c->s[c->row0 + li] * c->s[j];
 }
 
+// A pr × pc BLACS grid with repeatable, coherent combines, and this process's share of an n × n matrix in nb × nb
+// blocks (lr × lc, column-major, leading dimension lld).
+typedef struct { int h, ctx, pr, pc, myrow, mycol, nb, lr, lc, lld; } Grid;
+
+static void sp_grid_open(const Sp *c, int nb, int pr, Grid *g)
+{
+    int zero = 0, yes = 1, n = (int)c->n, gr, gc;
+    g->nb = nb;
+    if (pr == 0) pca_grid_shape(c->size, &g->pr, &g->pc);     // the same grid rule as pca_top
+    else { g->pr = pr; g->pc = c->size / pr; }
+    g->h = Csys2blacs_handle(c->comm);
+    g->ctx = g->h;
+    Cblacs_gridinit(&g->ctx, "R", g->pr, g->pc);
+    Cblacs_set(g->ctx, 15, &yes);   // repeatable combines: bit-identical results for the same grid (pca.c)
+    Cblacs_set(g->ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
+    Cblacs_gridinfo(g->ctx, &gr, &gc, &g->myrow, &g->mycol);
+    g->lr = numroc_(&n, &nb, &g->myrow, &zero, &g->pr);
+    g->lc = numroc_(&n, &nb, &g->mycol, &zero, &g->pc);
+    g->lld = g->lr > 1 ? g->lr : 1;
+}
+
+static void sp_grid_close(Grid *g)
+{
+    Cblacs_gridexit(g->ctx);
+    Cfree_blacs_system_handle(g->h);
+}
+
+// Global index of local row/column l of a block-cyclic dimension (nb blocks over np processes, this one p).
+static long sp_global(int l, int nb, int p, int np) { return ((long)(l / nb) * np + p) * nb + l % nb; }
+
+// This process's entries of L on the pr × pc grid (nb × nb blocks, column-major local array, lld rows).
+static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, int pr, int pc, int myrow,
+                       int mycol)
+{
+    for (int lj = 0; lj < lc; lj++) {
+        long gj = ((long)(lj / nb) * pc + mycol) * nb + lj % nb;
+        for (int li = 0; li < lr; li++) {
+            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
+            double a = gi == gj ? 0.0 : sp_affinity(c->Y + gi * c->r, c->Y + gj * c->r, c->r, c->gamma);
+            A[li + (size_t)lj * lld] = a * (c->s[gi] * c->s[gj]);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- Krylov path
 // Row-major local blocks: Q and W are n_local × ld (ld = the basis width), i.e. column-major ld × n_local, so a
 // set of basis vectors is a row range of that column-major matrix and every product is one dgemm.
@@ -228,6 +278,11 @@ typedef struct {
     double *Tw, *dsc;         // ld: eigenvalues; scale factors
     int *cn, *ds;             // size: element counts and offsets of an allgathered block
     double *tmp, *tmpW;       // n_local × ld work
+    int nb, pr;               // the grid shift-invert uses (pca_top's rule)
+    int si;                   // 1: shift-invert mode (the grid and factor below are set up)
+    Grid g;
+    double *F, *B, *full;     // the Cholesky factor of (1 + SP_SHIFT) I - L (2-D), a right-hand side (2-D), n × b
+    int descF[9];
 } Kry;
 
 // C (wa × wb, column-major) = Q[:, ca:ca+wa]^T Q[:, cb:cb+wb], summed over the ranks in rank order.
@@ -298,19 +353,79 @@ static int kr_orth(Kry *k, int w)
     return w;
 }
 
-// W[:, col:col+w] = L Q[:, col:col+w]: the block allgathered (n × w row-major), then one local dgemm with this
-// rank's rows of L (column-major they are L(:, rows): L is symmetric).
-static void kr_matvec(Kry *k, int col, int w)
+// The block Q[:, col:col+w] of every rank into k->X (n × w, row-major), the same bits on every rank.
+static void kr_gather(Kry *k, int col, int w)
 {
     Sp *c = k->c;
-    int nl = (int)c->n_local, n = (int)c->n;
-    int *cn = k->cn, *ds = k->ds;
-    for (int q = 0; q < c->size; q++) { cn[q] = c->counts[q] * w; ds[q] = c->displs[q] * w; }
-    for (int i = 0; i < nl; i++)
+    for (int q = 0; q < c->size; q++) { k->cn[q] = c->counts[q] * w; k->ds[q] = c->displs[q] * w; }
+    for (long i = 0; i < c->n_local; i++)
         memcpy(k->X + ((size_t)c->row0 + i) * w, k->Q + (size_t)i * k->ld + col, (size_t)w * sizeof *k->X);
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, k->X, cn, ds, MPI_DOUBLE, c->comm);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, k->X, k->cn, k->ds, MPI_DOUBLE, c->comm);
+}
+
+// W[:, col:col+w] = L Q[:, col:col+w]: the block allgathered, then one local dgemm with this rank's rows of L
+// (column-major they are L(:, rows): L is symmetric).
+static void kr_matvec(Kry *k, int col, int w)
+{
+    int nl = (int)k->c->n_local, n = (int)k->c->n;
     double one = 1.0, zero = 0.0;
+    kr_gather(k, col, w);
     if (nl > 0) dgemm_("N", "N", &w, &nl, &n, &one, k->X, &w, k->L, &n, &zero, k->W + col, &k->ld);
+}
+
+// Shift-invert set-up: F = (1 + SP_SHIFT) I - L on the grid (sp_fill_2d's entries), Cholesky-factored. Returns 0,
+// or 1 (out of memory or not positive definite: the caller goes to the dense path), agreed.
+static int kr_si_setup(Kry *k)
+{
+    Sp *c = k->c;
+    Grid *g = &k->g;
+    int n = (int)c->n, zero = 0, one = 1, info = 0;
+    sp_grid_open(c, k->nb, k->pr, g);
+    int lcb = numroc_(&k->b, &g->nb, &g->mycol, &zero, &g->pc);
+    k->F = malloc(((size_t)g->lld * g->lc + 1) * sizeof *k->F);
+    k->B = malloc(((size_t)g->lld * lcb + 1) * sizeof *k->B);
+    k->full = malloc((size_t)n * k->b * sizeof *k->full);
+    k->si = 1;                                   // the grid is open: kr_free closes it
+    if (sp_agree(!k->F || !k->B || !k->full, c->comm)) return 1;
+    sp_fill_2d(c, k->F, g->lld, g->lr, g->lc, g->nb, g->pr, g->pc, g->myrow, g->mycol);
+    for (int lj = 0; lj < g->lc; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) {
+            double *f = k->F + li + (size_t)lj * g->lld;
+            *f = (sp_global(li, g->nb, g->myrow, g->pr) == gj ? 1.0 + SP_SHIFT : 0.0) - *f;
+        }
+    }
+    descinit_(k->descF, &n, &n, &g->nb, &g->nb, &zero, &zero, &g->ctx, &g->lld, &info);
+    if (sp_agree(info, c->comm)) return 1;
+    pdpotrf_("L", &n, k->F, &one, &one, k->descF, &info);
+    return sp_agree(info, c->comm) != 0;
+}
+
+// Q[:, dst:dst+w] = ((1 + SP_SHIFT) I - L)^{-1} Q[:, src:src+w]: the block allgathered, this process's 2-D pieces
+// solved with pdpotrs, the solution summed back (one owner per entry: exact) and each rank keeping its rows.
+static int kr_solve(Kry *k, int src, int w, int dst)
+{
+    Sp *c = k->c;
+    Grid *g = &k->g;
+    int n = (int)c->n, zero = 0, one = 1, info = 0, descB[9];
+    int lcb = numroc_(&w, &g->nb, &g->mycol, &zero, &g->pc);
+    kr_gather(k, src, w);
+    for (int lj = 0; lj < lcb; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) k->B[li + (size_t)lj * g->lld] = k->X[sp_global(li, g->nb, g->myrow, g->pr) * w + gj];
+    }
+    descinit_(descB, &n, &w, &g->nb, &g->nb, &zero, &zero, &g->ctx, &g->lld, &info);
+    if (info == 0) pdpotrs_("L", &n, &w, k->F, &one, &one, k->descF, k->B, &one, &one, descB, &info);
+    if (sp_agree(info, c->comm)) return -1;
+    memset(k->full, 0, (size_t)n * w * sizeof *k->full);
+    for (int lj = 0; lj < lcb; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) k->full[sp_global(li, g->nb, g->myrow, g->pr) * w + gj] = k->B[li + (size_t)lj * g->lld];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, k->full, n * w, MPI_DOUBLE, MPI_SUM, c->comm);
+    for (long i = 0; i < c->n_local; i++)
+        memcpy(k->Q + (size_t)i * k->ld + dst, k->full + ((size_t)c->row0 + i) * w, (size_t)w * sizeof *k->Q);
+    return 0;
 }
 
 // Rayleigh–Ritz on the basis: theta (nt = min(b, dim), descending) and the Ritz vectors / their images moved
@@ -369,8 +484,11 @@ static void kr_start(Kry *k)
     }
 }
 
-// The block Krylov iteration (flow at the top of the file). Returns 0 with theta[0:m] and Q[:, 0:m] the top
-// eigenpairs, 1 when it did not converge (the caller falls back to the dense path), -1 on a failure.
+// The block Krylov iteration (flow at the top of the file): plain Krylov on L for SP_PLAIN_CYCLES restarts, then
+// Krylov on the shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}, whose top eigenvalues 1 / (1 + SP_SHIFT - lambda)
+// stand far apart even when L's crowd near 1 (manifold-like groups: rings, moons). The Rayleigh–Ritz step always
+// uses L itself (W = L Q), so the solves' accuracy only sets the speed. Returns 0 with theta[0:m] and Q[:, 0:m]
+// the top eigenpairs, 1 when it did not converge (the caller falls back to the dense path), -1 on a failure.
 static int kr_iterate(Kry *k, double *theta, int *steps)
 {
     k->dim = 0;
@@ -381,18 +499,23 @@ static int kr_iterate(Kry *k, double *theta, int *steps)
         kr_matvec(k, k->dim, w);
         ++*steps;
         k->dim += w;
-        if (k->dim + w <= k->ld) {            // room for the next block: its candidates are L times the last one
-            for (long i = 0; i < k->c->n_local; i++)
-                memcpy(k->Q + (size_t)i * k->ld + k->dim, k->W + (size_t)i * k->ld + k->dim - w,
-                       (size_t)w * sizeof *k->Q);
+        if (k->dim + w <= k->ld) {            // room for the next block: the operator on the last one
+            if (k->si && kr_solve(k, k->dim - w, w, k->dim)) return -1;
+            if (!k->si)
+                for (long i = 0; i < k->c->n_local; i++)
+                    memcpy(k->Q + (size_t)i * k->ld + k->dim, k->W + (size_t)i * k->ld + k->dim - w,
+                           (size_t)w * sizeof *k->Q);
             w = kr_orth(k, w);
             if (w < 0) return -1;
             if (w > 0) continue;
         }
         int conv = kr_rayleigh_ritz(k, theta);
         if (conv != 0) return conv < 0 ? -1 : 0;
-        if (++cycles > SP_MAX_CYCLES) return 1;
-        w = kr_orth(k, k->dim);              // the residual block (candidates at dim = nt)
+        ++cycles;
+        if (!k->si && cycles >= SP_PLAIN_CYCLES && kr_si_setup(k)) return 1;
+        if (cycles >= SP_PLAIN_CYCLES + SP_MAX_CYCLES) return 1;
+        if (k->si && kr_solve(k, 0, k->dim, k->dim)) return -1;   // the operator on the Ritz vectors
+        w = kr_orth(k, k->dim);              // (plain: the residual block R that kr_rayleigh_ritz put there)
         if (w < 0) return -1;
     }
     return 1;     // no new direction and not converged (an invariant subspace smaller than m)
@@ -403,9 +526,10 @@ static int sp_krylov_width(int m) { return SP_BLOCKS * (m + SP_OVERSAMPLE); }
 
 // The Krylov path: this rank's rows of L, then kr_iterate. Returns 0 (eigvals, Ul = n_local × m rows), 1 (did
 // not converge: use the dense path), -1 (out of memory or a small eigensolver failure, err set).
-static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, size_t errlen)
+static int sp_krylov(Sp *c, int nb, int pr, int solver, double *eigvals, double *Ul, int *steps, char *err,
+                     size_t errlen)
 {
-    Kry k = {.c = c, .b = c->m + SP_OVERSAMPLE, .ld = sp_krylov_width(c->m)};
+    Kry k = {.c = c, .b = c->m + SP_OVERSAMPLE, .ld = sp_krylov_width(c->m), .nb = nb, .pr = pr};
     size_t nl = (size_t)c->n_local, ld = (size_t)k.ld;
     double *Lrows = malloc((nl * c->n + 1) * sizeof *Lrows);
     k.Q = malloc((nl * ld + 1) * sizeof *k.Q);
@@ -429,7 +553,8 @@ static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, 
     }
     k.L = Lrows;
     sp_degrees(c, Lrows);
-    rc = kr_iterate(&k, theta, steps);
+    if (solver == SPECTRAL_SOLVER_SHIFT_INVERT && kr_si_setup(&k)) rc = 1;    // not positive definite: dense
+    else rc = kr_iterate(&k, theta, steps);
     if (rc < 0) snprintf(err, errlen, "spectral: the Krylov path's small eigensolver (dsyev) failed; HINT: report it with these sizes (n = %ld, m = %d)", c->n, c->m);
     if (rc == 0) {
         memcpy(eigvals, theta, (size_t)c->m * sizeof *eigvals);
@@ -438,24 +563,14 @@ static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, 
 out:
     free(Lrows); free(k.Q); free(k.W); free(k.tmp); free(k.tmpW); free(k.X); free(k.T); free(k.M);
     free(k.Tw); free(k.dsc); free(k.cn); free(k.ds); free(theta);
+    if (k.si) {
+        free(k.F); free(k.B); free(k.full);
+        sp_grid_close(&k.g);
+    }
     return rc;
 }
 
 // ---------------------------------------------------------------- dense path
-
-// This process's entries of L on the pr × pc grid (nb × nb blocks, column-major local array, lld rows).
-static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, int pr, int pc, int myrow,
-                       int mycol)
-{
-    for (int lj = 0; lj < lc; lj++) {
-        long gj = ((long)(lj / nb) * pc + mycol) * nb + lj % nb;
-        for (int li = 0; li < lr; li++) {
-            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
-            double a = gi == gj ? 0.0 : sp_affinity(c->Y + gi * c->r, c->Y + gj * c->r, c->r, c->gamma);
-            A[li + (size_t)lj * lld] = a * (c->s[gi] * c->s[gj]);
-        }
-    }
-}
 
 // pdsyevd's documented workspace, as pca.c (pca_lwork_bound): max(1 + 6n + 2 np nq, trilwmin) + 2n, trilwmin =
 // 3n + max(nb (np + 1), 3 nb), plus PDORMTR's own need ((nq + np + nb) nb + nb^2) as slack.
@@ -602,9 +717,10 @@ int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, lo
         snprintf(err, errlen, "spectral: out of memory for n = %ld users (n x r points, n x m vectors); HINT: use fewer users", n);
         goto out;
     }
-    int krylov = solver == SPECTRAL_SOLVER_KRYLOV && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
+    int krylov = solver != SPECTRAL_SOLVER_DENSE && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
     if (krylov) {
-        rc = sp_krylov(&c, eigvals, Ul, &steps, err, errlen);
+        rc = sp_krylov(&c, nb, pr, solver, eigvals, Ul, &steps, err, errlen);
+        if (getenv("SPECTRAL_DEBUG") && c.rank == 0) fprintf(stderr, "spectral: krylov rc %d steps %d\n", rc, steps);
         if (rc < 0) goto out;
         if (rc == 0) {
             int *cn = malloc(c.size * sizeof *cn), *ds = malloc(c.size * sizeof *ds);

@@ -3,7 +3,7 @@
 // Usage: mpirun -np P spectral_check N R M NB PR SOLVER [GAMMA] [SEED]
 //          (PR = grid rows, 0 = the most square grid; SOLVER = krylov | dense; GAMMA <= 0: automatic)
 //        mpirun -np P spectral_check bad     (argument errors: one agreed line each; spectral_normalise_rows)
-//        mpirun -np P spectral_check cluster FILE K GAMMA krylov|dense REPS
+//        mpirun -np P spectral_check cluster FILE K GAMMA krylov|dense|si REPS
 //          (the NJW pipeline on FILE: int64 n, int64 r, then n × r float64, little-endian; spectral_embed with m = K,
 //          spectral_normalise_rows, kmeans_fit_mpi (K clusters, n_init 10, max_iter 300, tol 1e-4, seed 0); also
 //          kmeans_fit_mpi on Y itself. Writes FILE.spectral and FILE.kmeans (one label a line) and prints
@@ -190,7 +190,8 @@ static void check_one(MPI_Comm w, int rank, int size, long n, int r, int m, int 
     char err[512] = "", name[160], det[256];
     int gpr = pr, gpc;
     if (pr == 0) pca_grid_shape(size, &gpr, &gpc); else gpc = size / pr;
-    snprintf(name, sizeof name, "%s_grid%dx%d_n%ld_r%d_m%d_nb%d", solver ? "dense" : "krylov", gpr, gpc, n, r, m, nb);
+    snprintf(name, sizeof name, "%s_grid%dx%d_n%ld_r%d_m%d_nb%d", solver == SPECTRAL_SOLVER_DENSE ? "dense" :
+             solver == SPECTRAL_SOLVER_KRYLOV ? "krylov" : "shift_invert", gpr, gpc, n, r, m, nb);
     double t0 = comm_now();
     int rc = run(w, Y + first * r, cnt, n, r, gamma, m, nb, pr, solver, &o[0], err);
     double dt = comm_now() - t0;
@@ -208,14 +209,14 @@ static void check_one(MPI_Comm w, int rank, int size, long n, int r, int m, int 
         ok &= rc == 0 && same(&o[0], &o[1], cnt, m);
     }
     tap(rank, comm_max_int(!ok, w) == 0, "rerun_bit_identical", NULL);
-    if (solver == SPECTRAL_SOLVER_KRYLOV) {
+    if (solver != SPECTRAL_SOLVER_DENSE) {
         rc = run(w, Y + first * r, cnt, n, r, gamma, m, nb, pr, SPECTRAL_SOLVER_DENSE, &o[1], err);
         double e = 0;
         for (int k = 0; k < m; k++) e = fmax(e, fabs(o[1].ev[k] - o[0].ev[k]) / fabs(o[1].ev[k]));
         for (long i = 0; i < cnt * m; i++) e = fmax(e, fabs(o[1].U[i] - o[0].U[i]));
         comm_max_doubles(&e, 1, w);
         snprintf(det, sizeof det, "max diff %.2e", e);
-        tap(rank, rc == 0 && e <= 1e-7, "krylov_matches_dense_path", det);
+        tap(rank, rc == 0 && e <= 1e-7, "matches_dense_path", det);
     }
     int *counts = malloc(size * sizeof *counts), mine = (int)(cnt * m);
     comm_gather_ints(&mine, 1, counts, w);
@@ -315,6 +316,11 @@ static int cluster(MPI_Comm w, int rank, int size, const char *path, int k, doub
     return rc ? 1 : 0;
 }
 
+static int solver_arg(const char *s)
+{
+    return !strcmp(s, "dense") ? SPECTRAL_SOLVER_DENSE : !strcmp(s, "si") ? SPECTRAL_SOLVER_SHIFT_INVERT : SPECTRAL_SOLVER_KRYLOV;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Comm w;
@@ -327,16 +333,16 @@ int main(int argc, char **argv)
     }
     if (argc == 7 && !strcmp(argv[1], "cluster")) {
         int rc = cluster(w, rank, size, argv[2], atoi(argv[3]), atof(argv[4]),
-                         !strcmp(argv[5], "dense") ? SPECTRAL_SOLVER_DENSE : SPECTRAL_SOLVER_KRYLOV, atoi(argv[6]));
+                         solver_arg(argv[5]), atoi(argv[6]));
         comm_finalize();
         return rc || fails ? 1 : 0;
     }
     if (argc < 7 || atoi(argv[3]) < 1 || atoi(argv[3]) > 64) {
-        if (!rank) fprintf(stderr, "usage: spectral_check N R M(1..64) NB PR krylov|dense [GAMMA] [SEED] | bad\n");
+        if (!rank) fprintf(stderr, "usage: spectral_check N R M(1..64) NB PR krylov|dense|si [GAMMA] [SEED] | bad\n");
         comm_finalize();
         return 2;
     }
-    int solver = !strcmp(argv[6], "dense") ? SPECTRAL_SOLVER_DENSE : SPECTRAL_SOLVER_KRYLOV;
+    int solver = solver_arg(argv[6]);
     check_one(w, rank, size, atol(argv[1]), atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), solver,
               argc > 7 ? atof(argv[7]) : 0.0, argc > 8 ? strtoull(argv[8], NULL, 10) : 42);
     comm_finalize();
