@@ -7,10 +7,11 @@
 #include <mpi.h>
 #include <stddef.h>
 
-// Size limit (why): the n × n affinity is dense and held distributed, 8 n^2 / P bytes per rank for the Krylov
-// path (~3 × that for the dense path: matrix, eigenvector matrix and pdsyevd's workspace; see
-// spectral_bytes_per_rank), and building it costs n^2 r flops + n^2 exp() over the ranks. At 20000 users that is
-// 3.2 GB in all (1.6 GB per rank on 2 ranks) and seconds to build; beyond it the PCA path is the method.
+// Size limit (why): the n × n affinity is dense and held distributed: the Krylov path keeps this rank's rows of L
+// (8 n^2 / P bytes) and, once it switches to shift-invert, the 2-D Cholesky factor (another 8 n^2 / P); the dense
+// path ~3 × 8 n^2 / P (L, the eigenvector matrix, pdsyevd's workspace); see spectral_bytes_per_rank. Building L
+// costs n^2 (r + exp) over the ranks, the factor n^3 / (3P) flops. At 20000 users: 3.2 GB per rank on 2 ranks
+// (16 n^2 / P), ~2.7e12 / P flops for the factor (minutes on 2 cores); beyond it the PCA path is the method.
 #define SPECTRAL_MAX_USERS 20000
 #define SPECTRAL_NB_DEFAULT 64
 
@@ -50,9 +51,9 @@ int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, lo
                           int nb, int pr, int solver, double *eigvals, double *U_local, double *gamma_used,
                           char *err, size_t errlen);
 
-// Peak bytes per rank of spectral_embed_solver for n users over nranks ranks (an estimate to print/check
-// before calling): Krylov 8 (n_max n + 2 n_max c + n r + n m) with c = its basis width; dense ~ 8 (3 n^2 / P +
-// n m + n r).
+// Peak bytes per rank of spectral_embed_solver for n users over nranks ranks (an estimate to print or check before
+// calling): Krylov / shift-invert ~ 16 n^2 / P + 8 (n r + 2 n m) + the basis (32 (n/P) 12 (m + 8)); dense
+// ~ 24 n^2 / P + 8 (n r + 2 n m).
 double spectral_bytes_per_rank(long n, int nranks, int r, int m, int solver);
 
 // NJW step 4 (pure, local): Z (n_local × k) = the first k columns of U (n_local × m), each row scaled to unit

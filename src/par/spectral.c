@@ -49,7 +49,7 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 #define SP_SAMPLE 512        // rows whose local scale is measured
 #define SP_OVERSAMPLE 8      // Krylov block = m + this: convergence rate set by lambda_{m+9}, not lambda_{m+1}
 #define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
-#define SP_PLAIN_CYCLES 6    // restarts of plain Krylov before shift-invert (eigenvalues clustered near 1)
+#define SP_PLAIN_CYCLES 12   // restarts of plain Krylov at most before shift-invert (see kr_switch)
 #define SP_MAX_CYCLES 30     // restarts of shift-invert Krylov before the dense fallback
 #define SP_SHIFT 1e-4        // shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}: positive definite (L <= 1)
 #define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
@@ -283,6 +283,7 @@ typedef struct {
     Grid g;
     double *F, *B, *full;     // the Cholesky factor of (1 + SP_SHIFT) I - L (2-D), a right-hand side (2-D), n × b
     int descF[9];
+    double res;               // the largest top-m residual at the last Rayleigh–Ritz step
 } Kry;
 
 // C (wa × wb, column-major) = Q[:, ca:ca+wa]^T Q[:, cb:cb+wb], summed over the ranks in rank order.
@@ -464,9 +465,9 @@ static int kr_rayleigh_ritz(Kry *k, double *theta)
     }
     sp_sum(c, res, nt);
     k->dim = nt;
-    int conv = nt >= c->m;
-    for (int t = 0; t < c->m && t < nt; t++) conv &= sqrt(res[t]) <= SP_TOL;
-    return conv;
+    k->res = 0.0;
+    for (int t = 0; t < c->m && t < nt; t++) k->res = fmax(k->res, sqrt(res[t]));
+    return nt >= c->m && k->res <= SP_TOL;
 }
 
 // The first block: column 0 = D^{1/2} 1 (L's eigenvector for 1 on a connected graph), the rest seeded
@@ -482,6 +483,19 @@ static void kr_start(Kry *k)
         q[0] = c->s[gi] > 0 ? 1.0 / c->s[gi] : 0.0;
         for (int t = 1; t < k->b; t++) q[t] = rng_uniform(&g) - 0.5;
     }
+}
+
+// Plain Krylov -> shift-invert when plain is predicted to cost more than the factorisation: from the last two
+// restarts' residuals (rate = res / prev per cycle) the cycles still needed, against the Cholesky's n^3 / 3 flops
+// counted in plain cycles (each ~ SP_BLOCKS products of 2 n^2 b flops), plus two shift-invert cycles. The
+// residuals are the same bits on every rank, so every rank decides the same. At most SP_PLAIN_CYCLES plain cycles.
+static int kr_switch(const Kry *k, int cycles, double prev)
+{
+    if (cycles >= SP_PLAIN_CYCLES) return 1;
+    if (cycles < 2 || !(prev > 0) || !(k->res > 0)) return 0;
+    double rate = k->res / prev, factor = (double)k->c->n / (6.0 * SP_BLOCKS * k->b);
+    double need = rate >= 1.0 ? 1e300 : log(SP_TOL / k->res) / log(rate);
+    return need > factor + 2.0;
 }
 
 // The block Krylov iteration (flow at the top of the file): plain Krylov on L for SP_PLAIN_CYCLES restarts, then
@@ -509,10 +523,11 @@ static int kr_iterate(Kry *k, double *theta, int *steps)
             if (w < 0) return -1;
             if (w > 0) continue;
         }
+        double prev = k->res;
         int conv = kr_rayleigh_ritz(k, theta);
         if (conv != 0) return conv < 0 ? -1 : 0;
         ++cycles;
-        if (!k->si && cycles >= SP_PLAIN_CYCLES && kr_si_setup(k)) return 1;
+        if (!k->si && kr_switch(k, cycles, prev) && kr_si_setup(k)) return 1;
         if (cycles >= SP_PLAIN_CYCLES + SP_MAX_CYCLES) return 1;
         if (k->si && kr_solve(k, 0, k->dim, k->dim)) return -1;   // the operator on the Ritz vectors
         w = kr_orth(k, k->dim);              // (plain: the residual block R that kr_rayleigh_ritz put there)
@@ -752,11 +767,11 @@ int spectral_embed(MPI_Comm comm, const double *Y_local, long n_local, long n, i
 
 double spectral_bytes_per_rank(long n, int nranks, int r, int m, int solver)
 {
-    double nmax = nranks > 0 ? (double)((n + nranks - 1) / nranks) : (double)n, c = sp_krylov_width(m);
-    double common = 8.0 * ((double)n * r + 2.0 * n * m + n);
-    if (solver == SPECTRAL_SOLVER_KRYLOV && 2.0 * c <= n)
-        return common + 8.0 * (nmax * n + 4.0 * nmax * c + (double)n * (m + SP_OVERSAMPLE));
-    return common + 8.0 * 3.0 * (double)n * n / (nranks > 0 ? nranks : 1);
+    double P = nranks > 0 ? nranks : 1, nmax = ceil((double)n / P), c = sp_krylov_width(m), b = m + SP_OVERSAMPLE;
+    double common = 8.0 * ((double)n * r + 2.0 * n * m + n), share = 8.0 * (double)n * n / P;
+    if (solver != SPECTRAL_SOLVER_DENSE && 2.0 * c <= n)    // L's rows, Q W and two work blocks, X; the factor
+        return common + 8.0 * (nmax * n + 4.0 * nmax * c + 2.0 * c * c + 3.0 * n * b) + share;
+    return common + 3.0 * share;                           // L, Z and pdsyevd's workspace (~ n^2 / P)
 }
 
 void spectral_normalise_rows(const double *U_local, long n_local, int m, int k, double *Z_local)

@@ -2,9 +2,10 @@
 # test_spectral.sh — the NJW spectral embedding (src/par/spectral.c) against LAPACK dsyevd on the whole normalised
 # affinity built serially on one rank: eigenvalues 1e-10 relative, eigenvectors up to sign 1e-7, for grids 1x1,
 # 1x2, 2x1 and 2x2 (4 ranks, oversubscribed) and 1x3, odd n (301, 333, 401) with block sizes that do not divide n
-# (7, 8, 16, 32) and one larger than n (512: one block), both eigensolvers (dense pdsyevd; block Krylov, which
-# also checks itself against the dense path), reruns bit-identical within a launch and across two launches, the
-# automatic gamma, and bad arguments refused with one line (the same on every rank).
+# (7, 8, 16, 32) and one larger than n (512: one block), the three eigensolvers (dense pdsyevd; block Krylov;
+# shift-invert Krylov, pdpotrf/pdpotrs; the Krylov ones also checked against the dense path), reruns bit-identical
+# within a launch and across two launches, the automatic gamma, and bad arguments refused with one line (the same
+# on every rank).
 # Independent cases (tests/lib.sh): `bash tests/mpi/test_spectral.sh --list`. Needs build/tests/spectral_check.
 source "$(dirname "$0")/../lib.sh"
 BIN=${BIN:-build/tests/spectral_check}
@@ -26,21 +27,23 @@ sp() {
 case_dense_grid_1x1()      { sp 1 301 3 5 8 0 dense; }
 case_dense_grid_1x2()      { sp 2 333 5 4 16 1 dense 0.3; }
 case_dense_grid_2x1()      { sp 2 333 5 4 7 2 dense; }
-case_dense_grid_2x2()      { sp 4 333 3 6 16 0 dense; }
 case_dense_grid_2x2_nb_gt_n() { sp 4 333 5 5 512 0 dense; }
 # 1x3, n = 401, nb = 32: the grid where this ScaLAPACK's pdsyevr returned wrong vectors (spectral.c uses pdsyevd).
 case_dense_grid_1x3()      { sp 3 401 4 3 32 0 dense; }
+# Krylov (plain, then shift-invert if slow) and shift-invert from the start; each launch also runs the dense path
+# on the same grid and compares (1e-7).
 case_krylov_grid_1x1()     { sp 1 301 3 5 8 0 krylov; }
 case_krylov_grid_1x2()     { sp 2 333 5 4 16 1 krylov 0.3; }
-case_krylov_grid_2x1()     { sp 2 333 5 4 7 2 krylov; }
 case_krylov_grid_2x2()     { sp 4 333 3 6 16 0 krylov; }
+case_shift_invert_grid_2x1() { sp 2 333 5 4 7 2 si; }
+case_shift_invert_grid_2x2() { sp 4 401 4 3 32 0 si; }
 
 # The same arguments on the same grid in two launches: identical eigenvalues, U and gamma bits, for both solvers.
 case_two_launches_bit_identical() {
     local s a b
-    for s in dense krylov; do
-        sp 4 333 3 6 16 0 $s >/dev/null; a=$(awk '/^# hash/{print $3}' "$CASE_DIR/4-16-0-$s.log")
-        sp 4 333 3 6 16 0 $s >/dev/null; b=$(awk '/^# hash/{print $3}' "$CASE_DIR/4-16-0-$s.log")
+    for s in dense si; do
+        sp 2 333 3 6 16 0 $s >/dev/null; a=$(awk '/^# hash/{print $3}' "$CASE_DIR/2-16-0-$s.log")
+        sp 2 333 3 6 16 0 $s >/dev/null; b=$(awk '/^# hash/{print $3}' "$CASE_DIR/2-16-0-$s.log")
         if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "spectral_${s}_two_launches_bit_identical # $a"
         else nok "spectral_${s}_two_launches_bit_identical" "hashes '$a' vs '$b'"; fi
     done
