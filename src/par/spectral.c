@@ -51,6 +51,7 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 #define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
 #define SP_PLAIN_CYCLES 12   // restarts of plain Krylov at most before shift-invert (see kr_switch)
 #define SP_MAX_CYCLES 30     // restarts of shift-invert Krylov before the dense fallback
+#define SP_SI_CYCLE_N 1500.0 // n at which the Cholesky costs one plain cycle (see kr_switch)
 #define SP_SHIFT 1e-4        // shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}: positive definite (L <= 1)
 #define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
 #define SP_DROP 1e-10        // a new direction shorter than this after projection is already in the basis
@@ -486,16 +487,18 @@ static void kr_start(Kry *k)
 }
 
 // Plain Krylov -> shift-invert when plain is predicted to cost more than the factorisation: from the last two
-// restarts' residuals (rate = res / prev per cycle) the cycles still needed, against the Cholesky's n^3 / 3 flops
-// counted in plain cycles (each ~ SP_BLOCKS products of 2 n^2 b flops), plus two shift-invert cycles. The
-// residuals are the same bits on every rank, so every rank decides the same. At most SP_PLAIN_CYCLES plain cycles.
+// restarts' residuals (rate = res / prev per cycle) the cycles still needed, against the Cholesky's cost counted
+// in plain cycles. Measured (AMD EPYC, 2 ranks, n = 5000, m = 2..3): a plain cycle (SP_BLOCKS products with the
+// 100 MB of L per rank, memory-bound) ~0.5 s, pdpotrf ~1.5 s: the factorisation ~ n / SP_SI_CYCLE_N plain cycles
+// (it grows as n^3 against n^2). Every rank decides the same (the residuals are the same bits). At most
+// SP_PLAIN_CYCLES plain cycles.
 static int kr_switch(const Kry *k, int cycles, double prev)
 {
     if (cycles >= SP_PLAIN_CYCLES) return 1;
     if (cycles < 2 || !(prev > 0) || !(k->res > 0)) return 0;
-    double rate = k->res / prev, factor = (double)k->c->n / (6.0 * SP_BLOCKS * k->b);
+    double rate = k->res / prev, factor = 1.0 + (double)k->c->n / SP_SI_CYCLE_N;
     double need = rate >= 1.0 ? 1e300 : log(SP_TOL / k->res) / log(rate);
-    return need > factor + 2.0;
+    return need > factor;
 }
 
 // The block Krylov iteration (flow at the top of the file): plain Krylov on L for SP_PLAIN_CYCLES restarts, then
@@ -735,7 +738,6 @@ int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, lo
     int krylov = solver != SPECTRAL_SOLVER_DENSE && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
     if (krylov) {
         rc = sp_krylov(&c, nb, pr, solver, eigvals, Ul, &steps, err, errlen);
-        if (getenv("SPECTRAL_DEBUG") && c.rank == 0) fprintf(stderr, "spectral: krylov rc %d steps %d\n", rc, steps);
         if (rc < 0) goto out;
         if (rc == 0) {
             int *cn = malloc(c.size * sizeof *cn), *ds = malloc(c.size * sizeof *ds);

@@ -27,6 +27,7 @@ sp() {
 case_dense_grid_1x1()      { sp 1 301 3 5 8 0 dense; }
 case_dense_grid_1x2()      { sp 2 333 5 4 16 1 dense 0.3; }
 case_dense_grid_2x1()      { sp 2 333 5 4 7 2 dense; }
+case_dense_grid_2x2()      { sp 4 333 3 6 16 0 dense; }
 case_dense_grid_2x2_nb_gt_n() { sp 4 333 5 5 512 0 dense; }
 # 1x3, n = 401, nb = 32: the grid where this ScaLAPACK's pdsyevr returned wrong vectors (spectral.c uses pdsyevd).
 case_dense_grid_1x3()      { sp 3 401 4 3 32 0 dense; }
