@@ -18,10 +18,11 @@
 // Eigensolvers. KRYLOV (the default, spectral_embed): block Krylov (block Lanczos with full reorthogonalisation,
 // SVQB, thick restarts; Rayleigh–Ritz with L itself; converged when every top-m residual |L u - lambda u| <= 1e-11)
 // on the row-distributed L, local dgemm products. Plain Krylov on L first (cheap per step, fast when the top
-// eigenvalues are apart); after 30 block steps without convergence (eigenvalues crowded near 1, as for rings or
-// moons) it switches to the shift-invert operator ((1 + 1e-4) I - L)^{-1} (Cholesky of the 2-D block-cyclic matrix
-// on the pr × pc grid, pdpotrf/pdpotrs: n^3 / (3P) flops once, then O(n^2 b / P) a step), and falls back to DENSE
-// when n is too small for its basis (n < 12 (m + 8)) or it has not converged after 30 more restarts.
+// eigenvalues are apart); when its residuals shrink too slowly to finish before a Cholesky factorisation would
+// pay off (eigenvalues crowded near 1, as for rings or moons; predicted from two restarts, at most 60 block
+// steps) it switches to the shift-invert operator ((1 + 1e-4) I - L)^{-1} (Cholesky of the 2-D block-cyclic
+// matrix on the pr × pc grid, pdpotrf/pdpotrs: n^3 / (3P) flops once, then O(n^2 b / P) a step), and falls back
+// to DENSE when n is too small for its basis (n < 12 (m + 8)) or it has not converged after 30 more restarts.
 // SHIFT_INVERT: the same Krylov with the shift-invert operator from the start.
 // DENSE: L as a 2-D block-cyclic matrix on the pr × pc BLACS grid, pdsyevd (all eigenpairs, the top m kept;
 // this ScaLAPACK's pdsyevr gave wrong vectors with info = 0 on some grids). O(n^3 / P): the reference.
@@ -34,10 +35,12 @@ enum { SPECTRAL_SOLVER_KRYLOV = 0, SPECTRAL_SOLVER_DENSE = 1, SPECTRAL_SOLVER_SH
 // Outputs, identical on every rank: eigvals[m] the m largest eigenvalues of L, descending; U_local (n_local × m,
 // row-major) the matching eigenvectors' rows for this rank, unit 2-norm columns, sign rule as pca.h's (each
 // column's entry of largest |.| over all n rows is positive, the lowest row index on a tie); *gamma_used = gamma,
-// or when gamma <= 0 the automatic choice: gamma = 1 / (2 sigma^2), sigma = the median, over up to 512 evenly
-// spaced rows (rows floor(t n / s), t < s = min(n, 512)), of each one's distance to its 7th nearest other row
-// among all n (a local scale, so non-convex groups separate; deterministic, independent of the grid and split).
-// nb, pr: ScaLAPACK block size and grid rows as in pca_top (0 = defaults; used by the dense path).
+// or when gamma <= 0 the automatic choice: gamma = 1 / (2 sigma^2), sigma^2 = the median, over up to 512 evenly
+// spaced rows (rows floor(t n / s), t < s = min(n, 512)), of each one's squared distance to its 7th nearest
+// other row at a nonzero distance among all n (a local scale, so non-convex groups separate; deterministic,
+// independent of the grid and split; gamma = 1 when every row is the same point).
+// nb, pr: ScaLAPACK block size and grid rows as in pca_top (0 = defaults; used by the dense and shift-invert
+// steps).
 // Collective; returns 0, or -1 with one line in err (the same on every rank for argument errors: n <= 0, n >
 // SPECTRAL_MAX_USERS (names the limit and the key groups.method), r < 1, m outside [1, n], the n_local not
 // summing to n, a non-finite Y entry or gamma, bad nb/pr; a ScaLAPACK failure names the routine and its info).

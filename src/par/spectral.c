@@ -5,7 +5,10 @@
 //   Krylov (default): L held as this rank's rows (n_local × n, the rows of Y it owns); block Lanczos with full
 //     reorthogonalisation (two projections + SVQB) and thick restarts, the products L X as one local dgemm on the
 //     allgathered block, every inner product summed in rank order (comm_sum_doubles_ordered): bit-identical on
-//     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step, a few dozen steps.
+//     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step. When the top
+//     eigenvalues crowd near 1 (manifold-like groups) plain Krylov needs hundreds of steps, so it switches
+//     (kr_switch) to Krylov on ((1 + SP_SHIFT) I - L)^{-1}: L also as a 2-D block-cyclic matrix on the pr × pc
+//     grid, Cholesky-factored once (pdpotrf), each block solved with pdpotrs; Rayleigh–Ritz still uses L itself.
 //   Dense: L as a 2-D block-cyclic matrix on the pr × pc grid, each process computing its own entries, then
 //     pdsyevd (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
 // Then the sign rule on the full n × m vectors (small), and each rank keeps its rows.
