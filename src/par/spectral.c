@@ -5,9 +5,12 @@
 //   Krylov (default): L held as this rank's rows (n_local × n, the rows of Y it owns); block Lanczos with full
 //     reorthogonalisation (two projections + SVQB) and thick restarts, the products L X as one local dgemm on the
 //     allgathered block, every inner product summed in rank order (comm_sum_doubles_ordered): bit-identical on
-//     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step, a few dozen steps.
+//     the same ranks and split. It touches L once per block step: O(n^2 b / P) flops a step. When the top
+//     eigenvalues crowd near 1 (manifold-like groups) plain Krylov needs hundreds of steps, so it switches
+//     (kr_switch) to Krylov on ((1 + SP_SHIFT) I - L)^{-1}: L also as a 2-D block-cyclic matrix on the pr × pc
+//     grid, Cholesky-factored once (pdpotrf), each block solved with pdpotrs; Rayleigh–Ritz still uses L itself.
 //   Dense: L as a 2-D block-cyclic matrix on the pr × pc grid, each process computing its own entries, then
-//     pdsyevr for eigenpairs n-m+1 .. n (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
+//     pdsyevd (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
 // Then the sign rule on the full n × m vectors (small), and each rank keeps its rows.
 // L_ij = a_ij * (s_i * s_j), s = D^{-1/2}: one expression in both paths (sp_entry), so the two hold the same bits
 // and L is exactly symmetric (|y_i - y_j|^2 and s_i * s_j are symmetric in i, j bit for bit).
@@ -30,12 +33,15 @@ void Cblacs_set(int ctxt, int what, int *val);
 int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
 void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
                const int *icsrc, const int *ictxt, const int *lld, int *info);
-// Selected eigenpairs (range "I": il..iu, ascending) of the symmetric A (uplo triangle read, A destroyed);
-// Z's first *nz columns hold the eigenvectors; lwork = liwork = -1 asks for the workspace sizes.
-void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *ia,
-              const int *ja, const int *desca, const double *vl, const double *vu, const int *il, const int *iu,
-              int *m, int *nz, double *w, double *z, const int *iz, const int *jz, const int *descz, double *work,
-              const int *lwork, int *iwork, const int *liwork, int *info);
+// Eigenvalues w (ascending, global on every process) and eigenvectors Z of the symmetric A (uplo triangle read,
+// A destroyed); lwork = liwork = -1 asks for the workspace sizes.
+void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
+              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+// Cholesky factor of the symmetric positive definite A (uplo triangle) and solves with it (B overwritten).
+void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
+void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
+              const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
 void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
             const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
             const int *ldc);
@@ -46,7 +52,10 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 #define SP_SAMPLE 512        // rows whose local scale is measured
 #define SP_OVERSAMPLE 8      // Krylov block = m + this: convergence rate set by lambda_{m+9}, not lambda_{m+1}
 #define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
-#define SP_MAX_CYCLES 60     // restarts before the dense fallback
+#define SP_PLAIN_CYCLES 12   // restarts of plain Krylov at most before shift-invert (see kr_switch)
+#define SP_MAX_CYCLES 30     // restarts of shift-invert Krylov before the dense fallback
+#define SP_SI_CYCLE_N 1500.0 // n at which the Cholesky costs one plain cycle (see kr_switch)
+#define SP_SHIFT 1e-4        // shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}: positive definite (L <= 1)
 #define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
 #define SP_DROP 1e-10        // a new direction shorter than this after projection is already in the basis
 
@@ -137,8 +146,8 @@ static int sp_validate(MPI_Comm comm, const double *Y_local, long n_local, long 
         snprintf(err, errlen, "spectral: block size nb = %d; HINT: use nb >= 1 (0 = %d)", nb, SPECTRAL_NB_DEFAULT);
     else if (pr < 0 || (pr > 0 && size % pr != 0))
         snprintf(err, errlen, "spectral: grid rows pr = %d do not divide %d ranks; HINT: use a divisor, or 0 for the most square grid", pr, size);
-    else if (solver != SPECTRAL_SOLVER_KRYLOV && solver != SPECTRAL_SOLVER_DENSE)
-        snprintf(err, errlen, "spectral: solver = %d; HINT: use SPECTRAL_SOLVER_KRYLOV (%d) or SPECTRAL_SOLVER_DENSE (%d)", solver, SPECTRAL_SOLVER_KRYLOV, SPECTRAL_SOLVER_DENSE);
+    else if (solver != SPECTRAL_SOLVER_KRYLOV && solver != SPECTRAL_SOLVER_DENSE && solver != SPECTRAL_SOLVER_SHIFT_INVERT)
+        snprintf(err, errlen, "spectral: solver = %d; HINT: use SPECTRAL_SOLVER_KRYLOV (%d), SPECTRAL_SOLVER_DENSE (%d) or SPECTRAL_SOLVER_SHIFT_INVERT (%d)", solver, SPECTRAL_SOLVER_KRYLOV, SPECTRAL_SOLVER_DENSE, SPECTRAL_SOLVER_SHIFT_INVERT);
     else
         return 0;
     return -1;
@@ -216,6 +225,50 @@ static void sp_degrees(Sp *c, double *Lrows)
             for (long j = 0; j < c->n; j++) Lrows[li * c->n + j] *= c->s[c->row0 + li] * c->s[j];
 }
 
+// A pr × pc BLACS grid with repeatable, coherent combines, and this process's share of an n × n matrix in nb × nb
+// blocks (lr × lc, column-major, leading dimension lld).
+typedef struct { int h, ctx, pr, pc, myrow, mycol, nb, lr, lc, lld; } Grid;
+
+static void sp_grid_open(const Sp *c, int nb, int pr, Grid *g)
+{
+    int zero = 0, yes = 1, n = (int)c->n, gr, gc;
+    g->nb = nb;
+    if (pr == 0) pca_grid_shape(c->size, &g->pr, &g->pc);     // the same grid rule as pca_top
+    else { g->pr = pr; g->pc = c->size / pr; }
+    g->h = Csys2blacs_handle(c->comm);
+    g->ctx = g->h;
+    Cblacs_gridinit(&g->ctx, "R", g->pr, g->pc);
+    Cblacs_set(g->ctx, 15, &yes);   // repeatable combines: bit-identical results for the same grid (pca.c)
+    Cblacs_set(g->ctx, 16, &yes);   // coherent: every process of a scope gets the same bits
+    Cblacs_gridinfo(g->ctx, &gr, &gc, &g->myrow, &g->mycol);
+    g->lr = numroc_(&n, &nb, &g->myrow, &zero, &g->pr);
+    g->lc = numroc_(&n, &nb, &g->mycol, &zero, &g->pc);
+    g->lld = g->lr > 1 ? g->lr : 1;
+}
+
+static void sp_grid_close(Grid *g)
+{
+    Cblacs_gridexit(g->ctx);
+    Cfree_blacs_system_handle(g->h);
+}
+
+// Global index of local row/column l of a block-cyclic dimension (nb blocks over np processes, this one p).
+static long sp_global(int l, int nb, int p, int np) { return ((long)(l / nb) * np + p) * nb + l % nb; }
+
+// This process's entries of L on the pr × pc grid (nb × nb blocks, column-major local array, lld rows).
+static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, int pr, int pc, int myrow,
+                       int mycol)
+{
+    for (int lj = 0; lj < lc; lj++) {
+        long gj = ((long)(lj / nb) * pc + mycol) * nb + lj % nb;
+        for (int li = 0; li < lr; li++) {
+            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
+            double a = gi == gj ? 0.0 : sp_affinity(c->Y + gi * c->r, c->Y + gj * c->r, c->r, c->gamma);
+            A[li + (size_t)lj * lld] = a * (c->s[gi] * c->s[gj]);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- Krylov path
 // Row-major local blocks: Q and W are n_local × ld (ld = the basis width), i.e. column-major ld × n_local, so a
 // set of basis vectors is a row range of that column-major matrix and every product is one dgemm.
@@ -229,6 +282,12 @@ typedef struct {
     double *Tw, *dsc;         // ld: eigenvalues; scale factors
     int *cn, *ds;             // size: element counts and offsets of an allgathered block
     double *tmp, *tmpW;       // n_local × ld work
+    int nb, pr;               // the grid shift-invert uses (pca_top's rule)
+    int si;                   // 1: shift-invert mode (the grid and factor below are set up)
+    Grid g;
+    double *F, *B, *full;     // the Cholesky factor of (1 + SP_SHIFT) I - L (2-D), a right-hand side (2-D), n × b
+    int descF[9];
+    double res;               // the largest top-m residual at the last Rayleigh–Ritz step
 } Kry;
 
 // C (wa × wb, column-major) = Q[:, ca:ca+wa]^T Q[:, cb:cb+wb], summed over the ranks in rank order.
@@ -299,19 +358,79 @@ static int kr_orth(Kry *k, int w)
     return w;
 }
 
-// W[:, col:col+w] = L Q[:, col:col+w]: the block allgathered (n × w row-major), then one local dgemm with this
-// rank's rows of L (column-major they are L(:, rows): L is symmetric).
-static void kr_matvec(Kry *k, int col, int w)
+// The block Q[:, col:col+w] of every rank into k->X (n × w, row-major), the same bits on every rank.
+static void kr_gather(Kry *k, int col, int w)
 {
     Sp *c = k->c;
-    int nl = (int)c->n_local, n = (int)c->n;
-    int *cn = k->cn, *ds = k->ds;
-    for (int q = 0; q < c->size; q++) { cn[q] = c->counts[q] * w; ds[q] = c->displs[q] * w; }
-    for (int i = 0; i < nl; i++)
+    for (int q = 0; q < c->size; q++) { k->cn[q] = c->counts[q] * w; k->ds[q] = c->displs[q] * w; }
+    for (long i = 0; i < c->n_local; i++)
         memcpy(k->X + ((size_t)c->row0 + i) * w, k->Q + (size_t)i * k->ld + col, (size_t)w * sizeof *k->X);
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, k->X, cn, ds, MPI_DOUBLE, c->comm);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, k->X, k->cn, k->ds, MPI_DOUBLE, c->comm);
+}
+
+// W[:, col:col+w] = L Q[:, col:col+w]: the block allgathered, then one local dgemm with this rank's rows of L
+// (column-major they are L(:, rows): L is symmetric).
+static void kr_matvec(Kry *k, int col, int w)
+{
+    int nl = (int)k->c->n_local, n = (int)k->c->n;
     double one = 1.0, zero = 0.0;
+    kr_gather(k, col, w);
     if (nl > 0) dgemm_("N", "N", &w, &nl, &n, &one, k->X, &w, k->L, &n, &zero, k->W + col, &k->ld);
+}
+
+// Shift-invert set-up: F = (1 + SP_SHIFT) I - L on the grid (sp_fill_2d's entries), Cholesky-factored. Returns 0,
+// or 1 (out of memory or not positive definite: the caller goes to the dense path), agreed.
+static int kr_si_setup(Kry *k)
+{
+    Sp *c = k->c;
+    Grid *g = &k->g;
+    int n = (int)c->n, zero = 0, one = 1, info = 0;
+    sp_grid_open(c, k->nb, k->pr, g);
+    int lcb = numroc_(&k->b, &g->nb, &g->mycol, &zero, &g->pc);
+    k->F = malloc(((size_t)g->lld * g->lc + 1) * sizeof *k->F);
+    k->B = malloc(((size_t)g->lld * lcb + 1) * sizeof *k->B);
+    k->full = malloc((size_t)n * k->b * sizeof *k->full);
+    k->si = 1;                                   // the grid is open: kr_free closes it
+    if (sp_agree(!k->F || !k->B || !k->full, c->comm)) return 1;
+    sp_fill_2d(c, k->F, g->lld, g->lr, g->lc, g->nb, g->pr, g->pc, g->myrow, g->mycol);
+    for (int lj = 0; lj < g->lc; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) {
+            double *f = k->F + li + (size_t)lj * g->lld;
+            *f = (sp_global(li, g->nb, g->myrow, g->pr) == gj ? 1.0 + SP_SHIFT : 0.0) - *f;
+        }
+    }
+    descinit_(k->descF, &n, &n, &g->nb, &g->nb, &zero, &zero, &g->ctx, &g->lld, &info);
+    if (sp_agree(info, c->comm)) return 1;
+    pdpotrf_("L", &n, k->F, &one, &one, k->descF, &info);
+    return sp_agree(info, c->comm) != 0;
+}
+
+// Q[:, dst:dst+w] = ((1 + SP_SHIFT) I - L)^{-1} Q[:, src:src+w]: the block allgathered, this process's 2-D pieces
+// solved with pdpotrs, the solution summed back (one owner per entry: exact) and each rank keeping its rows.
+static int kr_solve(Kry *k, int src, int w, int dst)
+{
+    Sp *c = k->c;
+    Grid *g = &k->g;
+    int n = (int)c->n, zero = 0, one = 1, info = 0, descB[9];
+    int lcb = numroc_(&w, &g->nb, &g->mycol, &zero, &g->pc);
+    kr_gather(k, src, w);
+    for (int lj = 0; lj < lcb; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) k->B[li + (size_t)lj * g->lld] = k->X[sp_global(li, g->nb, g->myrow, g->pr) * w + gj];
+    }
+    descinit_(descB, &n, &w, &g->nb, &g->nb, &zero, &zero, &g->ctx, &g->lld, &info);
+    if (info == 0) pdpotrs_("L", &n, &w, k->F, &one, &one, k->descF, k->B, &one, &one, descB, &info);
+    if (sp_agree(info, c->comm)) return -1;
+    memset(k->full, 0, (size_t)n * w * sizeof *k->full);
+    for (int lj = 0; lj < lcb; lj++) {
+        long gj = sp_global(lj, g->nb, g->mycol, g->pc);
+        for (int li = 0; li < g->lr; li++) k->full[sp_global(li, g->nb, g->myrow, g->pr) * w + gj] = k->B[li + (size_t)lj * g->lld];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, k->full, n * w, MPI_DOUBLE, MPI_SUM, c->comm);
+    for (long i = 0; i < c->n_local; i++)
+        memcpy(k->Q + (size_t)i * k->ld + dst, k->full + ((size_t)c->row0 + i) * w, (size_t)w * sizeof *k->Q);
+    return 0;
 }
 
 // Rayleigh–Ritz on the basis: theta (nt = min(b, dim), descending) and the Ritz vectors / their images moved
@@ -350,9 +469,9 @@ static int kr_rayleigh_ritz(Kry *k, double *theta)
     }
     sp_sum(c, res, nt);
     k->dim = nt;
-    int conv = nt >= c->m;
-    for (int t = 0; t < c->m && t < nt; t++) conv &= sqrt(res[t]) <= SP_TOL;
-    return conv;
+    k->res = 0.0;
+    for (int t = 0; t < c->m && t < nt; t++) k->res = fmax(k->res, sqrt(res[t]));
+    return nt >= c->m && k->res <= SP_TOL;
 }
 
 // The first block: column 0 = D^{1/2} 1 (L's eigenvector for 1 on a connected graph), the rest seeded
@@ -370,8 +489,26 @@ static void kr_start(Kry *k)
     }
 }
 
-// The block Krylov iteration (flow at the top of the file). Returns 0 with theta[0:m] and Q[:, 0:m] the top
-// eigenpairs, 1 when it did not converge (the caller falls back to the dense path), -1 on a failure.
+// Plain Krylov -> shift-invert when plain is predicted to cost more than the factorisation: from the last two
+// restarts' residuals (rate = res / prev per cycle) the cycles still needed, against the Cholesky's cost counted
+// in plain cycles. Measured (AMD EPYC, 2 ranks, n = 5000, m = 2..3): a plain cycle (SP_BLOCKS products with the
+// 100 MB of L per rank, memory-bound) ~0.5 s, pdpotrf ~1.5 s: the factorisation ~ n / SP_SI_CYCLE_N plain cycles
+// (it grows as n^3 against n^2). Every rank decides the same (the residuals are the same bits). At most
+// SP_PLAIN_CYCLES plain cycles.
+static int kr_switch(const Kry *k, int cycles, double prev)
+{
+    if (cycles >= SP_PLAIN_CYCLES) return 1;
+    if (cycles < 2 || !(prev > 0) || !(k->res > 0)) return 0;
+    double rate = k->res / prev, factor = 1.0 + (double)k->c->n / SP_SI_CYCLE_N;
+    double need = rate >= 1.0 ? 1e300 : log(SP_TOL / k->res) / log(rate);
+    return need > factor;
+}
+
+// The block Krylov iteration (flow at the top of the file): plain Krylov on L for SP_PLAIN_CYCLES restarts, then
+// Krylov on the shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}, whose top eigenvalues 1 / (1 + SP_SHIFT - lambda)
+// stand far apart even when L's crowd near 1 (manifold-like groups: rings, moons). The Rayleigh–Ritz step always
+// uses L itself (W = L Q), so the solves' accuracy only sets the speed. Returns 0 with theta[0:m] and Q[:, 0:m]
+// the top eigenpairs, 1 when it did not converge (the caller falls back to the dense path), -1 on a failure.
 static int kr_iterate(Kry *k, double *theta, int *steps)
 {
     k->dim = 0;
@@ -382,18 +519,24 @@ static int kr_iterate(Kry *k, double *theta, int *steps)
         kr_matvec(k, k->dim, w);
         ++*steps;
         k->dim += w;
-        if (k->dim + w <= k->ld) {            // room for the next block: its candidates are L times the last one
-            for (long i = 0; i < k->c->n_local; i++)
-                memcpy(k->Q + (size_t)i * k->ld + k->dim, k->W + (size_t)i * k->ld + k->dim - w,
-                       (size_t)w * sizeof *k->Q);
+        if (k->dim + w <= k->ld) {            // room for the next block: the operator on the last one
+            if (k->si && kr_solve(k, k->dim - w, w, k->dim)) return -1;
+            if (!k->si)
+                for (long i = 0; i < k->c->n_local; i++)
+                    memcpy(k->Q + (size_t)i * k->ld + k->dim, k->W + (size_t)i * k->ld + k->dim - w,
+                           (size_t)w * sizeof *k->Q);
             w = kr_orth(k, w);
             if (w < 0) return -1;
             if (w > 0) continue;
         }
+        double prev = k->res;
         int conv = kr_rayleigh_ritz(k, theta);
         if (conv != 0) return conv < 0 ? -1 : 0;
-        if (++cycles > SP_MAX_CYCLES) return 1;
-        w = kr_orth(k, k->dim);              // the residual block (candidates at dim = nt)
+        ++cycles;
+        if (!k->si && kr_switch(k, cycles, prev) && kr_si_setup(k)) return 1;
+        if (cycles >= SP_PLAIN_CYCLES + SP_MAX_CYCLES) return 1;
+        if (k->si && kr_solve(k, 0, k->dim, k->dim)) return -1;   // the operator on the Ritz vectors
+        w = kr_orth(k, k->dim);              // (plain: the residual block R that kr_rayleigh_ritz put there)
         if (w < 0) return -1;
     }
     return 1;     // no new direction and not converged (an invariant subspace smaller than m)
@@ -404,9 +547,10 @@ static int sp_krylov_width(int m) { return SP_BLOCKS * (m + SP_OVERSAMPLE); }
 
 // The Krylov path: this rank's rows of L, then kr_iterate. Returns 0 (eigvals, Ul = n_local × m rows), 1 (did
 // not converge: use the dense path), -1 (out of memory or a small eigensolver failure, err set).
-static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, size_t errlen)
+static int sp_krylov(Sp *c, int nb, int pr, int solver, double *eigvals, double *Ul, int *steps, char *err,
+                     size_t errlen)
 {
-    Kry k = {.c = c, .b = c->m + SP_OVERSAMPLE, .ld = sp_krylov_width(c->m)};
+    Kry k = {.c = c, .b = c->m + SP_OVERSAMPLE, .ld = sp_krylov_width(c->m), .nb = nb, .pr = pr};
     size_t nl = (size_t)c->n_local, ld = (size_t)k.ld;
     double *Lrows = malloc((nl * c->n + 1) * sizeof *Lrows);
     k.Q = malloc((nl * ld + 1) * sizeof *k.Q);
@@ -430,7 +574,8 @@ static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, 
     }
     k.L = Lrows;
     sp_degrees(c, Lrows);
-    rc = kr_iterate(&k, theta, steps);
+    if (solver == SPECTRAL_SOLVER_SHIFT_INVERT && kr_si_setup(&k)) rc = 1;    // not positive definite: dense
+    else rc = kr_iterate(&k, theta, steps);
     if (rc < 0) snprintf(err, errlen, "spectral: the Krylov path's small eigensolver (dsyev) failed; HINT: report it with these sizes (n = %ld, m = %d)", c->n, c->m);
     if (rc == 0) {
         memcpy(eigvals, theta, (size_t)c->m * sizeof *eigvals);
@@ -439,60 +584,63 @@ static int sp_krylov(Sp *c, double *eigvals, double *Ul, int *steps, char *err, 
 out:
     free(Lrows); free(k.Q); free(k.W); free(k.tmp); free(k.tmpW); free(k.X); free(k.T); free(k.M);
     free(k.Tw); free(k.dsc); free(k.cn); free(k.ds); free(theta);
+    if (k.si) {
+        free(k.F); free(k.B); free(k.full);
+        sp_grid_close(&k.g);
+    }
     return rc;
 }
 
 // ---------------------------------------------------------------- dense path
 
-// This process's entries of L on the pr × pc grid (nb × nb blocks, column-major local array, lld rows).
-static void sp_fill_2d(const Sp *c, double *A, int lld, int lr, int lc, int nb, int pr, int pc, int myrow,
-                       int mycol)
+// pdsyevd's documented workspace, as pca.c (pca_lwork_bound): max(1 + 6n + 2 np nq, trilwmin) + 2n, trilwmin =
+// 3n + max(nb (np + 1), 3 nb), plus PDORMTR's own need ((nq + np + nb) nb + nb^2) as slack.
+static int sp_lwork_bound(int n, int nb, int np, int nq)
 {
-    for (int lj = 0; lj < lc; lj++) {
-        long gj = ((long)(lj / nb) * pc + mycol) * nb + lj % nb;
-        for (int li = 0; li < lr; li++) {
-            long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
-            double a = gi == gj ? 0.0 : sp_affinity(c->Y + gi * c->r, c->Y + gj * c->r, c->r, c->gamma);
-            A[li + (size_t)lj * lld] = a * (c->s[gi] * c->s[gj]);
-        }
-    }
+    long tri = 3L * n + (nb * (np + 1L) > 3L * nb ? nb * (np + 1L) : 3L * nb);
+    long a = 1 + 6L * n + 2L * np * nq;
+    long lw = (a > tri ? a : tri) + 2L * n + ((long)nq + np + nb) * nb + (long)nb * nb;
+    return lw > (1L << 30) ? 1 << 30 : (int)lw;
 }
 
-// pdsyevr for eigenpairs n-m+1 .. n of the distributed L (A destroyed); Vfull (n × m row-major, column k = the
-// k-th largest) filled on every rank. Returns the agreed info; *who names the routine.
-static int sp_pdsyevr(const Sp *c, double *A, double *Z, const int *desc, int lld, int lr, int lc, int nb, int pr,
+// pdsyevd on the distributed L (A destroyed; every eigenpair, the top m kept: pdsyevr's subset would save the
+// back-transformation of the others, but this ScaLAPACK's pdsyevr rejects its own PDORMTR workspace on some
+// grids (1 x 3, n = 401, nb = 32: "PDORMTR parameter 16", wrong vectors with info = 0), whatever LWORK is
+// given). Vfull (n × m row-major, column k = the k-th largest) filled on every rank. Returns the agreed info.
+static int sp_pdsyevd(const Sp *c, double *A, double *Z, const int *desc, int lld, int lr, int lc, int nb, int pr,
                       int pc, int myrow, int mycol, double *w, double *Vfull, const char **who)
 {
-    int n = (int)c->n, m = c->m, one = 1, m1 = -1, il = n - m + 1, iu = n, nf = 0, nz = 0, info = 0, iwq = 0;
-    double vl = 0, vu = 0, wq = 0;
-    *who = "pdsyevr (workspace query)";
-    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
-             &wq, &m1, &iwq, &m1, &info);
+    int n = (int)c->n, m = c->m, one = 1, m1 = -1, info = 0, iwq = 0;
+    double wq = 0;
+    *who = "pdsyevd (workspace query)";
+    pdsyevd_("V", "L", &n, A, &one, &one, desc, w, Z, &one, &one, desc, &wq, &m1, &iwq, &m1, &info);
     if ((info = sp_agree(info, c->comm))) return info;
-    int lwork = (int)(wq * 1.1) + 2 * n + 16 * nb * nb + 1024, liwork = iwq + 2 * n + 1024;   // slack, as pca.c
+    int lwork = sp_lwork_bound(n, nb, lr, lc), liwork = 7 * n + 8 * pc + 2;   // the query can answer too little
+    if ((int)wq + 1 > lwork) lwork = (int)wq + 1;
+    if (iwq > liwork) liwork = iwq;
     double *work = malloc((size_t)lwork * sizeof *work);
     int *iwork = malloc((size_t)liwork * sizeof *iwork);
-    if (sp_agree(!work || !iwork, c->comm)) { free(work); free(iwork); *who = "pdsyevr workspace (out of memory)"; return -9999; }
-    *who = "pdsyevr";
-    pdsyevr_("V", "I", "L", &n, A, &one, &one, desc, &vl, &vu, &il, &iu, &nf, &nz, w, Z, &one, &one, desc,
-             work, &lwork, iwork, &liwork, &info);
+    if (sp_agree(!work || !iwork, c->comm)) { free(work); free(iwork); *who = "pdsyevd workspace (out of memory)"; return -9999; }
+    *who = "pdsyevd";
+    pdsyevd_("V", "L", &n, A, &one, &one, desc, w, Z, &one, &one, desc, work, &lwork, iwork, &liwork, &info);
     free(work); free(iwork);
-    if (info == 0 && (nf != m || nz != m)) info = -10000 - nf;
     if ((info = sp_agree(info, c->comm))) return info;
     memset(Vfull, 0, (size_t)n * m * sizeof *Vfull);
-    for (int lj = 0; lj < lc; lj++) {            // Z's columns 0..m-1: ascending -> column m-1-gj of Vfull
-        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb;
-        if (gj >= m) continue;
+    for (int lj = 0; lj < lc; lj++) {            // Z's columns n-m..n-1 (ascending) -> column n-1-gj of Vfull
+        int gj = ((lj / nb) * pc + mycol) * nb + lj % nb, k = n - 1 - gj;
+        if (k >= m) continue;
         for (int li = 0; li < lr; li++) {
             long gi = ((long)(li / nb) * pr + myrow) * nb + li % nb;
-            Vfull[gi * m + (m - 1 - gj)] = Z[li + (size_t)lj * lld];
+            Vfull[gi * m + k] = Z[li + (size_t)lj * lld];
         }
     }
     MPI_Allreduce(MPI_IN_PLACE, Vfull, n * m, MPI_DOUBLE, MPI_SUM, c->comm);   // one owner per entry: exact
+    for (int k = 0; k < m; k++) w[k] = w[n - 1 - k];
+    MPI_Bcast(w, m, MPI_DOUBLE, 0, c->comm);   // with one nb block (nb >= n) the ranks' w differed in the last bits
     return 0;
 }
 
-// The dense path: degrees, the 2-D L, pdsyevr. eigvals, Vfull (n × m) on every rank. Owns every BLACS handle
+// The dense path: degrees, the 2-D L, pdsyevd. eigvals, Vfull (n × m) on every rank. Owns every BLACS handle
 // and buffer and releases them on one path (longer than most functions for that reason).
 static int sp_dense(Sp *c, int nb, int pr, double *eigvals, double *Vfull, char *err, size_t errlen)
 {
@@ -518,13 +666,13 @@ static int sp_dense(Sp *c, int nb, int pr, double *eigvals, double *Vfull, char 
     sp_fill_2d(c, A, lld, lr, lc, nb, pr, pc, myrow, mycol);
     descinit_(desc, &n, &n, &nb, &nb, &zero, &zero, &ctx, &lld, &info);
     if ((info = sp_agree(info, c->comm)) == 0)
-        info = sp_pdsyevr(c, A, Z, desc, lld, lr, lc, nb, pr, pc, myrow, mycol, w, Vfull, &who);
+        info = sp_pdsyevd(c, A, Z, desc, lld, lr, lc, nb, pr, pc, myrow, mycol, w, Vfull, &who);
     if (info) {
         snprintf(err, errlen, "spectral: %s failed with info = %d on a %d x %d grid (n = %d, m = %d, nb = %d); "
                  "HINT: report it with these sizes", who, info, pr, pc, n, c->m, nb);
         goto out;
     }
-    for (int k = 0; k < c->m; k++) eigvals[k] = w[c->m - 1 - k];
+    memcpy(eigvals, w, (size_t)c->m * sizeof *eigvals);   // descending (sp_pdsyevd)
     rc = 0;
 out:
     free(A); free(Z); free(w);
@@ -590,9 +738,9 @@ int spectral_embed_solver(MPI_Comm comm, const double *Y_local, long n_local, lo
         snprintf(err, errlen, "spectral: out of memory for n = %ld users (n x r points, n x m vectors); HINT: use fewer users", n);
         goto out;
     }
-    int krylov = solver == SPECTRAL_SOLVER_KRYLOV && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
+    int krylov = solver != SPECTRAL_SOLVER_DENSE && 2L * sp_krylov_width(m) <= n;   // else its basis is most of R^n
     if (krylov) {
-        rc = sp_krylov(&c, eigvals, Ul, &steps, err, errlen);
+        rc = sp_krylov(&c, nb, pr, solver, eigvals, Ul, &steps, err, errlen);
         if (rc < 0) goto out;
         if (rc == 0) {
             int *cn = malloc(c.size * sizeof *cn), *ds = malloc(c.size * sizeof *ds);
@@ -624,11 +772,11 @@ int spectral_embed(MPI_Comm comm, const double *Y_local, long n_local, long n, i
 
 double spectral_bytes_per_rank(long n, int nranks, int r, int m, int solver)
 {
-    double nmax = nranks > 0 ? (double)((n + nranks - 1) / nranks) : (double)n, c = sp_krylov_width(m);
-    double common = 8.0 * ((double)n * r + 2.0 * n * m + n);
-    if (solver == SPECTRAL_SOLVER_KRYLOV && 2.0 * c <= n)
-        return common + 8.0 * (nmax * n + 4.0 * nmax * c + (double)n * (m + SP_OVERSAMPLE));
-    return common + 8.0 * 3.0 * (double)n * n / (nranks > 0 ? nranks : 1);
+    double P = nranks > 0 ? nranks : 1, nmax = ceil((double)n / P), c = sp_krylov_width(m), b = m + SP_OVERSAMPLE;
+    double common = 8.0 * ((double)n * r + 2.0 * n * m + n), share = 8.0 * (double)n * n / P;
+    if (solver != SPECTRAL_SOLVER_DENSE && 2.0 * c <= n)    // L's rows, Q W and two work blocks, X; the factor
+        return common + 8.0 * (nmax * n + 4.0 * nmax * c + 2.0 * c * c + 3.0 * n * b) + share;
+    return common + 3.0 * share;                           // L, Z and pdsyevd's workspace (~ n^2 / P)
 }
 
 void spectral_normalise_rows(const double *U_local, long n_local, int m, int k, double *Z_local)
