@@ -41,9 +41,9 @@ double kselect_silhouette(const double *X, const int *labels, long S, int d, int
 //   loglik = sum_j n_j log(n_j / n) - n d / 2 log(2 pi sigma2) - d (n - k) / 2
 //   p      = (k - 1) + k d + 1                mixing weights, centre coordinates, the shared variance
 //   BIC    = loglik - p / 2 log n
-// (Pelleg & Moore print sigma2 = inertia / (n - k) without the 1/d — a known slip for d > 1: it makes the
-// variance d times too large and the criterion then under-fits; the per-coordinate form above is the
-// likelihood they derive.) sizes[k]: rows per cluster (summed over ranks); an empty cluster adds 0 to the sum.
+// (Pelleg & Moore print sigma2 = inertia / (n - k), without the 1/d of the per-coordinate maximum likelihood;
+// that form differs from this one by a constant plus (d - 1) k / 2 and picked the same k on every fixture of
+// tests/reference/kselect_recovery.py.) sizes[k]: rows per cluster (summed over ranks); an empty cluster adds 0.
 // Returns +INFINITY when inertia == 0 and n > k (a perfect fit), NaN for n <= k, d < 1, k < 1, inertia < 0 or
 // non-finite, a negative size, or sizes not summing to n.
 double kselect_bic(long n, int d, int k, const long *sizes, double inertia);
@@ -54,7 +54,9 @@ double kselect_bic(long n, int d, int k, const long *sizes, double inertia);
 // Measure: the ratio lam[j-1] / lam[j] (lam[j] == 0: +inf when lam[j-1] > 0, 1 when both are 0). Why: the ratio
 // does not depend on the scale of the values, is the same argmax for singular values and for their squares, and
 // finds the signal/noise edge of a PCA spectrum when the leading (between-group) eigenvalues are unequal, where
-// the absolute difference picks the largest drop inside the signal block (measured: README Groups section).
+// the absolute difference picks the largest drop inside the signal block. Measured (fraction of true K recovered
+// on well-separated fixtures: noise 1, K = 2..8, d = 64 and 256, 20 seeds each, tests/reference/kselect_recovery.py):
+// PCA spectra 0.91 (ratio) vs 0.42 (difference); normalised RBF affinity spectra 0.99 vs 0.96.
 // The caller maps j to k (spectral: k = j; PCA on centred data: k = j + 1, since k clusters span k - 1
 // directions). Returns -1 for bad arguments (m, lo, hi out of range; a negative, non-finite or increasing value).
 int kselect_eigengap(const double *lam, int m, int lo, int hi, double *gap);
