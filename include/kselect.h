@@ -8,6 +8,17 @@
 //               so the driver gathers a sample (kselect_sample_rows) of the reduced rows and their labels.
 //   BIC         X-means BIC from the fit's cluster sizes and inertia (global sums: no extra pass).
 // Larger is better for all three; ties go to the smallest k.
+// Default (measured by tests/reference/kselect_recovery.py: fraction of fixtures where the criterion gives the true
+// K, K = 2..8 with unequal shares, d = 64 and 256, n = 2000, r = 16, k_max = 10, 20 seeds each):
+//                                          eigengap(PCA)  silhouette  BIC    eigengap(affinity)*
+//   well separated (noise 1), n_init 4        0.91          0.96      0.96         0.99
+//   noise 2, n_init 4                         0.66          0.75      0.82         0.77
+//   noise 2, n_init 10                        0.66          0.83      0.91         0.77
+//   noise 1, observed 0.3, n_init 4           0.64          0.74      0.79         0.69
+// BIC is the best or tied everywhere except the easiest regime, costs nothing beyond the fits (global sizes and
+// inertia) and needs no sample: it is the recommended default. Silhouette and BIC inherit k-means' local minima
+// at large K (more restarts help, row 3). *: normalised RBF affinity over 1000 rows (the spectral path's
+// spectrum; gamma = 1 / the 5% quantile of squared distances there).
 #ifndef PGRPO_KSELECT_H
 #define PGRPO_KSELECT_H
 #include <stddef.h>
