@@ -87,7 +87,7 @@ static const KeySpec SCHEMA[] = {
      "scale each principal component to unit variance before clustering (scikit-learn's PCA(whiten=True))"},
     {"groups.k", T_INT, "0", 0, 16, 0, "groups to find (0 = choose K in [2, groups.k_max] by groups.criterion)"},
     {"groups.k_max", T_INT, "8", 2, 16, 0, "largest K tried when groups.k = 0"},
-    {"groups.criterion", T_ENUM, "silhouette", 0, 0, "silhouette|bic|eigengap", "how K is chosen when groups.k = 0 (all are printed)"},
+    {"groups.criterion", T_ENUM, "bic", 0, 0, "silhouette|bic|eigengap", "how K is chosen when groups.k = 0 (all are printed)"},
     {"groups.n_init", T_INT, "10", 1, 1000, 0, "k-means++ restarts; the lowest inertia is kept"},
     {"groups.max_iter", T_INT, "300", 1, 1e6, 0, "Lloyd iterations per restart"},
     {"groups.tol", T_FLOAT, "1e-4", 0, 1, 0, "Lloyd stops when the centres move less than tol x the mean column variance"},

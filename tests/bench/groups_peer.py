@@ -6,7 +6,8 @@
 
 Reads /feedback/value (+ /feedback/mask, /feedback/truth when present), then the same steps as pgrpo's pipeline:
   impute+scale  SimpleImputer(strategy="mean") on the masked entries, StandardScaler
-  pca           PCA(n_components=R, svd_solver="full")   (--randomized: also times svd_solver="randomized")
+  pca           PCA(n_components=R, svd_solver="full")   (--randomized: also times svd_solver="randomized";
+                --whiten: whiten=True, as groups.whiten = true)
   kmeans        KMeans(n_clusters=K, n_init=N, init="k-means++", algorithm="lloyd", random_state=0)
   spectral      (--spectral, instead of kmeans) SpectralClustering(n_clusters=K, affinity="rbf", gamma=G,
                 assign_labels="kmeans", random_state=0) on the PCA-reduced rows
@@ -34,6 +35,7 @@ def args():
     p.add_argument("--spectral", action="store_true")
     p.add_argument("--gamma", type=float, default=1.0)
     p.add_argument("--randomized", action="store_true", help="also time PCA(svd_solver='randomized')")
+    p.add_argument("--whiten", action="store_true", help="PCA(whiten=True), as groups.whiten = true")
     p.add_argument("--labels-out")
     a = p.parse_args()
     if a.k < 1 or a.r < 1 or a.n_init < 1 or a.threads < 1 or not a.gamma > 0:
@@ -83,7 +85,7 @@ def main():
     t["impute_scale"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    y = PCA(n_components=A.r, svd_solver="full").fit_transform(x)
+    y = PCA(n_components=A.r, svd_solver="full", whiten=A.whiten).fit_transform(x)
     t["pca"] = time.perf_counter() - t0
     if A.randomized:
         t0 = time.perf_counter()
