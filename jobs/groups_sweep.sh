@@ -23,10 +23,10 @@ for deck in "${DECKS[@]}"; do
     for p in $PROBES; do
         for o in $OBSERVED; do
             d=$OUT/$name/obs${o}_probes$p
-            dims=16; [ "$p" -lt 16 ] && dims=$p
+            dims=(); [ "$p" -lt 8 ] && dims=(--set groups.dims="$p")   # else the deck's groups.dims
             # shellcheck disable=SC2086
             "${MPIRUN[@]}" bin/pgrpo groups "$deck" --quiet --set run.out_dir="$d" --set groups.observed="$o" \
-                --set groups.probes="$p" --set groups.dims=$dims ${EXTRA:-}
+                --set groups.probes="$p" "${dims[@]}" ${EXTRA:-}
             echo "$name observed $o probes $p: ARI $(/usr/bin/python3 -c "import h5py; print('%.3f' % h5py.File('$d/groups.h5')['eval/ari'][()])")"
         done
     done
