@@ -49,6 +49,16 @@ enum { PCA_GRAM_AUTO = 0, PCA_GRAM_LOCAL = 1, PCA_GRAM_GRID = 2 };
 int pca_top_route(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr, int route,
                   double *sv, double *V, double *Y_local, char *err, size_t errlen);
 
+// pca_top_route with the rows produced on demand instead of held: rows(ctx, i0, cnt, out) writes rows
+// [i0, i0 + cnt) of this rank's n_local × d matrix into out (cnt × d, row-major; cnt <= PCA_ROW_BLOCK except on the
+// grid route, which asks for all rows at once). The local-Gram route and the projection read blocks of
+// PCA_ROW_BLOCK rows, so the matrix never exists whole: the caller can standardise rows on the fly. Same bits as
+// pca_top_route on the same rows.
+#define PCA_ROW_BLOCK 256
+typedef void (*PcaRowFn)(void *ctx, long i0, long cnt, double *out);
+int pca_top_rows(MPI_Comm comm, PcaRowFn rows, void *ctx, long n_local, long n, int d, int r, int nb, int pr, int route,
+                 double *sv, double *V, double *Y_local, char *err, size_t errlen);
+
 // The grid pca_top uses for nranks ranks when pr = 0: *pr × *pc.
 void pca_grid_shape(int nranks, int *pr, int *pc);
 

@@ -23,7 +23,7 @@ typedef struct {
     long n, n_local, row0;
     const DiscoverParams *p;
     DiscoverResult *res;
-    double *X;          // (n_local, d) standardised feedback, freed after the PCA
+    const FeedbackBlock *b;   // this rank's feedback rows
     double *Y;          // (n_local, dims) reduced coordinates
     double *U;          // spectral: (n_local, n_eig) eigenvector rows
     double *Z;          // the clustering space of the current K: Y (PCA) or normalised U columns (spectral)
@@ -48,8 +48,10 @@ static int agree(MPI_Comm comm, int rc, char *err, size_t errlen) {
 
 static double *alloc_doubles(size_t n) { return malloc(sizeof(double) * (n ? n : 1)); }
 
-// Stage 1: check the rows, then the two-pass column statistics (sums in rank order) and the standardised X.
-static int stage_stats(Disc *s, const FeedbackBlock *b, char *err, size_t errlen) {
+// Stage 1: check the rows, then the two-pass column statistics (sums in rank order). The standardised matrix is
+// never stored: the PCA asks for it a block of rows at a time (standardise_rows).
+static int stage_stats(Disc *s, char *err, size_t errlen) {
+    const FeedbackBlock *b = s->b;
     int d = b->d;
     int rc = feedback_check(b, s->row0, err, errlen);
     if (agree(s->comm, rc, err, errlen)) return -1;
@@ -58,7 +60,6 @@ static int stage_stats(Disc *s, const FeedbackBlock *b, char *err, size_t errlen
     s->res->mean = alloc_doubles((size_t)d);
     s->res->std = alloc_doubles((size_t)d);
     s->scratch = s->rank == 0 ? alloc_doubles((size_t)s->size * np) : NULL;
-    s->X = alloc_doubles((size_t)s->n_local * (size_t)d);
     feedback_col_partials(b, NULL, part);
     comm_sum_doubles_ordered(part, (int)np, s->scratch, s->comm);
     rc = feedback_col_mean(part, d, s->res->mean, err, errlen);   // identical on every rank: no agreement needed
@@ -67,21 +68,29 @@ static int stage_stats(Disc *s, const FeedbackBlock *b, char *err, size_t errlen
         comm_sum_doubles_ordered(part, (int)np, s->scratch, s->comm);
         rc = feedback_col_stats(part, d, s->res->mean, s->res->std, err, errlen);
     }
-    if (!rc) feedback_standardise(b, s->res->mean, s->res->std, s->X);
     free(part);
     return rc;
 }
 
-// Stage 2: the top `dims` principal components (ScaLAPACK); X is no longer needed afterwards.
-static int stage_pca(Disc *s, int d, char *err, size_t errlen) {
-    int r = s->p->dims;
+// The PCA's row source (PcaRowFn): rows [i0, i0 + cnt) of the feedback, imputed and standardised.
+static void standardise_rows(void *ctx, long i0, long cnt, double *out) {
+    const Disc *s = ctx;
+    const FeedbackBlock *b = s->b;
+    size_t off = (size_t)i0 * (size_t)b->d, val = b->type == FEEDBACK_F32 ? sizeof(float) : sizeof(double);
+    FeedbackBlock rows = {.type = b->type, .values = (const char *)b->values + off * val,
+                          .mask = b->mask ? b->mask + off : NULL, .n_local = cnt, .d = b->d};
+    feedback_standardise(&rows, s->res->mean, s->res->std, out);
+}
+
+// Stage 2: the top `dims` principal components (ScaLAPACK), optionally whitened.
+static int stage_pca(Disc *s, char *err, size_t errlen) {
+    int r = s->p->dims, d = s->b->d;
     DiscoverResult *res = s->res;
     res->sv = alloc_doubles((size_t)r);
     res->components = alloc_doubles((size_t)d * (size_t)r);
     s->Y = alloc_doubles((size_t)s->n_local * (size_t)r);
-    int rc = pca_top(s->comm, s->X, s->n_local, s->n, d, r, s->p->block, 0, res->sv, res->components, s->Y, err, errlen);
-    free(s->X);
-    s->X = NULL;
+    int rc = pca_top_rows(s->comm, standardise_rows, s, s->n_local, s->n, d, r, s->p->block, 0, PCA_GRAM_AUTO, res->sv,
+                          res->components, s->Y, err, errlen);
     if (agree(s->comm, rc, err, errlen)) return -1;
     if (s->p->whiten)   // every direction kept weighs the same: a dominant one (e.g. leniency) cannot swamp the rest
         for (long i = 0; i < s->n_local; i++)
@@ -278,16 +287,16 @@ static void result_init(DiscoverResult *res, int d, int dims, long n) {
 int discover_run(MPI_Comm comm, const FeedbackBlock *b, long row0, long n, const DiscoverParams *p, int *labels_local,
                  DiscoverResult *res, char *err, size_t errlen) {
     result_init(res, b->d, p->dims, n);
-    Disc s = {.comm = comm, .n = n, .n_local = (long)b->n_local, .row0 = row0, .p = p, .res = res};
+    Disc s = {.comm = comm, .n = n, .n_local = (long)b->n_local, .row0 = row0, .p = p, .res = res, .b = b};
     MPI_Comm_rank(comm, &s.rank);
     MPI_Comm_size(comm, &s.size);
     int bad = check_sizes(&s, b->d, err, errlen);
     if (bad) return bad;
     s.lab = malloc(sizeof(int) * (size_t)(s.n_local ? s.n_local : 1));
     double t0 = comm_now();
-    int rc = stage_stats(&s, b, err, errlen);
+    int rc = stage_stats(&s, err, errlen);
     res->time[DT_STATS] = comm_now() - t0, t0 = comm_now();
-    if (!rc) rc = stage_pca(&s, b->d, err, errlen);
+    if (!rc) rc = stage_pca(&s, err, errlen);
     res->time[DT_PCA] = comm_now() - t0, t0 = comm_now();
     if (!rc && p->method == DISCOVER_SPECTRAL) rc = stage_spectral(&s, err, errlen);
     res->time[DT_SPECTRAL] = comm_now() - t0;
@@ -296,7 +305,7 @@ int discover_run(MPI_Comm comm, const FeedbackBlock *b, long row0, long n, const
         rc = stage_cluster(&s, labels_local, err, errlen);
     }
     if (s.Z != s.Y) free(s.Z);
-    free(s.X); free(s.Y); free(s.U); free(s.lab); free(s.sample); free(s.scratch);
+    free(s.Y); free(s.U); free(s.lab); free(s.sample); free(s.scratch);
     return rc;
 }
 

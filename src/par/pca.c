@@ -39,6 +39,17 @@ void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const
               const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
               double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 
+// Where this rank's rows come from: a plain matrix X, or a function that produces them block by block.
+typedef struct { const double *X; PcaRowFn fn; void *ctx; long n_local; int d; } RowSrc;
+
+// Rows [i0, i0 + cnt) as a row-major cnt × d block: a pointer into X, or buf filled by the row function.
+static const double *rows_block(const RowSrc *s, long i0, long cnt, double *buf)
+{
+    if (s->X) return s->X + (size_t)i0 * s->d;
+    s->fn(s->ctx, i0, cnt, buf);
+    return buf;
+}
+
 void pca_grid_shape(int nranks, int *pr, int *pc)
 {
     int best = 1;
@@ -50,7 +61,7 @@ void pca_grid_shape(int nranks, int *pr, int *pc)
 
 // Checks the arguments; every rank gets the same verdict (local problems and the n_local sum are allreduced).
 // On success *mb = the largest n_local (the padded row-block height).
-static int pca_validate(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr,
+static int pca_validate(MPI_Comm comm, const void *X_local, long n_local, long n, int d, int r, int nb, int pr,
                         int nranks, int *mb, char *err, size_t errlen)
 {
     int bad = 0;
@@ -209,14 +220,20 @@ static int pca_tree_sum(double *v, size_t len, MPI_Comm comm)
 // The local-Gram route (d <= PCA_LOCAL_GRAM_MAX_D): each rank's X_local^T X_local with dsyrk, summed over the
 // ranks in a fixed tree, and this process's blocks of C copied out of the replicated d × d sum. No row moves
 // between ranks: the rows never leave their rank, only d^2 doubles per rank travel.
-static int pca_gram_local(MPI_Comm comm, const double *X_local, long n_local, int d, int nb, int pr, int pc,
-                          int myrow, int mycol, double *C, int lldC)
+static int pca_gram_local(MPI_Comm comm, const RowSrc *src, int d, int nb, int pr, int pc, int myrow, int mycol,
+                          double *C, int lldC)
 {
     double *full = calloc((size_t)d * d, sizeof *full);
-    if (pca_agree(!full ? -9999 : 0, comm)) { free(full); return -9999; }
-    // Row-major n_local × d X is column-major d × n_local A = X^T: A A^T = X^T X (lower triangle).
-    if (n_local > 0)
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, (int)n_local, 1.0, X_local, d, 0.0, full, d);
+    double *buf = src->X ? NULL : malloc((size_t)PCA_ROW_BLOCK * d * sizeof *buf);
+    if (pca_agree(!full || (!src->X && !buf) ? -9999 : 0, comm)) { free(full); free(buf); return -9999; }
+    // Row-major cnt × d rows are the column-major d × cnt A = X^T: A A^T adds to X^T X (lower triangle). Blocks of
+    // PCA_ROW_BLOCK rows in order, whatever the source, so a matrix and a row function give the same bits.
+    for (long i0 = 0; i0 < src->n_local; i0 += PCA_ROW_BLOCK) {
+        long cnt = src->n_local - i0 < PCA_ROW_BLOCK ? src->n_local - i0 : PCA_ROW_BLOCK;
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, d, (int)cnt, 1.0, rows_block(src, i0, cnt, buf), d,
+                    i0 ? 1.0 : 0.0, full, d);
+    }
+    free(buf);
     int info = pca_tree_sum(full, (size_t)d * d, comm);
     int zero = 0, lr = numroc_(&d, &nb, &myrow, &zero, &pr), lc = numroc_(&d, &nb, &mycol, &zero, &pc);
     for (int lj = 0; lj < lc && !info; lj++) {
@@ -230,18 +247,37 @@ static int pca_gram_local(MPI_Comm comm, const double *X_local, long n_local, in
     return info;
 }
 
+// Y_local = X_local V, (n_local × d)(d × r) row-major, block by block. 0, or -9999 (no memory for the block).
+static int pca_project(const RowSrc *src, int r, const double *V, double *Y_local)
+{
+    double *buf = src->X ? NULL : malloc((size_t)PCA_ROW_BLOCK * src->d * sizeof *buf);
+    if (!src->X && !buf) return -9999;
+    for (long i0 = 0; i0 < src->n_local; i0 += PCA_ROW_BLOCK) {
+        long cnt = src->n_local - i0 < PCA_ROW_BLOCK ? src->n_local - i0 : PCA_ROW_BLOCK;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cnt, r, src->d, 1.0, rows_block(src, i0, cnt, buf),
+                    src->d, V, r, 0.0, Y_local + (size_t)i0 * r, r);
+    }
+    free(buf);
+    return 0;
+}
+
 // The grid route (d > PCA_LOCAL_GRAM_MAX_D, where a replicated d × d sum would not fit): the rows move onto the
 // pr × pc grid as the block-cyclic d × n_pad A = X^T (pdgemr2d) and pdsyrk forms C = A A^T there.
-static int pca_gram_grid(MPI_Comm comm, int ctx_src, int ctx, int nranks, const double *X_local, long n_local, int d,
-                         int mb, int nb, int pr, int pc, int myrow, int mycol, double *C, const int *descC,
-                         const char **who)
+static int pca_gram_grid(MPI_Comm comm, int ctx_src, int ctx, int nranks, const RowSrc *src, int d, int mb, int nb,
+                         int pr, int pc, int myrow, int mycol, double *C, const int *descC, const char **who)
 {
+    long n_local = src->n_local;
+    double *own = src->X ? NULL : malloc(((size_t)n_local * d + 1) * sizeof *own);   // this route needs them all
+    *who = "the rows' copy (out of memory)";
+    if (pca_agree(!src->X && !own ? -9999 : 0, comm)) { free(own); return -9999; }
+    if (own && n_local > 0) src->fn(src->ctx, 0, n_local, own);
+    const double *X_local = src->X ? src->X : own;
     int zero = 0, one = 1, info = 0, n_pad = mb * nranks;
     int la_r = numroc_(&d, &nb, &myrow, &zero, &pr), la_c = numroc_(&n_pad, &nb, &mycol, &zero, &pc);
     int lldA = la_r > 1 ? la_r : 1, descA[9];
     double alpha = 1.0, beta = 0.0, *A = calloc((size_t)lldA * la_c + 1, sizeof *A);
     *who = "the grid's copy of the rows (out of memory)";
-    if (pca_agree(!A ? -9999 : 0, comm)) { free(A); return -9999; }
+    if (pca_agree(!A ? -9999 : 0, comm)) { free(A); free(own); return -9999; }
     *who = "descinit";
     descinit_(descA, &d, &n_pad, &nb, &nb, &zero, &zero, &ctx, &lldA, &info);
     if ((info = pca_agree(info, comm)) == 0) {
@@ -250,23 +286,45 @@ static int pca_gram_grid(MPI_Comm comm, int ctx_src, int ctx, int nranks, const 
     }
     if (info == 0) pdsyrk_("L", "N", &d, &n_pad, &alpha, A, &one, &one, descA, &beta, C, &one, &one, descC);
     free(A);
+    free(own);
     return info;
 }
 
-// Grids, distributed arrays and the decomposition; see the flow at the top of the file. Longer than most
-// functions because it owns every BLACS handle and buffer and releases them on one path.
 int pca_top(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr,
             double *sv, double *V, double *Y_local, char *err, size_t errlen)
 {
     return pca_top_route(comm, X_local, n_local, n, d, r, nb, pr, PCA_GRAM_AUTO, sv, V, Y_local, err, errlen);
 }
 
+static int pca_run(MPI_Comm comm, const RowSrc *src, long n, int r, int nb, int pr, int route, double *sv, double *V,
+                   double *Y_local, char *err, size_t errlen);
+
 int pca_top_route(MPI_Comm comm, const double *X_local, long n_local, long n, int d, int r, int nb, int pr, int route,
                   double *sv, double *V, double *Y_local, char *err, size_t errlen)
 {
+    RowSrc src = {.X = X_local, .n_local = n_local, .d = d};   // X_local NULL with rows: pca_validate refuses it
+    return pca_run(comm, &src, n, r, nb, pr, route, sv, V, Y_local, err, errlen);
+}
+
+int pca_top_rows(MPI_Comm comm, PcaRowFn rows, void *ctx, long n_local, long n, int d, int r, int nb, int pr, int route,
+                 double *sv, double *V, double *Y_local, char *err, size_t errlen)
+{
+    RowSrc src = {.fn = rows, .ctx = ctx, .n_local = n_local, .d = d};
+    return pca_run(comm, &src, n, r, nb, pr, route, sv, V, Y_local, err, errlen);
+}
+
+// Grids, distributed arrays and the decomposition; see the flow at the top of the file. Longer than most
+// functions because it owns every BLACS handle and buffer and releases them on one path.
+static int pca_run(MPI_Comm comm, const RowSrc *src, long n, int r, int nb, int pr, int route, double *sv, double *V,
+                   double *Y_local, char *err, size_t errlen)
+{
+    long n_local = src->n_local;
+    int d = src->d;
     int nranks, mb = 0, pc;
     MPI_Comm_size(comm, &nranks);
-    if (pca_validate(comm, X_local, n_local, n, d, r, nb, pr, nranks, &mb, err, errlen)) return -1;
+    if (pca_validate(comm, src->X ? (const void *)src->X : (const void *)src->fn, n_local, n, d, r, nb, pr, nranks, &mb,
+                     err, errlen))
+        return -1;
     if (nb == 0) nb = PCA_NB_DEFAULT;
     if (pr == 0) pca_grid_shape(nranks, &pr, &pc);
     else pc = nranks / pr;
@@ -296,10 +354,9 @@ int pca_top_route(MPI_Comm comm, const double *X_local, long n_local, long n, in
     if ((info = pca_agree(info, comm)) == 0) {
         if (route == PCA_GRAM_LOCAL || (route != PCA_GRAM_GRID && d <= PCA_LOCAL_GRAM_MAX_D)) {
             who = "the local Gram sum (out of memory)";
-            info = pca_gram_local(comm, X_local, n_local, d, nb, pr, pc, myrow, mycol, C, lldC);
+            info = pca_gram_local(comm, src, d, nb, pr, pc, myrow, mycol, C, lldC);
         } else {
-            info = pca_gram_grid(comm, ctx_src, ctx, nranks, X_local, n_local, d, mb, nb, pr, pc, myrow, mycol, C,
-                                 descC, &who);
+            info = pca_gram_grid(comm, ctx_src, ctx, nranks, src, d, mb, nb, pr, pc, myrow, mycol, C, descC, &who);
         }
     }
     if (info == 0) info = pca_syevd(comm, d, nb, lc_r, lc_c, pc, C, descC, w, Z, &who);
@@ -311,10 +368,11 @@ int pca_top_route(MPI_Comm comm, const double *X_local, long n_local, long n, in
     pca_gather_top(comm, Z, lldC, d, r, nb, pr, pc, myrow, mycol, Vfull);
     for (int k = 0; k < r; k++) sv[k] = sqrt(w[d - 1 - k] > 0 ? w[d - 1 - k] : 0.0);
     pca_fix_signs(Vfull, d, r, V);
-    if (Y_local && n_local > 0)   // Y = X V: (n_local × d)(d × r), row-major
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_local, r, d, 1.0, X_local, d, V, r, 0.0,
-                    Y_local, r);
     rc = 0;
+    if (pca_agree(Y_local ? pca_project(src, r, V, Y_local) : 0, comm)) {
+        snprintf(err, errlen, "pca: out of memory for a block of %d rows (d = %d); HINT: use more ranks", PCA_ROW_BLOCK, d);
+        rc = -1;
+    }
 out:
     free(C); free(Z); free(w); free(Vfull);
     Cblacs_gridexit(ctx);

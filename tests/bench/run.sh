@@ -159,6 +159,7 @@ with h5py.File(fn, "r") as f:
     t = {k[5:-2]: float(v) for k, v in a.items() if k.startswith("time_") and k.endswith("_s")}
     kv = {f"{k}_s": v for k, v in t.items()}
     kv["total_s"] = sum(v for k, v in t.items() if k != "load")
+    kv["spectral_kmeans_s"] = t.get("spectral", 0) + t.get("kmeans", 0) + t.get("criteria", 0)
     kv["ari"] = float(f["eval/ari"][()]) if "eval/ari" in f else float("nan")
     kv["rss_mib"] = float(a["peak_rss_mib_max"]); kv["share_mib"] = float(a["share_mib_max"])
     if len(sys.argv) > 3:
@@ -193,29 +194,31 @@ section_groups() {
     rm -f "$OUT"/grp_*
     local G=(bin/pgrpo groups "$deck" --quiet --set groups.k=6 --set groups.dims=16 --set groups.n_init=4)
     for ((i = 1; i <= RUNS; i++)); do   # interleaved, so load changes hit both sides alike
-        "${mpirun[@]}" "${G[@]}" --set groups.feedback_file="$OUT/fb_50000.h5" --set run.out_dir="$OUT/grp_pca.$i.d" \
+        "${mpirun[@]}" "${G[@]}" --set groups.feedback_file="$OUT/fb_50000.h5" --set run.out_dir="$OUT/grpdir_pca_$i" \
             >"$OUT/grp_pca.$i.log" 2>&1 || { echo "# FAILED: pgrpo groups (see $OUT/grp_pca.$i.log)"; return 1; }
         OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 "$PY" tests/bench/groups_peer.py "$OUT/fb_50000.h5" --k 6 --r 16 \
             --n-init 4 --threads 2 --labels-out "$OUT/grp_peerlab.$i" >"$OUT/grp_peer.$i.json" 2>"$OUT/grp_peer.$i.err"
         peer_kv "$OUT/grp_peer.$i"
-        groups_kv "$OUT/grp_pca.$i" "$OUT/grp_pca.$i.d/groups.h5" "$OUT/grp_peerlab.$i"
+        groups_kv "$OUT/grp_pca.$i" "$OUT/grpdir_pca_$i/groups.h5" "$OUT/grp_peerlab.$i"
         "${mpirun[@]}" "${G[@]}" --set groups.method=spectral --set groups.gamma=0.05 \
-            --set groups.feedback_file="$OUT/fb_5000.h5" --set run.out_dir="$OUT/grp_spec.$i.d" \
+            --set groups.feedback_file="$OUT/fb_5000.h5" --set run.out_dir="$OUT/grpdir_spec_$i" \
             >"$OUT/grp_spec.$i.log" 2>&1 || { echo "# FAILED: pgrpo groups spectral (see $OUT/grp_spec.$i.log)"; return 1; }
         OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 "$PY" tests/bench/groups_peer.py "$OUT/fb_5000.h5" --k 6 --r 16 \
             --n-init 4 --threads 2 --spectral --gamma 0.05 --labels-out "$OUT/grp_speclab.$i" >"$OUT/grp_specpeer.$i.json" 2>"$OUT/grp_specpeer.$i.err"
         peer_kv "$OUT/grp_specpeer.$i"
-        groups_kv "$OUT/grp_spec.$i" "$OUT/grp_spec.$i.d/groups.h5" "$OUT/grp_speclab.$i"
+        groups_kv "$OUT/grp_spec.$i" "$OUT/grpdir_spec_$i/groups.h5" "$OUT/grp_speclab.$i"
     done
     echo "-- PCA path: 50k users x 256 probes, K = 6, 16 components, n_init 4 (seconds; ratio = peer / pgrpo)"
     C_PREFIX="$OUT/grp_pca" P_PREFIX="$OUT/grp_peer" C_NAME=pgrpo P_NAME=sklearn bench_table \
-        "impute+standardise|stats_s|impute_scale||time" "pca|pca_s|pca||time" "kmeans (+criteria)|kmeans_s|kmeans||time" \
-        "total (no file read)|total_s|total|2|time" "file read|load_s|read||time" "ARI vs truth|ari|ari|" \
-        "ARI pgrpo vs sklearn labels|ari_vs_peer||" "peak RSS MiB|rss_mib|peak_rss_mib||time"
+        "impute+standardise|stats_s|seconds_impute_scale||time" "pca|pca_s|seconds_pca||time" \
+        "kmeans (+criteria)|kmeans_s|seconds_kmeans||time" "total (no file read)|total_s|seconds_total|2|time" \
+        "file read|load_s|seconds_read||time" "ARI vs truth|ari|ari_truth|" "ARI pgrpo vs sklearn labels|ari_vs_peer||" \
+        "peak RSS MiB (largest rank)|rss_mib|peak_rss_mib||time"
     echo "-- spectral path: 5k users, K = 6, gamma 0.05 on 16 components"
     C_PREFIX="$OUT/grp_spec" P_PREFIX="$OUT/grp_specpeer" C_NAME=pgrpo P_NAME=sklearn bench_table \
-        "pca|pca_s|pca||time" "spectral+kmeans|spectral_s|spectral||time" "total (no file read)|total_s|total|2|time" \
-        "ARI vs truth|ari|ari|" "ARI pgrpo vs sklearn labels|ari_vs_peer||"
+        "pca|pca_s|seconds_pca||time" "spectral+kmeans|spectral_kmeans_s|seconds_spectral||time" \
+        "total (no file read)|total_s|seconds_total|2|time" "ARI vs truth|ari|ari_truth|" \
+        "ARI pgrpo vs sklearn labels|ari_vs_peer||" "peak RSS MiB (largest rank)|rss_mib|peak_rss_mib||time"
     echo "-- scale: the PCA path on 2 ranks, one run per size (memory: peak RSS of the largest rank vs its share of the float32 matrix + mask)"
     printf '%10s %10s %10s %10s %10s %12s %12s\n' users load_s stats_s pca_s kmeans_s rss_MiB share_MiB
     for n in $sizes; do
