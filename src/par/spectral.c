@@ -12,7 +12,8 @@
 //   Dense: L as a 2-D block-cyclic matrix on the pr × pc grid, each process computing its own entries, then
 //     pdsyevd (O(n^3 / P)): the reference, and the fallback when Krylov cannot finish.
 // Then the sign rule on the full n × m vectors (small), and each rank keeps its rows.
-// L_ij = a_ij * (s_i * s_j), s = D^{-1/2}: one expression in both paths (sp_entry), so the two hold the same bits
+// L_ij = a_ij * (s_i * s_j), s = D^{-1/2}: one expression in every path (sp_affinity, then that product), so they
+// hold the same bits
 // and L is exactly symmetric (|y_i - y_j|^2 and s_i * s_j are symmetric in i, j bit for bit).
 #include "spectral.h"
 #include "comm.h"
@@ -54,7 +55,7 @@ void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const i
 #define SP_OVERSAMPLE 8      // Krylov block = m + this: convergence rate set by lambda_{m+9}, not lambda_{m+1}
 #define SP_BLOCKS 6          // Krylov basis = SP_BLOCKS blocks between restarts
 #define SP_PLAIN_CYCLES 12   // restarts of plain Krylov at most before shift-invert (see kr_switch)
-#define SP_MAX_CYCLES 30     // restarts of shift-invert Krylov before the dense fallback
+#define SP_MAX_CYCLES 30     // shift-invert steps (each with its Rayleigh–Ritz) before the dense fallback
 #define SP_SI_CYCLE_N 1500.0 // n at which the Cholesky costs one plain cycle (see kr_switch)
 #define SP_SHIFT 1e-4        // shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}: positive definite (L <= 1)
 #define SP_TOL 1e-11         // residual |L u - theta u| (|L| <= 1) for each of the top m Ritz pairs
@@ -524,7 +525,7 @@ static int kr_switch(const Kry *k, int cycles, double prev)
     return need > factor;
 }
 
-// The block Krylov iteration (flow at the top of the file): plain Krylov on L for SP_PLAIN_CYCLES restarts, then
+// The block Krylov iteration (flow at the top of the file): plain Krylov on L until kr_switch says so, then
 // Krylov on the shift-invert operator ((1 + SP_SHIFT) I - L)^{-1}, whose top eigenvalues 1 / (1 + SP_SHIFT - lambda)
 // stand far apart even when L's crowd near 1 (manifold-like groups: rings, moons). The Rayleigh–Ritz step always
 // uses L itself (W = L Q), so the solves' accuracy only sets the speed. Returns 0 with theta[0:m] and Q[:, 0:m]
