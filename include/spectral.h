@@ -22,7 +22,8 @@
 // pay off (eigenvalues crowded near 1, as for rings or moons; predicted from two restarts, at most 60 block
 // steps) it switches to the shift-invert operator ((1 + 1e-4) I - L)^{-1} (Cholesky of the 2-D block-cyclic
 // matrix on the pr × pc grid, pdpotrf/pdpotrs: n^3 / (3P) flops once, then O(n^2 b / P) a step), and falls back
-// to DENSE when n is too small for its basis (n < 12 (m + 8)) or it has not converged after 30 more restarts.
+// to DENSE when n is too small for its basis (n < 12 (m + 8)) or it has not converged after 30 more steps
+// (shift-invert does a Rayleigh–Ritz step after every block solve; it typically needs 2 to 6).
 // SHIFT_INVERT: the same Krylov with the shift-invert operator from the start.
 // DENSE: L as a 2-D block-cyclic matrix on the pr × pc BLACS grid, pdsyevd (all eigenpairs, the top m kept;
 // this ScaLAPACK's pdsyevr gave wrong vectors with info = 0 on some grids). O(n^3 / P): the reference.
