@@ -24,6 +24,7 @@ typedef enum { GROUPS_TRUTH = 0, GROUPS_RANDOM = 1, GROUPS_FILE = 2, GROUPS_DISC
 typedef enum { FEEDBACK_FROM_TASK = 0, FEEDBACK_FROM_FILE = 1 } FeedbackSource;  // groups.feedback
 typedef enum { DISCOVER_PCA = 0, DISCOVER_SPECTRAL = 1 } DiscoverMethod;        // groups.method
 typedef enum { KCRIT_SILHOUETTE = 0, KCRIT_BIC = 1, KCRIT_EIGENGAP = 2 } KCriterion; // groups.criterion
+typedef enum { SOLVER_KRYLOV = 0, SOLVER_DENSE = 1, SOLVER_SHIFT_INVERT = 2 } SpectralSolver; // = spectral.h's
 
 typedef struct {
     uint64_t seed;          // run.seed
@@ -78,6 +79,7 @@ typedef struct {
     int dims, k, k_max;            // groups.dims, groups.k (0 = choose), groups.k_max
     int whiten;                    // groups.whiten
     KCriterion criterion;          // groups.criterion
+    SpectralSolver solver;         // groups.spectral_solver
     int n_init, max_iter, sample, block;
     double tol, gamma;
     const char *out;               // groups.out ("" = <run.out_dir>/groups.h5)

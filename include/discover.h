@@ -31,6 +31,7 @@ typedef struct {
     double tol;               // Lloyd tolerance (scaled by the mean column variance, as scikit-learn)
     int sample;               // rows for the silhouette (a seeded sample; all rows when n <= sample)
     double gamma;             // spectral RBF width (<= 0: automatic, see spectral.h)
+    SpectralSolver solver;    // spectral eigensolver (SPECTRAL_SOLVER_* values)
     int block;                // ScaLAPACK block size
     uint64_t seed;            // run.seed: k-means draws and the silhouette sample derive from it
 } DiscoverParams;

@@ -93,6 +93,8 @@ static const KeySpec SCHEMA[] = {
     {"groups.tol", T_FLOAT, "1e-4", 0, 1, 0, "Lloyd stops when the centres move less than tol x the mean column variance"},
     {"groups.sample", T_INT, "2000", 10, 1e6, 0, "rows the silhouette criterion is computed on (a seeded sample)"},
     {"groups.gamma", T_FLOAT, "0", 0, BIG, 0, "RBF affinity exp(-gamma |y_i - y_j|^2) of groups.method = spectral (0 = automatic)"},
+    {"groups.spectral_solver", T_ENUM, "krylov", 0, 0, "krylov|shift_invert|dense",
+     "eigensolver of groups.method = spectral: block Krylov (shift-invert when slow), shift-invert, or pdsyevd"},
     {"groups.block", T_INT, "64", 1, 4096, 0, "ScaLAPACK block size of the distributed matrices"},
     {"groups.out", T_STR, "", 0, 0, 0, "groups file written by discovery (empty = <run.out_dir>/groups.h5)"},
     {"pgrpo.history", T_ENUM, "cumulative", 0, 0, "cumulative|ema|window", "per-group reward history"},

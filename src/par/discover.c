@@ -8,6 +8,9 @@
 #include "pca.h"
 #include "rng.h"
 #include "spectral.h"
+
+_Static_assert((int)SOLVER_KRYLOV == (int)SPECTRAL_SOLVER_KRYLOV && (int)SOLVER_DENSE == (int)SPECTRAL_SOLVER_DENSE &&
+               (int)SOLVER_SHIFT_INVERT == (int)SPECTRAL_SOLVER_SHIFT_INVERT, "groups.spectral_solver maps onto spectral.h");
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +109,8 @@ static int stage_spectral(Disc *s, char *err, size_t errlen) {
     if (res->n_eig > s->n) res->n_eig = (int)s->n;
     res->eig = alloc_doubles((size_t)res->n_eig);
     s->U = alloc_doubles((size_t)s->n_local * (size_t)res->n_eig);
-    int rc = spectral_embed(s->comm, s->Y, s->n_local, s->n, s->p->dims, s->p->gamma, res->n_eig, s->p->block, 0,
-                            res->eig, s->U, &res->gamma, err, errlen);
+    int rc = spectral_embed_solver(s->comm, s->Y, s->n_local, s->n, s->p->dims, s->p->gamma, res->n_eig, s->p->block,
+                                   0, (int)s->p->solver, res->eig, s->U, &res->gamma, err, errlen);
     return agree(s->comm, rc, err, errlen);
 }
 

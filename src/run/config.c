@@ -9,6 +9,7 @@ static const char *const GROUP_NAMES[] = {"truth", "random", "file", "discover"}
 static const char *const FEEDBACK_NAMES[] = {"task", "file"};
 static const char *const METHOD_NAMES[] = {"pca", "spectral"};
 static const char *const CRIT_NAMES[] = {"silhouette", "bic", "eigengap"};
+static const char *const SOLVER_NAMES[] = {"krylov", "dense", "shift_invert"};   // indexed like spectral.h
 static const char *const SCHED_NAMES[] = {"constant", "cosine"};
 
 static int lookup(const char *s, const char *const *names, int n) {
@@ -111,6 +112,7 @@ static int read_enums(const Deck *d, Config *c, char *err, size_t errlen) {
     ENUM("groups.feedback", lookup(deck_str(d, "groups.feedback"), FEEDBACK_NAMES, 2), c->groups.feedback);
     ENUM("groups.method", lookup(deck_str(d, "groups.method"), METHOD_NAMES, 2), c->groups.method);
     ENUM("groups.criterion", lookup(deck_str(d, "groups.criterion"), CRIT_NAMES, 3), c->groups.criterion);
+    ENUM("groups.spectral_solver", lookup(deck_str(d, "groups.spectral_solver"), SOLVER_NAMES, 3), c->groups.solver);
     ENUM("train.advantage", adv_kind_from_str(deck_str(d, "train.advantage")), c->adv.kind);
     ENUM("train.loss_agg", loss_agg_from_str(deck_str(d, "train.loss_agg")), c->loss.agg);
     ENUM("pgrpo.history", adv_hist_from_str(deck_str(d, "pgrpo.history")), c->adv.hist);

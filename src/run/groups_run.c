@@ -86,7 +86,7 @@ static DiscoverParams discover_params(const App *a) {
     const GroupsSection *g = &a->cfg.groups;
     return (DiscoverParams){.method = g->method, .dims = g->dims, .whiten = g->whiten, .k = g->k, .k_max = g->k_max,
                             .criterion = g->criterion, .n_init = g->n_init, .max_iter = g->max_iter, .tol = g->tol,
-                            .sample = g->sample, .gamma = g->gamma, .block = g->block, .seed = a->cfg.run.seed};
+                            .sample = g->sample, .gamma = g->gamma, .solver = g->solver, .block = g->block, .seed = a->cfg.run.seed};
 }
 
 // What rank 0 knows after the gather: labels and truth by user id, and the scores against the truth.

@@ -23,12 +23,19 @@ static const char *config_insane(const Config *c) {
     const TrainSection *t = &c->train;
     if (t->prompts < 1 || t->group_size < 1 || t->mu < 1 || t->micro_batch < 1 || t->minibatches < 1 ||
         !(t->temperature > 0) || !(t->top_p > 0 && t->top_p <= 1) || !isfinite(t->lr) || t->lr < 0 ||
-        (unsigned)t->groups > GROUPS_FILE || (t->groups == GROUPS_FILE && !*t->groups_file) ||
+        (unsigned)t->groups > GROUPS_DISCOVER || (t->groups == GROUPS_FILE && !*t->groups_file) ||
         (t->async && t->rollout_ranks < 1)) return "[train]";
     if (t->group_size < 2 && c->adv.kind != ADV_PGRPO) return "train.group_size";
     if (adv_config_check(&c->adv, NULL) || !(c->adv.eps >= 0) || !(c->adv.ema_decay > 0 && c->adv.ema_decay <= 1))
         return "[pgrpo]";
     if (loss_config_check(&c->loss, NULL)) return "loss";
+    const GroupsSection *g = &c->groups;
+    if ((unsigned)g->feedback > FEEDBACK_FROM_FILE || (g->feedback == FEEDBACK_FROM_FILE && !*g->feedback_file) ||
+        g->probes < 2 || !(g->observed > 0 && g->observed <= 1) || !(g->noise >= 0) || g->dims < 1 ||
+        (g->feedback == FEEDBACK_FROM_TASK && g->dims > g->probes) || g->k < 0 || g->k > 16 || g->k_max < 2 ||
+        g->k_max > 16 || (unsigned)g->method > DISCOVER_SPECTRAL || (unsigned)g->criterion > KCRIT_EIGENGAP ||
+        (unsigned)g->solver > SOLVER_SHIFT_INVERT || g->n_init < 1 || g->max_iter < 1 || !(g->tol >= 0) ||
+        g->sample < 10 || !(g->gamma >= 0) || g->block < 1) return "[groups]";
     if (c->checkpoint.keep_last < 1 || c->eval.prompts < 1 || c->eval.samples < 1) return "[checkpoint]/[eval]";
     return NULL;
 }
