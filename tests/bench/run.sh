@@ -191,7 +191,7 @@ section_groups() {
         [ -s "$OUT/fb_$n.h5" ] || "$PY" tests/bench/groups_data.py --n $n --d 256 --k 6 --observed 0.5 --noise 1.0 \
             --seed 11 --out "$OUT/fb_$n.h5" >/dev/null || { echo "# FAILED: groups_data.py --n $n"; return 1; }
     done
-    rm -f "$OUT"/grp_*
+    rm -rf "$OUT"/grp_* "$OUT"/grpdir_*
     local G=(bin/pgrpo groups "$deck" --quiet --set groups.k=6 --set groups.dims=16 --set groups.n_init=4)
     for ((i = 1; i <= RUNS; i++)); do   # interleaved, so load changes hit both sides alike
         "${mpirun[@]}" "${G[@]}" --set groups.feedback_file="$OUT/fb_50000.h5" --set run.out_dir="$OUT/grpdir_pca_$i" \
