@@ -64,6 +64,21 @@ rep=$(grep -m1 -E 'ERROR: AddressSanitizer|runtime error:' $D/sigterm.log)
 [ $rc -eq 75 ] && [ -z "$rep" ] && ok asan_sigterm_exits_75 || nok asan_sigterm_exits_75 "rc=$rc $rep"
 case_ sigterm_resume 0 amp 2 "$A" "${TR[@]}" --set run.out_dir=$R --set train.steps=4 --resume auto
 # eval, sample and inspect read the SFT base, so they do not depend on the train cases above.
+# Group discovery: the PCA and spectral paths on 2 ranks (ScaLAPACK, parallel HDF5 feedback.h5), a user's file,
+# discovery inside a training job, and a refused feedback file.
+GR=(groups inputs/groups_personas.deck --quiet --set task.n_users=300 --set groups.probes=64)
+case_ groups_pca_2ranks 0 amp 2 "$A" "${GR[@]}" --set run.out_dir=$D/g1 --set groups.k=0
+case_ groups_spectral_2ranks 0 amp 2 "$A" "${GR[@]}" --set run.out_dir=$D/g2 --set groups.method=spectral
+case_ groups_from_file 0 amp 2 "$A" "${GR[@]}" --set run.out_dir=$D/g3 --set groups.feedback=file \
+    --set groups.feedback_file=$D/g1/feedback.h5
+case_ train_discover 0 amp 2 "$A" "${TR[@]}" --set run.out_dir=$D/g4 --set train.steps=2 --set train.groups=discover \
+    --set groups.probes=32
+/usr/bin/python3 -c "
+import h5py, numpy as np
+with h5py.File('$D/gbad.h5', 'w') as f:
+    v = np.ones((20, 4), np.float32); v[:, 1] = np.arange(20); v[3, 2] = np.nan; f['feedback/value'] = v" 2>/dev/null
+case_ groups_bad_feedback 3 amp 2 "$A" "${GR[@]}" --set run.out_dir=$D/g5 --set groups.feedback=file \
+    --set groups.feedback_file=$D/gbad.h5 --set groups.dims=2
 case_ eval 0 "$A" eval $TINY --checkpoint $BASE --set run.out_dir=$D/ev --set eval.prompts=8 --quiet
 case_ sample 0 "$A" sample $TINY --checkpoint $BASE --set run.out_dir=$D/ev
 case_ inspect 0 "$A" inspect $BASE
