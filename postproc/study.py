@@ -1,0 +1,707 @@
+#!/usr/bin/python3
+"""study.py — collect a study's cells into study.h5, then write study.md and figures from study.h5 alone.
+
+usage: /usr/bin/python3 postproc/study.py CELLS_DIR [--out DIR]     collect + report (DIR default: CELLS_DIR/study)
+       /usr/bin/python3 postproc/study.py STUDY.h5 [--out DIR]      report only (DIR default: STUDY.h5's folder)
+
+A cell is a folder holding cell.json (jobs/study.sh, see PLAN: index id task estimator groups G lr seed split
+status ...) and, once done, metrics.h5, eval.h5, trajectories.h5 and maybe groups.h5. Every cell.json under
+CELLS_DIR (searched recursively, in sorted order) is one cell. study.h5 keeps per-cell scalars and per-step
+curves (no trajectories); study.md is a pure function of study.h5, so running this script on a committed
+study.h5 regenerates study.md byte for byte (no timestamps, fixed float formats, sorted keys).
+
+Method = (estimator, groups). Per task, method and G, the learning rate is chosen on the tune split by the mean
+final training reward (mean of reward/mean over the last 20% of steps, then over seeds); the eval split's cells
+at that rate give every reported number. Paired differences (method − GRPO on true groups) pair the cells of
+the same seed and SFT base; their 95% CIs are percentile bootstraps over the pairs with a fixed seed.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+
+SCHEMA = "pgrpo/study"
+REQUIRED = ("index", "id", "task", "estimator", "groups", "G", "lr", "seed", "split", "status")
+NUMERIC = {"index": int, "G": int, "lr": float, "seed": int}
+BASELINE = ("grpo", "truth")
+BOOT_SEED = 20240917
+BOOT_N = 10000
+MINORITY_SHARE = 0.10
+EVAL_COLUMNS = "prompts,reward_sampled,reward_greedy,oracle,normalized,length,distinct1,distinct2"
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def fail(msg, hint, code=3):
+    """One line naming the file and what to do; exit 2 (usage: no cells) or 3 (a bad or corrupt input file)."""
+    print(f"study.py: error: {msg} (HINT: {hint})", file=sys.stderr)
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collection: cell folders -> study.h5
+# ---------------------------------------------------------------------------------------------------------------
+def read_cell_json(path):
+    try:
+        with open(path) as f:
+            c = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{path}: cannot read cell.json: {e}", "rerun the cell with jobs/study.sh --cells, or remove the folder")
+    if not isinstance(c, dict):
+        fail(f"{path}: cell.json is not a JSON object", "rerun the cell with jobs/study.sh --cells")
+    for k in REQUIRED:
+        if k not in c:
+            fail(f"{path}: cell.json has no key '{k}'", "rerun the cell with jobs/study.sh --cells (keys: " +
+                 " ".join(REQUIRED) + ")")
+    for k, typ in NUMERIC.items():
+        v = c[k]
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or (typ is int and float(v) != int(v)):
+            fail(f"{path}: cell.json key '{k}' = {v!r} is not a finite {typ.__name__}", "rerun the cell")
+        c[k] = typ(v)
+    for k in ("id", "task", "estimator", "groups", "split", "status"):
+        if not isinstance(c[k], str) or not c[k] or "/" in c[k]:
+            fail(f"{path}: cell.json key '{k}' = {c[k]!r} is not a non-empty name", "rerun the cell")
+    return c
+
+
+def series(f, name):
+    g = f.get("observables/" + name)
+    if g is None:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.asarray(g["step"][...], np.int64), np.asarray(g["value"][...], np.float64)
+
+
+def read_metrics(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        step, reward = series(f, "reward/mean")
+        out["step"], out["reward"] = step, reward
+        for key, name in (("worst", "reward/worst_group_mean"), ("kl", "kl")):
+            s, v = series(f, name)   # aligned with reward's steps; NaN where the series has no value
+            col = np.full(len(step), np.nan)
+            pos = {int(x): i for i, x in enumerate(step)}
+            for x, y in zip(s, v):
+                if int(x) in pos:
+                    col[pos[int(x)]] = y
+            out[key] = col
+        names = []
+        obs = f.get("observables/reward/group")
+        for g in sorted(obs.keys(), key=int) if obs is not None else []:
+            d = obs[g]["mean"]["value"].attrs.get("description", b"")
+            names.append((int(g), d.decode() if isinstance(d, bytes) else str(d)))
+        out["group_names"] = names
+    return out
+
+
+def read_eval(path):
+    with h5py.File(path, "r") as f:
+        pg = np.asarray(f["per_group"][...], np.float64)
+        cols = f["per_group"].attrs.get("columns", b"")
+        cols = cols.decode() if isinstance(cols, bytes) else str(cols)
+        if cols != EVAL_COLUMNS:
+            raise ValueError(f"per_group columns '{cols}', expected '{EVAL_COLUMNS}'")
+        return pg, float(f["heldout_nll"][()]), float(f["heldout_nll_base"][()])
+
+
+def read_traj(path):
+    """Per group used for advantages: prompts, share of prompts whose G rewards all tie, mean |A|; users."""
+    with h5py.File(path, "r") as f:
+        r = np.asarray(f["reward"][...], np.float64)       # (S,P,G)
+        a = np.asarray(f["advantage"][...], np.float64)    # (S,P,G)
+        grp = np.asarray(f["group"][...], np.int64)        # (S,P)
+        user = np.asarray(f["user"][...], np.int64)        # (S,P)
+    tied = (r.max(axis=2) == r.min(axis=2)).ravel()
+    absa = np.abs(a).mean(axis=2).ravel()
+    g = grp.ravel()
+    ng = int(g.max()) + 1 if g.size else 0
+    n = np.bincount(g, minlength=ng).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tf = np.bincount(g, weights=tied.astype(np.float64), minlength=ng) / n
+        ma = np.bincount(g, weights=absa, minlength=ng) / n
+    return {"prompts": n, "tied_frac": tf, "mean_abs_adv": ma, "user": user.ravel(), "group": g,
+            "tied_all": float(tied.mean()) if tied.size else float("nan")}
+
+
+def ari(a, b):
+    """Adjusted Rand index of two labelings (as scikit-learn computes it)."""
+    n = len(a)
+    if n < 2:
+        return float("nan")
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    t = np.zeros((ia.max() + 1, ib.max() + 1), np.int64)
+    np.add.at(t, (ia, ib), 1)
+    comb = lambda x: (x * (x - 1) // 2).sum()
+    sij, sa, sb, tot = comb(t), comb(t.sum(1)), comb(t.sum(0)), n * (n - 1) // 2
+    exp = sa * sb / tot
+    den = 0.5 * (sa + sb) - exp
+    return 1.0 if den == 0 else float((sij - exp) / den)
+
+
+def user_groups(tr):
+    """user -> group map from a trajectories summary (each user's group is fixed within a run)."""
+    u, idx = np.unique(tr["user"], return_index=True)
+    return dict(zip(u.tolist(), tr["group"][idx].tolist()))
+
+
+def collect_cell(d, c):
+    """Reads what a cell folder holds; a problem string instead of an exception for a missing/corrupt file."""
+    cell = {"json": c, "problem": "", "ari": float("nan"), "ari_source": ""}
+    if c["status"] != "done":
+        cell["problem"] = f"status {c['status']}"
+        return cell
+    try:
+        cell["metrics"] = read_metrics(os.path.join(d, "metrics.h5"))
+        cell["eval"] = read_eval(os.path.join(d, "eval.h5"))
+    except (OSError, KeyError, ValueError) as e:
+        cell["problem"] = f"status done but unreadable output: {e}"
+        return cell
+    tp = os.path.join(d, "trajectories.h5")
+    if os.path.exists(tp):
+        try:
+            cell["traj"] = read_traj(tp)
+        except (OSError, KeyError, ValueError) as e:
+            cell["problem"] = f"trajectories.h5 unreadable: {e}"
+            return cell
+    gp = os.path.join(d, "groups.h5")
+    if os.path.exists(gp):
+        try:
+            with h5py.File(gp, "r") as f:
+                if "eval/ari" in f:
+                    cell["ari"], cell["ari_source"] = float(f["eval/ari"][()]), "groups.h5"
+        except OSError:
+            pass
+    return cell
+
+
+def find_cells(root):
+    found = []
+    for dp, dn, fn in os.walk(root):
+        dn.sort()
+        if "cell.json" in fn:
+            found.append(dp)
+    return sorted(found)
+
+
+def collect(root):
+    dirs = find_cells(root)
+    if not dirs:
+        fail(f"{root}: no cell.json found in any folder below", "give the study's out folder (runs/study) or "
+             "its cells/ folder, after jobs/study.sh", 2)
+    cells, seen = {}, {}
+    for d in dirs:
+        c = read_cell_json(os.path.join(d, "cell.json"))
+        if c["id"] in seen:
+            fail(f"{os.path.join(d, 'cell.json')}: id '{c['id']}' also in {seen[c['id']]}", "one folder per cell")
+        seen[c["id"]] = os.path.join(d, "cell.json")
+        cells[c["id"]] = collect_cell(d, c)
+    # ARI of the groups each cell used, where no groups.h5 says it: against the true groups that truth-group
+    # cells of the same task record in their trajectories (the task's users do not depend on run.seed).
+    truth = {}
+    for cid in sorted(cells):
+        cl = cells[cid]
+        if "traj" in cl and cl["json"]["groups"] == "truth":
+            truth.setdefault(cl["json"]["task"], {}).update(user_groups(cl["traj"]))
+    for cid in sorted(cells):
+        cl = cells[cid]
+        tm = truth.get(cl["json"]["task"])
+        if cl["ari_source"] or "traj" not in cl or not tm:
+            continue
+        mine = user_groups(cl["traj"])
+        us = sorted(u for u in mine if u in tm)
+        if len(us) >= 2:
+            cl["ari"] = ari(np.array([mine[u] for u in us]), np.array([tm[u] for u in us]))
+            cl["ari_source"] = f"trajectories ({len(us)} users)"
+    return cells
+
+
+def write_study_h5(cells, path):
+    tmp = path + ".tmp"
+    with h5py.File(tmp, "w", track_order=False) as f:
+        f.attrs["schema"] = SCHEMA
+        f.attrs["schema_version"] = np.int64(1)
+        f.attrs["creator"] = "pgrpo postproc/study.py"
+        root = f.create_group("cells")
+        for cid in sorted(cells):
+            cl = cells[cid]
+            g = root.create_group(cid)
+            g.attrs["cell_json"] = json.dumps(cl["json"], sort_keys=True)
+            g.attrs["problem"] = cl["problem"]
+            g.attrs["ari"] = np.float64(cl["ari"])
+            g.attrs["ari_source"] = cl["ari_source"]
+            if "metrics" in cl:
+                m = cl["metrics"]
+                g["curve/step"] = m["step"]
+                for k in ("reward", "worst", "kl"):
+                    g["curve/" + k] = m[k]
+                g.attrs["group_names"] = json.dumps(m["group_names"])
+            if "eval" in cl:
+                pg, nll, nllb = cl["eval"]
+                g["eval/per_group"] = pg
+                g["eval/per_group"].attrs["columns"] = EVAL_COLUMNS
+                g["eval/heldout_nll"] = np.float64(nll)
+                g["eval/heldout_nll_base"] = np.float64(nllb)
+            if "traj" in cl:
+                for k in ("prompts", "tied_frac", "mean_abs_adv"):
+                    g["traj/" + k] = cl["traj"][k]
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# study.h5 -> per-cell records
+# ---------------------------------------------------------------------------------------------------------------
+def load_study(path):
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        fail(f"{path}: cannot open as HDF5: {e}", "give a study.h5 written by postproc/study.py, or a cells folder", 3)
+    with f:
+        sch = f.attrs.get("schema", b"")
+        sch = sch.decode() if isinstance(sch, bytes) else str(sch)
+        if sch != SCHEMA or "cells" not in f:
+            fail(f"{path}: not a study file (schema '{sch}')", "give a study.h5 written by postproc/study.py", 3)
+        cells = []
+        for cid in sorted(f["cells"].keys()):
+            g = f["cells"][cid]
+            a = lambda k, d="": (lambda v: v.decode() if isinstance(v, bytes) else v)(g.attrs.get(k, d))
+            try:
+                c = json.loads(a("cell_json"))
+            except ValueError:
+                fail(f"{path}: /cells/{cid} has no valid cell_json attribute", "regenerate study.h5", 3)
+            for k in REQUIRED:
+                if k not in c:
+                    fail(f"{path}: /cells/{cid} cell_json has no key '{k}'", "regenerate study.h5", 3)
+            r = dict(c)
+            r["problem"], r["ari"], r["ari_source"] = a("problem"), float(a("ari", np.nan)), a("ari_source")
+            r["group_names"] = dict((int(k), v) for k, v in json.loads(a("group_names", "[]")))
+            if "curve" in g:
+                r["curve"] = {k: np.asarray(g["curve"][k][...]) for k in g["curve"]}
+            if "eval" in g:
+                r["per_group"] = np.asarray(g["eval/per_group"][...], np.float64)
+                r["nll"] = float(g["eval/heldout_nll"][()])
+                r["nll_base"] = float(g["eval/heldout_nll_base"][()])
+            if "traj" in g:
+                r["traj"] = {k: np.asarray(g["traj"][k][...], np.float64) for k in g["traj"]}
+            r["ok"] = not r["problem"] and "curve" in r and "per_group" in r
+            cells.append(r)
+    return cells
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------------------------------
+def last20(v):
+    v = np.asarray(v, np.float64)
+    v = v[np.isfinite(v)]
+    return float(v[-max(1, len(v) // 5):].mean()) if len(v) else float("nan")
+
+
+def mean_ci(x):
+    """Mean and the half-width of its 95% t interval over seeds (NaN half-width with fewer than 2)."""
+    x = np.asarray([v for v in x if np.isfinite(v)], np.float64)
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    if len(x) < 2:
+        return float(x.mean()), float("nan")
+    t = T975[len(x) - 2] if len(x) - 1 <= len(T975) else 1.96
+    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def paired_ci(d):
+    """Mean of paired differences and its 95% percentile bootstrap CI (BOOT_N resamples of the pairs, BOOT_SEED)."""
+    d = np.asarray(d, np.float64)
+    if len(d) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(BOOT_SEED)
+    means = d[rng.integers(0, len(d), size=(BOOT_N, len(d)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(d.mean()), float(lo), float(hi)
+
+
+def fmt(x, spec="+.3f"):
+    return "n/a" if x is None or not np.isfinite(x) else format(x, spec)
+
+
+def fmt_ci(m, h):
+    return "n/a" if not np.isfinite(m) else (f"{m:+.3f}" if not np.isfinite(h) else f"{m:+.3f} ± {h:.3f}")
+
+
+def fmt_lr(x):
+    return format(x, "g")
+
+
+def method_name(est, grp):
+    return f"{est}/{grp}"
+
+
+def minority_groups(cells, task):
+    """Groups with under 10% of the held-out prompts of the task (the users' shares, as eval samples them)."""
+    tot = None
+    for c in cells:
+        if c["ok"] and c["task"] == task:
+            p = c["per_group"][:-1, 0]
+            tot = p.copy() if tot is None else tot + p if len(p) == len(tot) else tot
+    if tot is None or tot.sum() <= 0:
+        return [], np.zeros(0)
+    share = tot / tot.sum()
+    return [g for g in range(len(share)) if share[g] < MINORITY_SHARE], share
+
+
+def cell_outcomes(c, minority):
+    pg = c["per_group"]
+    rs = pg[:, 1]
+    out = {"overall": rs[-1], "worst": float(rs[:-1].min()) if len(rs) > 1 else float("nan")}
+    if minority:
+        w = pg[minority, 0]
+        out["minority"] = float((rs[minority] * w).sum() / w.sum()) if w.sum() > 0 else float("nan")
+    else:
+        out["minority"] = float("nan")
+    out["norm"] = pg[-1, 4]
+    out["nll"], out["nll_base"] = c["nll"], c["nll_base"]
+    out["kl"] = last20(c["curve"].get("kl", []))
+    out["final_train"] = last20(c["curve"]["reward"])
+    out["ari"] = c["ari"]
+    return out
+
+
+def steps_to(c, frac):
+    """First step where the training reward, normalised as eval normalises it with the cell's held-out oracle,
+    (trailing mean over 10% of the steps; (R + 1) / (oracle + 1)) reaches frac; NaN if never."""
+    cur = c["curve"]
+    s, r = cur["step"], np.asarray(cur["reward"], np.float64)
+    if len(r) == 0:
+        return float("nan")
+    oracle = c["per_group"][-1, 3]
+    k = max(1, len(r) // 10)
+    cs = np.cumsum(np.insert(r, 0, 0.0))
+    tm = np.array([(cs[i + 1] - cs[max(0, i + 1 - k)]) / (i + 1 - max(0, i + 1 - k)) for i in range(len(r))])
+    norm = (tm + 1.0) / max(oracle + 1.0, 1e-9)
+    hit = np.nonzero(norm >= frac)[0]
+    return float(s[hit[0]]) if len(hit) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Analysis: chosen learning rates, then the eval split's tables
+# ---------------------------------------------------------------------------------------------------------------
+def choose_lrs(cells, notes):
+    """{(task, est, groups, G): (lr, basis)}: the tune split's best lr by mean final training reward."""
+    keys = sorted({(c["task"], c["estimator"], c["groups"], c["G"]) for c in cells})
+    chosen = {}
+    for k in keys:
+        def score(split):
+            per = {}
+            for c in cells:
+                if c["ok"] and (c["task"], c["estimator"], c["groups"], c["G"]) == k and c["split"] == split:
+                    per.setdefault(c["lr"], []).append(last20(c["curve"]["reward"]))
+            return {lr: (float(np.mean(v)), len(v)) for lr, v in per.items()}
+        tune = score("tune")
+        label = f"{k[0]} {method_name(k[1], k[2])} G={k[3]}"
+        if tune:
+            best = max(sorted(tune), key=lambda lr: tune[lr][0])   # ties: the smaller lr (sorted, first max)
+            chosen[k] = (best, "tune", tune)
+            continue
+        ev = score("eval")
+        if not ev:
+            continue
+        best = max(sorted(ev), key=lambda lr: ev[lr][0])
+        chosen[k] = (best, "eval", ev)
+        if len(ev) > 1:
+            notes.append(f"{label}: no tune-split cell; lr chosen on the eval split itself (optimistic).")
+        else:
+            notes.append(f"{label}: no tune-split cell; its only lr {fmt_lr(best)} is used.")
+    return chosen
+
+
+def eval_cells(cells, chosen, k):
+    if k not in chosen:
+        return []
+    lr = chosen[k][0]
+    return sorted((c for c in cells if c["ok"] and c["split"] == "eval" and c["lr"] == lr and
+                   (c["task"], c["estimator"], c["groups"], c["G"]) == k), key=lambda c: c["seed"])
+
+
+def group_label(names, g):
+    return f"{g}: {names[g]}" if g in names and names[g] else f"{g}"
+
+
+def task_group_names(cells, task):
+    for grp in ("truth", None):
+        for c in cells:
+            if c["task"] == task and c["group_names"] and (grp is None or c["groups"] == grp):
+                return c["group_names"]
+    return {}
+
+
+def section_grid(cells):
+    L = ["## Grid and compute", ""]
+    for k in ("task", "estimator", "groups", "G", "lr", "seed", "split"):
+        vals = sorted({c[k] for c in cells})
+        L.append(f"- {k}: " + " ".join(fmt_lr(v) if k == "lr" else str(v) for v in vals))
+    secs = [float(c["seconds"]) for c in cells if isinstance(c.get("seconds"), (int, float))]
+    done = sum(c["ok"] for c in cells)
+    L += [f"- cells: {len(cells)} ({done} done and readable, {len(cells) - done} not)",
+          f"- compute: {sum(secs):.0f} s of wall-clock time summed over cells (cell.json `seconds`)", ""]
+    return L
+
+
+def section_failed(cells):
+    bad = [c for c in cells if not c["ok"]]
+    L = ["## Failed or missing cells", ""]
+    if not bad:
+        return L + ["None: every cell finished and its outputs were read.", ""]
+    L += ["These cells are in no table below.", "", "| index | id | status | rc_train | rc_eval | problem |",
+          "|---|---|---|---|---|---|"]
+    for c in sorted(bad, key=lambda c: (c["index"], c["id"])):
+        prob = c["problem"] or "no metrics or eval in study.h5"
+        L.append(f"| {c['index']} | {c['id']} | {c['status']} | {c.get('rc_train', '')} | {c.get('rc_eval', '')} "
+                 f"| {prob.replace('|', '/')} |")
+    return L + [""]
+
+
+def section_lr(chosen):
+    L = ["## Learning rates", "",
+         "Each method's rate per task and G: the best mean final training reward (reward/mean averaged over the last "
+         "20% of steps, then over seeds) on the tune split; reported numbers below come from the eval split at that "
+         "rate.", "", "| task | method | G | split used | lr: mean final reward (seeds) | chosen lr |",
+         "|---|---|---|---|---|---|"]
+    for k in sorted(chosen):
+        lr, basis, sc = chosen[k]
+        s = ", ".join(f"{fmt_lr(x)}: {fmt(sc[x][0])} ({sc[x][1]})" for x in sorted(sc))
+        L.append(f"| {k[0]} | {method_name(k[1], k[2])} | {k[3]} | {basis} | {s} | {fmt_lr(lr)} |")
+    return L + [""]
+
+
+def tg_keys(cells):
+    return sorted({(c["task"], c["G"]) for c in cells})
+
+
+def methods_of(chosen, task, G):
+    return sorted((k[1], k[2]) for k in chosen if k[0] == task and k[3] == G)
+
+
+def section_heldout(cells, chosen, notes):
+    L = ["## Held-out reward (eval split, chosen lr)", "",
+         "Sampled reward on held-out users' prompts (`pgrpo eval`), mean ± 95% t half-width over seeds: overall, "
+         "the worst group, and the minority groups (under 10% of the held-out prompts; prompt-weighted).", ""]
+    for task, G in tg_keys(cells):
+        ms = methods_of(chosen, task, G)
+        if not ms:
+            continue
+        mino, share = minority_groups(cells, task)
+        names = task_group_names(cells, task)
+        ml = ", ".join(f"{group_label(names, g)} ({share[g] * 100:.1f}%)" for g in mino) or "none"
+        L += [f"### {task}, G = {G}", "", f"Minority groups: {ml}.", "",
+              "| method | lr | seeds | overall | worst group | minority | normalised | held-out NLL (base) | KL to base |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        for est, grp in ms:
+            k = (task, est, grp, G)
+            cs = eval_cells(cells, chosen, k)
+            if not cs:
+                L.append(f"| {method_name(est, grp)} | {fmt_lr(chosen[k][0])} | 0 | n/a | n/a | n/a | n/a | n/a | n/a |")
+                notes.append(f"{task} {method_name(est, grp)} G={G}: no eval-split cell at lr {fmt_lr(chosen[k][0])}.")
+                continue
+            o = [cell_outcomes(c, mino) for c in cs]
+            col = lambda key: fmt_ci(*mean_ci([x[key] for x in o]))
+            nll = f"{fmt_ci(*mean_ci([x['nll'] for x in o]))} ({fmt(np.mean([x['nll_base'] for x in o]), '.3f')})"
+            L.append(f"| {method_name(est, grp)} | {fmt_lr(chosen[k][0])} | {len(cs)} | {col('overall')} | "
+                     f"{col('worst')} | {col('minority')} | {col('norm')} | {nll} | {col('kl')} |")
+        L.append("")
+    return L
+
+
+def section_paired(cells, chosen, notes):
+    L = ["## Paired differences against GRPO (true groups)", "",
+         f"Method − grpo/truth on the eval split, each at its chosen lr, paired by seed and SFT base; mean and 95% "
+         f"percentile bootstrap CI over the pairs ({BOOT_N} resamples, seed {BOOT_SEED}). A CI that excludes 0 is a "
+         "difference at this number of seeds.", ""]
+    for task, G in tg_keys(cells):
+        ms = methods_of(chosen, task, G)
+        if not ms:
+            continue
+        L += [f"### {task}, G = {G}", ""]
+        base = {(c["seed"], c.get("sft_base", "")): c for c in eval_cells(cells, chosen, (task,) + BASELINE + (G,))}
+        if not base:
+            L += ["No grpo/truth cell on the eval split: no paired comparison.", ""]
+            notes.append(f"{task} G={G}: no grpo/truth baseline on the eval split; paired differences skipped.")
+            continue
+        mino, _ = minority_groups(cells, task)
+        L += ["| method | pairs | Δ overall [95% CI] | Δ worst group [95% CI] | Δ minority [95% CI] |",
+              "|---|---|---|---|---|"]
+        for est, grp in ms:
+            if (est, grp) == BASELINE:
+                continue
+            cs = eval_cells(cells, chosen, (task, est, grp, G))
+            pairs = [(cell_outcomes(c, mino), cell_outcomes(base[(c["seed"], c.get("sft_base", ""))], mino))
+                     for c in cs if (c["seed"], c.get("sft_base", "")) in base]
+            row = [method_name(est, grp), str(len(pairs))]
+            for key in ("overall", "worst", "minority"):
+                d = [a[key] - b[key] for a, b in pairs if np.isfinite(a[key] - b[key])]
+                m, lo, hi = paired_ci(d)
+                row.append("n/a" if not np.isfinite(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
+    return L
+
+
+def section_speed(cells, chosen):
+    L = ["## Convergence speed", "",
+         "Steps until the training reward reaches 50% / 80% of the oracle-normalised reward. Training metrics carry "
+         "no oracle, so the proxy is the trailing mean (10% of the steps) of reward/mean normalised as `pgrpo eval` "
+         "normalises (R + 1) / (oracle + 1), with the cell's held-out oracle reward (the same prompt distribution). "
+         "Mean over the seeds that reach it (reached / seeds).", "",
+         "| task | G | method | normalised at step 0 | steps to 50% | steps to 80% |", "|---|---|---|---|---|---|"]
+    for task, G in tg_keys(cells):
+        for est, grp in methods_of(chosen, task, G):
+            cs = eval_cells(cells, chosen, (task, est, grp, G))
+            if not cs:
+                continue
+            n0 = [(c["curve"]["reward"][0] + 1) / max(c["per_group"][-1, 3] + 1, 1e-9) for c in cs
+                  if len(c["curve"]["reward"])]
+            row = [task, str(G), method_name(est, grp), fmt(np.mean(n0) if n0 else float("nan"), ".3f")]
+            for frac in (0.5, 0.8):
+                s = [steps_to(c, frac) for c in cs]
+                hit = [x for x in s if np.isfinite(x)]
+                row.append(f"{np.mean(hit):.1f} ({len(hit)}/{len(s)})" if hit else f"not reached (0/{len(s)})")
+            L.append("| " + " | ".join(row) + " |")
+    return L + [""]
+
+
+def section_groups(cells, chosen):
+    L = ["## Ties and advantage scale per group", "",
+         "From trajectories.h5 over all training steps, per group used for the advantages (the true group for */truth "
+         "methods): the share of prompts whose G rewards all tie (zero GRPO signal), and the mean |A| over completions. "
+         "Mean over seeds; `tied / |A|`.", ""]
+    for task, G in tg_keys(cells):
+        ms = [m for m in methods_of(chosen, task, G) if any("traj" in c for c in eval_cells(cells, chosen, (task,) + m + (G,)))]
+        if not ms:
+            continue
+        per = {}
+        for m in ms:
+            ts = [c["traj"] for c in eval_cells(cells, chosen, (task,) + m + (G,)) if "traj" in c]
+            ng = max(len(t["prompts"]) for t in ts)
+            pad = lambda v: np.concatenate([v, np.full(ng - len(v), np.nan)])
+            per[m] = (np.nanmean([pad(t["tied_frac"]) for t in ts], axis=0),
+                      np.nanmean([pad(t["mean_abs_adv"]) for t in ts], axis=0))
+        ng = max(len(v[0]) for v in per.values())
+        L += [f"### {task}, G = {G}", "", "| group | " + " | ".join(method_name(*m) for m in ms) + " |",
+              "|---|" + "---|" * len(ms)]
+        for g in range(ng):
+            cellsx = []
+            for m in ms:
+                tf, ma = per[m]
+                cellsx.append(f"{fmt(tf[g], '.3f')} / {fmt(ma[g], '.3f')}" if g < len(tf) else "n/a")
+            L.append(f"| {g} | " + " | ".join(cellsx) + " |")
+        L.append("")
+    return L
+
+
+def section_ari(cells, chosen):
+    L = ["## Groups used: ARI against the true groups", "",
+         "From the cell's groups.h5 (`/eval/ari`, train.groups = discover) where present, else from the users' groups "
+         "in trajectories.h5 against a truth-group cell of the same task. Mean over seeds (seeds with a value / seeds).",
+         "", "| task | G | method | ARI | source |", "|---|---|---|---|---|"]
+    for task, G in tg_keys(cells):
+        for est, grp in methods_of(chosen, task, G):
+            cs = eval_cells(cells, chosen, (task, est, grp, G))
+            if not cs:
+                continue
+            v = [c["ari"] for c in cs if np.isfinite(c["ari"])]
+            src = sorted({c["ari_source"].split(" ")[0] for c in cs if c["ari_source"]})
+            L.append(f"| {task} | {G} | {method_name(est, grp)} | "
+                     f"{fmt(np.mean(v), '.3f') if v else 'n/a'} ({len(v)}/{len(cs)}) | {', '.join(src) or 'n/a'} |")
+    return L + [""]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------------------------
+def figure_curves(cells, chosen, task, G, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    drawn = 0
+    for m in methods_of(chosen, task, G):
+        cs = [c for c in eval_cells(cells, chosen, (task,) + m + (G,)) if len(c["curve"]["reward"])]
+        if not cs:
+            continue
+        n = min(len(c["curve"]["reward"]) for c in cs)
+        s = cs[0]["curve"]["step"][:n]
+        y = np.array([c["curve"]["reward"][:n] for c in cs])
+        mu = y.mean(axis=0)
+        h = np.array([mean_ci(y[:, i])[1] for i in range(n)]) if len(cs) > 1 else np.zeros(n)
+        line, = ax.plot(s, mu, label=f"{method_name(*m)} lr {fmt_lr(chosen[(task,) + m + (G,)][0])} ({len(cs)} seeds)")
+        ax.fill_between(s, mu - h, mu + h, color=line.get_color(), alpha=0.2, linewidth=0)
+        drawn += 1
+    ax.set_title(f"{task}, G = {G}: training reward, mean and 95% band over seeds", fontsize=9)
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward/mean")
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return drawn
+
+
+def report(study_h5, out):
+    cells = load_study(study_h5)
+    notes = []
+    chosen = choose_lrs(cells, notes)
+    L = ["# P-GRPO study", "", f"Generated by `postproc/study.py` from study.h5 ({len(cells)} cells). "
+         "Method = estimator/groups; every comparison is on the eval split at each method's chosen learning rate.", ""]
+    L += section_grid(cells) + section_failed(cells) + section_lr(chosen)
+    L += section_heldout(cells, chosen, notes) + section_paired(cells, chosen, notes)
+    L += section_speed(cells, chosen) + section_groups(cells, chosen) + section_ari(cells, chosen)
+    L += ["## Reward curves", ""]
+    figs = []
+    for task, G in tg_keys(cells):
+        name = f"curves_{task}_G{G}.png"
+        if figure_curves(cells, chosen, task, G, os.path.join(out, name)):
+            L += [f"![{task} G={G}]({name})", ""]
+            figs.append(name)
+    if not figs:
+        L += ["No curves: no finished eval-split cell.", ""]
+    splits = {c["split"] for c in cells}
+    if "tune" not in splits:
+        notes.append("no tune split in the study: learning rates were not tuned on separate seeds.")
+    if "eval" not in splits:
+        notes.append("no eval split in the study: no held-out comparison.")
+    L += ["## Notes", ""] + ([f"- {n}" for n in sorted(set(notes))] or ["None."]) + [""]
+    md = os.path.join(out, "study.md")
+    tmp = md + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(L))
+    os.replace(tmp, md)
+    return md, figs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("input", help="a folder of cells (searched for cell.json) or a study.h5")
+    ap.add_argument("--out", default=None, help="output folder (default: INPUT/study, or study.h5's folder)")
+    a = ap.parse_args()
+    if os.path.isdir(a.input):
+        out = a.out or os.path.join(a.input, "study")
+        cells = collect(a.input)
+        os.makedirs(out, exist_ok=True)
+        h5 = os.path.join(out, "study.h5")
+        write_study_h5(cells, h5)
+    elif os.path.isfile(a.input):
+        h5 = a.input
+        out = a.out or os.path.dirname(os.path.abspath(h5))
+        os.makedirs(out, exist_ok=True)
+    else:
+        fail(f"{a.input}: no such file or folder", "give the study's cells folder or a study.h5", 2)
+    md, figs = report(h5, out)
+    print(f"study.py: wrote {md}" + (f", {len(figs)} figures" if figs else "") + f" (from {h5})")
+
+
+if __name__ == "__main__":
+    main()
