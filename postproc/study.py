@@ -327,8 +327,8 @@ def fmt(x, spec="+.3f"):
     return "n/a" if x is None or not np.isfinite(x) else format(x, spec)
 
 
-def fmt_ci(m, h):
-    return "n/a" if not np.isfinite(m) else (f"{m:+.3f}" if not np.isfinite(h) else f"{m:+.3f} ± {h:.3f}")
+def fmt_ci(m, h, spec="+.3f"):
+    return "n/a" if not np.isfinite(m) else (format(m, spec) if not np.isfinite(h) else f"{m:{spec}} ± {h:.3f}")
 
 
 def fmt_lr(x):
@@ -340,7 +340,8 @@ def method_name(est, grp):
 
 
 def minority_groups(cells, task):
-    """Groups with under 10% of the held-out prompts of the task (the users' shares, as eval samples them)."""
+    """Groups with under 10% (and some) of the held-out prompts of the task's eval cells (prompts follow users'
+    shares); the shares pool every finished cell, so every method is judged on the same groups."""
     tot = None
     for c in cells:
         if c["ok"] and c["task"] == task:
@@ -349,13 +350,14 @@ def minority_groups(cells, task):
     if tot is None or tot.sum() <= 0:
         return [], np.zeros(0)
     share = tot / tot.sum()
-    return [g for g in range(len(share)) if share[g] < MINORITY_SHARE], share
+    return [g for g in range(len(share)) if 0 < share[g] < MINORITY_SHARE], share
 
 
 def cell_outcomes(c, minority):
     pg = c["per_group"]
     rs = pg[:, 1]
-    out = {"overall": rs[-1], "worst": float(rs[:-1].min()) if len(rs) > 1 else float("nan")}
+    seen = pg[:-1, 0] > 0   # a group without held-out prompts has no reward (eval writes 0 for it)
+    out = {"overall": rs[-1], "worst": float(rs[:-1][seen].min()) if seen.any() else float("nan")}
     if minority:
         w = pg[minority, 0]
         out["minority"] = float((rs[minority] * w).sum() / w.sum()) if w.sum() > 0 else float("nan")
@@ -388,6 +390,10 @@ def steps_to(c, frac):
 # ---------------------------------------------------------------------------------------------------------------
 # Analysis: chosen learning rates, then the eval split's tables
 # ---------------------------------------------------------------------------------------------------------------
+def finite_or_low(x):
+    return x if np.isfinite(x) else -np.inf
+
+
 def choose_lrs(cells, notes):
     """{(task, est, groups, G): (lr, basis)}: the tune split's best lr by mean final training reward."""
     keys = sorted({(c["task"], c["estimator"], c["groups"], c["G"]) for c in cells})
@@ -402,13 +408,13 @@ def choose_lrs(cells, notes):
         tune = score("tune")
         label = f"{k[0]} {method_name(k[1], k[2])} G={k[3]}"
         if tune:
-            best = max(sorted(tune), key=lambda lr: tune[lr][0])   # ties: the smaller lr (sorted, first max)
+            best = max(sorted(tune), key=lambda lr: finite_or_low(tune[lr][0]))   # ties: the smaller lr
             chosen[k] = (best, "tune", tune)
             continue
         ev = score("eval")
         if not ev:
             continue
-        best = max(sorted(ev), key=lambda lr: ev[lr][0])
+        best = max(sorted(ev), key=lambda lr: finite_or_low(ev[lr][0]))
         chosen[k] = (best, "eval", ev)
         if len(ev) > 1:
             notes.append(f"{label}: no tune-split cell; lr chosen on the eval split itself (optimistic).")
@@ -430,11 +436,13 @@ def group_label(names, g):
 
 
 def task_group_names(cells, task):
-    for grp in ("truth", None):
-        for c in cells:
-            if c["task"] == task and c["group_names"] and (grp is None or c["groups"] == grp):
-                return c["group_names"]
-    return {}
+    """The true groups' names, from the truth-group cells' metrics (each names only the groups it trained on)."""
+    names = {}
+    for c in cells:
+        if c["task"] == task and c["groups"] == "truth":
+            for g, n in sorted(c["group_names"].items()):
+                names.setdefault(g, n)
+    return names
 
 
 def section_grid(cells):
@@ -487,7 +495,10 @@ def methods_of(chosen, task, G):
 def section_heldout(cells, chosen, notes):
     L = ["## Held-out reward (eval split, chosen lr)", "",
          "Sampled reward on held-out users' prompts (`pgrpo eval`), mean ± 95% t half-width over seeds: overall, "
-         "the worst group, and the minority groups (under 10% of the held-out prompts; prompt-weighted).", ""]
+         "the worst group (of the groups with held-out prompts), and the minority groups (under 10% of the held-out "
+         "prompts; prompt-weighted); `pgrpo eval`'s normalised reward (R + 1) / (oracle + 1) over all groups; held-out "
+         "NLL in nats/token (the SFT base's in brackets); KL to base = the `kl` series (k3 estimate against the frozen "
+         "reference, the SFT base) averaged over the last 20% of steps (n/a with train.beta = 0).", ""]
     for task, G in tg_keys(cells):
         ms = methods_of(chosen, task, G)
         if not ms:
@@ -507,9 +518,10 @@ def section_heldout(cells, chosen, notes):
                 continue
             o = [cell_outcomes(c, mino) for c in cs]
             col = lambda key: fmt_ci(*mean_ci([x[key] for x in o]))
-            nll = f"{fmt_ci(*mean_ci([x['nll'] for x in o]))} ({fmt(np.mean([x['nll_base'] for x in o]), '.3f')})"
+            nll = f"{fmt_ci(*mean_ci([x['nll'] for x in o]), '.3f')} ({fmt(np.mean([x['nll_base'] for x in o]), '.3f')})"
             L.append(f"| {method_name(est, grp)} | {fmt_lr(chosen[k][0])} | {len(cs)} | {col('overall')} | "
-                     f"{col('worst')} | {col('minority')} | {col('norm')} | {nll} | {col('kl')} |")
+                     f"{col('worst')} | {col('minority')} | {col('norm')} | {nll} | "
+                     f"{fmt_ci(*mean_ci([x['kl'] for x in o]), '.4f')} |")
         L.append("")
     return L
 
@@ -571,31 +583,47 @@ def section_speed(cells, chosen):
     return L + [""]
 
 
+def tie_table(ts):
+    """Per group (then all groups, last): tied share and mean |A|, each the mean over the seeds that saw the group
+    (all groups: prompt-weighted within a seed)."""
+    ng = max(len(t["prompts"]) for t in ts)
+    tf, ma = np.full((len(ts), ng + 1), np.nan), np.full((len(ts), ng + 1), np.nan)
+    for i, t in enumerate(ts):
+        n = len(t["prompts"])
+        seen = t["prompts"] > 0
+        tf[i, :n][seen], ma[i, :n][seen] = t["tied_frac"][seen], t["mean_abs_adv"][seen]
+        w = t["prompts"][seen]
+        if w.sum() > 0:
+            tf[i, ng] = (t["tied_frac"][seen] * w).sum() / w.sum()
+            ma[i, ng] = (t["mean_abs_adv"][seen] * w).sum() / w.sum()
+    col = lambda a: np.array([a[np.isfinite(a[:, j]), j].mean() if np.isfinite(a[:, j]).any() else np.nan
+                              for j in range(ng + 1)])
+    return col(tf), col(ma)
+
+
 def section_groups(cells, chosen):
     L = ["## Ties and advantage scale per group", "",
-         "From trajectories.h5 over all training steps, per group used for the advantages (the true group for */truth "
-         "methods): the share of prompts whose G rewards all tie (zero GRPO signal), and the mean |A| over completions. "
-         "Mean over seeds; `tied / |A|`.", ""]
+         "From trajectories.h5 over all training steps, per group used for the advantages (the true group for the "
+         "truth-group methods): the share of prompts whose G rewards all tie (zero GRPO signal), and the mean |A| over completions. "
+         "Mean over the seeds that saw the group; `tied / |A|`; **all**: every prompt.", ""]
     for task, G in tg_keys(cells):
         ms = [m for m in methods_of(chosen, task, G) if any("traj" in c for c in eval_cells(cells, chosen, (task,) + m + (G,)))]
         if not ms:
+            L += [f"{task}, G = {G}: no trajectories.h5 summary in study.h5.", ""]
             continue
-        per = {}
-        for m in ms:
-            ts = [c["traj"] for c in eval_cells(cells, chosen, (task,) + m + (G,)) if "traj" in c]
-            ng = max(len(t["prompts"]) for t in ts)
-            pad = lambda v: np.concatenate([v, np.full(ng - len(v), np.nan)])
-            per[m] = (np.nanmean([pad(t["tied_frac"]) for t in ts], axis=0),
-                      np.nanmean([pad(t["mean_abs_adv"]) for t in ts], axis=0))
-        ng = max(len(v[0]) for v in per.values())
+        per = {m: tie_table([c["traj"] for c in eval_cells(cells, chosen, (task,) + m + (G,)) if "traj" in c])
+               for m in ms}
+        ng = max(len(v[0]) for v in per.values()) - 1
         L += [f"### {task}, G = {G}", "", "| group | " + " | ".join(method_name(*m) for m in ms) + " |",
               "|---|" + "---|" * len(ms)]
-        for g in range(ng):
+        for g in list(range(ng)) + [-1]:
             cellsx = []
             for m in ms:
                 tf, ma = per[m]
-                cellsx.append(f"{fmt(tf[g], '.3f')} / {fmt(ma[g], '.3f')}" if g < len(tf) else "n/a")
-            L.append(f"| {g} | " + " | ".join(cellsx) + " |")
+                i = g if g >= 0 else len(tf) - 1
+                ok = (g < len(tf) - 1) and np.isfinite(tf[i])
+                cellsx.append(f"{tf[i]:.3f} / {ma[i]:.3f}" if ok else "n/a")
+            L.append(f"| {g if g >= 0 else '**all**'} | " + " | ".join(cellsx) + " |")
         L.append("")
     return L
 
@@ -654,8 +682,9 @@ def report(study_h5, out):
     cells = load_study(study_h5)
     notes = []
     chosen = choose_lrs(cells, notes)
-    L = ["# P-GRPO study", "", f"Generated by `postproc/study.py` from study.h5 ({len(cells)} cells). "
-         "Method = estimator/groups; every comparison is on the eval split at each method's chosen learning rate.", ""]
+    L = ["# P-GRPO study", "", f"Generated by `postproc/study.py` from study.h5 ({len(cells)} cells); "
+         "`/usr/bin/python3 postproc/study.py study.h5` regenerates this file. Method = estimator/groups; every "
+         "comparison is on the eval split at each method's chosen learning rate.", ""]
     L += section_grid(cells) + section_failed(cells) + section_lr(chosen)
     L += section_heldout(cells, chosen, notes) + section_paired(cells, chosen, notes)
     L += section_speed(cells, chosen) + section_groups(cells, chosen) + section_ari(cells, chosen)
