@@ -371,6 +371,14 @@ def cell_outcomes(c, minority):
     return out
 
 
+def trailing_mean(r, k):
+    """Mean over the last k points up to each step (fewer at the start)."""
+    r = np.asarray(r, np.float64)
+    cs = np.cumsum(np.insert(r, 0, 0.0))
+    lo = np.maximum(0, np.arange(1, len(r) + 1) - k)
+    return (cs[1:] - cs[lo]) / (np.arange(1, len(r) + 1) - lo)
+
+
 def steps_to(c, frac):
     """First step where the training reward, normalised as eval normalises it with the cell's held-out oracle,
     (trailing mean over 10% of the steps; (R + 1) / (oracle + 1)) reaches frac; NaN if never."""
@@ -379,10 +387,7 @@ def steps_to(c, frac):
     if len(r) == 0:
         return float("nan")
     oracle = c["per_group"][-1, 3]
-    k = max(1, len(r) // 10)
-    cs = np.cumsum(np.insert(r, 0, 0.0))
-    tm = np.array([(cs[i + 1] - cs[max(0, i + 1 - k)]) / (i + 1 - max(0, i + 1 - k)) for i in range(len(r))])
-    norm = (tm + 1.0) / max(oracle + 1.0, 1e-9)
+    norm = (trailing_mean(r, max(1, len(r) // 10)) + 1.0) / max(oracle + 1.0, 1e-9)
     hit = np.nonzero(norm >= frac)[0]
     return float(s[hit[0]]) if len(hit) else float("nan")
 
@@ -526,37 +531,74 @@ def section_heldout(cells, chosen, notes):
     return L
 
 
-def section_paired(cells, chosen, notes):
-    L = ["## Paired differences against GRPO (true groups)", "",
-         f"Method − grpo/truth on the eval split, each at its chosen lr, paired by seed and SFT base; mean and 95% "
-         f"percentile bootstrap CI over the pairs ({BOOT_N} resamples, seed {BOOT_SEED}). A CI that excludes 0 is a "
-         "difference at this number of seeds.", ""]
+def paired_table(cells, chosen):
+    """{(task, G): None (no grpo/truth baseline) or [(method, pairs, {outcome: (mean, lo, hi)})]} on the eval split."""
+    out = {}
     for task, G in tg_keys(cells):
         ms = methods_of(chosen, task, G)
         if not ms:
             continue
-        L += [f"### {task}, G = {G}", ""]
         base = {(c["seed"], c.get("sft_base", "")): c for c in eval_cells(cells, chosen, (task,) + BASELINE + (G,))}
         if not base:
-            L += ["No grpo/truth cell on the eval split: no paired comparison.", ""]
-            notes.append(f"{task} G={G}: no grpo/truth baseline on the eval split; paired differences skipped.")
+            out[(task, G)] = None
             continue
         mino, _ = minority_groups(cells, task)
-        L += ["| method | pairs | Δ overall [95% CI] | Δ worst group [95% CI] | Δ minority [95% CI] |",
-              "|---|---|---|---|---|"]
+        rows = []
         for est, grp in ms:
             if (est, grp) == BASELINE:
                 continue
             cs = eval_cells(cells, chosen, (task, est, grp, G))
             pairs = [(cell_outcomes(c, mino), cell_outcomes(base[(c["seed"], c.get("sft_base", ""))], mino))
                      for c in cs if (c["seed"], c.get("sft_base", "")) in base]
-            row = [method_name(est, grp), str(len(pairs))]
+            res = {}
             for key in ("overall", "worst", "minority"):
-                d = [a[key] - b[key] for a, b in pairs if np.isfinite(a[key] - b[key])]
-                m, lo, hi = paired_ci(d)
-                row.append("n/a" if not np.isfinite(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-            L.append("| " + " | ".join(row) + " |")
-        L.append("")
+                res[key] = paired_ci([a[key] - b[key] for a, b in pairs if np.isfinite(a[key] - b[key])])
+            rows.append(((est, grp), len(pairs), res))
+        out[(task, G)] = rows
+    return out
+
+
+def fmt_diff(r):
+    m, lo, hi = r
+    return "n/a" if not np.isfinite(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+PAIRED_HEADER = ["| method | pairs | Δ overall [95% CI] | Δ worst group [95% CI] | Δ minority [95% CI] |",
+                 "|---|---|---|---|---|"]
+
+
+def paired_row(m, n, res, lead=""):
+    return f"| {lead}{method_name(*m)} | {n} | " + " | ".join(fmt_diff(res[k]) for k in ("overall", "worst", "minority")) + " |"
+
+
+def section_headline(paired):
+    L = ["## Headline: P-GRPO − GRPO", "",
+         "Held-out sampled reward of P-GRPO on the true groups minus GRPO's, paired by seed and SFT base, each at its "
+         "tuned learning rate (eval split); 95% bootstrap CIs. Details and the other arms below.", "",
+         "| task | G | " + PAIRED_HEADER[0][2:], "|---|---|" + PAIRED_HEADER[1][1:]]
+    n = 0
+    for (task, G), rows in sorted(paired.items()):
+        for m, k, res in rows or []:
+            if m[0].startswith("pgrpo") and m[1] == "truth":
+                L.append(f"| {task} | {G} " + paired_row(m, k, res))
+                n += 1
+    if not n:
+        L = L[:3] + ["No P-GRPO (true groups) vs GRPO (true groups) pair on the eval split."]
+    return L + [""]
+
+
+def section_paired(cells, paired, notes):
+    L = ["## Paired differences against GRPO (true groups)", "",
+         f"Method − grpo/truth on the eval split, each at its chosen lr, paired by seed and SFT base; mean and 95% "
+         f"percentile bootstrap CI over the pairs ({BOOT_N} resamples, seed {BOOT_SEED}). A CI that excludes 0 is a "
+         "difference at this number of seeds.", ""]
+    for (task, G), rows in sorted(paired.items()):
+        L += [f"### {task}, G = {G}", ""]
+        if rows is None:
+            L += ["No grpo/truth cell on the eval split: no paired comparison.", ""]
+            notes.append(f"{task} G={G}: no grpo/truth baseline on the eval split; paired differences skipped.")
+            continue
+        L += PAIRED_HEADER + [paired_row(m, k, res) for m, k, res in rows] + [""]
     return L
 
 
@@ -649,9 +691,7 @@ def section_ari(cells, chosen):
 # Figures
 # ---------------------------------------------------------------------------------------------------------------
 def figure_curves(cells, chosen, task, G, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     drawn = 0
     for m in methods_of(chosen, task, G):
@@ -660,22 +700,86 @@ def figure_curves(cells, chosen, task, G, path):
             continue
         n = min(len(c["curve"]["reward"]) for c in cs)
         s = cs[0]["curve"]["step"][:n]
-        y = np.array([c["curve"]["reward"][:n] for c in cs])
+        y = np.array([trailing_mean(c["curve"]["reward"][:n], max(1, n // 20)) for c in cs])
         mu = y.mean(axis=0)
         h = np.array([mean_ci(y[:, i])[1] for i in range(n)]) if len(cs) > 1 else np.zeros(n)
         line, = ax.plot(s, mu, label=f"{method_name(*m)} lr {fmt_lr(chosen[(task,) + m + (G,)][0])} ({len(cs)} seeds)")
         ax.fill_between(s, mu - h, mu + h, color=line.get_color(), alpha=0.2, linewidth=0)
         drawn += 1
-    ax.set_title(f"{task}, G = {G}: training reward, mean and 95% band over seeds", fontsize=9)
+    ax.set_title(f"{task}, G = {G}: training reward (trailing mean over 5% of steps), mean and 95% band over seeds",
+                 fontsize=8)
     ax.set_xlabel("step")
     ax.set_ylabel("reward/mean")
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=7)
+    _save(fig, path)
+    return drawn
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return drawn
+    _plt().close(fig)
+
+
+def figure_paired(paired, task, path):
+    """Forest plot: every (G, method) against grpo/truth, one panel per outcome."""
+    rows = [(G, m, res) for (t, G), rr in sorted(paired.items()) if t == task for m, _, res in rr or []]
+    if not rows:
+        return 0
+    plt = _plt()
+    keys = ("overall", "worst", "minority")
+    fig, axes = plt.subplots(1, 3, figsize=(11, max(2.6, 1.2 + 0.35 * len(rows))), sharey=True, squeeze=False)
+    y = np.arange(len(rows))[::-1]
+    for ax, key in zip(axes[0], keys):
+        for yi, (G, m, res) in zip(y, rows):
+            mu, lo, hi = res[key]
+            if np.isfinite(mu):
+                ax.errorbar([mu], [yi], xerr=[[mu - lo], [hi - mu]], fmt="o", color="C0", capsize=3)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(f"Δ {key} vs grpo/truth", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_yticks(y)
+    axes[0][0].set_yticklabels([f"G={G} {method_name(*m)}" for G, m, _ in rows], fontsize=8)
+    fig.suptitle(f"{task}: paired held-out reward differences (95% bootstrap CI)", fontsize=10)
+    _save(fig, path)
+    return 1
+
+
+def figure_ties(cells, chosen, task, path):
+    """The mechanism: the share of all-tied prompts and the advantage scale against G, per method."""
+    per = {}
+    for t, est, grp, G in sorted(chosen):
+        if t != task:
+            continue
+        ts = [c["traj"] for c in eval_cells(cells, chosen, (t, est, grp, G)) if "traj" in c]
+        if ts:
+            tf, ma = tie_table(ts)
+            per.setdefault((est, grp), []).append((G, tf[-1], ma[-1]))
+    if not per:
+        return 0
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), squeeze=False)
+    for m, pts in sorted(per.items()):
+        Gs = [p[0] for p in pts]
+        axes[0][0].plot(Gs, [p[1] for p in pts], "o-", label=method_name(*m))
+        axes[0][1].plot(Gs, [p[2] for p in pts], "o-", label=method_name(*m))
+    for ax, lab in zip(axes[0], ("share of prompts with all G rewards tied", "mean |A|")):
+        ax.set_xlabel("G")
+        ax.set_ylabel(lab, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{task}: ties and advantage scale (training, eval split, chosen lr)", fontsize=10)
+    _save(fig, path)
+    return 1
 
 
 def report(study_h5, out):
@@ -685,10 +789,13 @@ def report(study_h5, out):
     L = ["# P-GRPO study", "", f"Generated by `postproc/study.py` from study.h5 ({len(cells)} cells); "
          "`/usr/bin/python3 postproc/study.py study.h5` regenerates this file. Method = estimator/groups; every "
          "comparison is on the eval split at each method's chosen learning rate.", ""]
-    L += section_grid(cells) + section_failed(cells) + section_lr(chosen)
-    L += section_heldout(cells, chosen, notes) + section_paired(cells, chosen, notes)
+    paired = paired_table(cells, chosen)
+    L += section_headline(paired) + section_grid(cells) + section_failed(cells) + section_lr(chosen)
+    L += section_heldout(cells, chosen, notes) + section_paired(cells, paired, notes)
     L += section_speed(cells, chosen) + section_groups(cells, chosen) + section_ari(cells, chosen)
-    L += ["## Reward curves", ""]
+    L += ["## Figures", "", "Training reward per method at its chosen lr (eval split; trailing mean over 5% of the steps, then mean "
+          "and 95% t band over seeds), "
+          "per task and G:", ""]
     figs = []
     for task, G in tg_keys(cells):
         name = f"curves_{task}_G{G}.png"
@@ -697,6 +804,16 @@ def report(study_h5, out):
             figs.append(name)
     if not figs:
         L += ["No curves: no finished eval-split cell.", ""]
+    for task in sorted({t for t, _ in tg_keys(cells)}):
+        name = f"paired_{task}.png"
+        if figure_paired(paired, task, os.path.join(out, name)):
+            L += [f"Paired differences against grpo/truth on {task} (mean, 95% bootstrap CI):", "",
+                  f"![{task} paired differences]({name})", ""]
+            figs.append(name)
+        name = f"ties_{task}.png"
+        if figure_ties(cells, chosen, task, os.path.join(out, name)):
+            L += [f"Tied prompts and mean |A| (all groups) against G on {task}:", "", f"![{task} ties]({name})", ""]
+            figs.append(name)
     splits = {c["split"] for c in cells}
     if "tune" not in splits:
         notes.append("no tune split in the study: learning rates were not tuned on separate seeds.")

@@ -51,10 +51,12 @@ case_collect_writes_outputs() {
     check study_h5_written test -s $CASE_DIR/s/study.h5
     check study_md_written test -s $CASE_DIR/s/study.md
     check curves_png_written test -s $CASE_DIR/s/curves_personas_G4.png
+    check paired_png_written test -s $CASE_DIR/s/paired_personas.png
+    check ties_png_written test -s $CASE_DIR/s/ties_personas.png
     local sec
     for sec in "Grid and compute" "Failed or missing cells" "Learning rates" "Held-out reward (eval split, chosen lr)" \
                "Paired differences against GRPO (true groups)" "Convergence speed" \
-               "Ties and advantage scale per group" "Groups used: ARI against the true groups" "Reward curves" "Notes"; do
+               "Ties and advantage scale per group" "Groups used: ARI against the true groups" "Figures" "Notes" "Headline: P-GRPO − GRPO"; do
         check "md_has_section_${sec// /_}" grep -qxF "## $sec" $CASE_DIR/s/study.md
     done
     # study.h5: one group per cell with curves, the eval table and the per-group trajectory summary; no trajectories.
@@ -167,6 +169,33 @@ EOF
     # the same code path regenerates the same bytes
     cp $md $CASE_DIR/first.md; $STUDY $CASE_DIR/study.h5 --out $CASE_DIR/again >/dev/null 2>&1
     check synthetic_regen_identical cmp $CASE_DIR/first.md $CASE_DIR/again/study.md
+}
+
+case_missing_split_and_baseline() {  # a study with no tune split and no GRPO arm still reports, with notes
+    $PY - $CASE_DIR/study.h5 <<'EOF'
+import json, sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs["schema"] = "pgrpo/study"
+    for i, (seed, status) in enumerate(((1, "done"), (2, "done"), (3, "running"))):
+        cid = f"recsys-pgrpo-truth-G2-lr0.001-s{seed}-eval"
+        c = dict(index=i, id=cid, task="recsys", estimator="pgrpo", groups="truth", G=2, lr=0.001, seed=seed,
+                 split="eval", status=status)
+        g = f.create_group("cells/" + cid)
+        g.attrs["cell_json"] = json.dumps(c, sort_keys=True)
+        g.attrs["problem"] = "" if status == "done" else "status running"
+        if status == "done":
+            g["curve/step"] = np.arange(5); g["curve/reward"] = np.full(5, 0.1 * seed); g["curve/kl"] = np.zeros(5)
+            g["curve/worst"] = np.zeros(5)
+            g["eval/per_group"] = np.array([[10, 0.1, 0, 1, 0.55, 5, 1, 1], [10, 0.1, 0, 1, 0.55, 5, 1, 1]])
+            g["eval/heldout_nll"] = np.float64(2.0); g["eval/heldout_nll_base"] = np.float64(1.9)
+EOF
+    $STUDY $CASE_DIR/study.h5 >$CASE_DIR/log 2>&1 || { nok partial_report "$(tail -3 $CASE_DIR/log)"; return; }
+    local md=$CASE_DIR/study.md
+    check partial_note_no_tune grep -qF -- '- no tune split in the study: learning rates were not tuned on separate seeds.' $md
+    check partial_note_no_baseline grep -qF -- '- recsys G=2: no grpo/truth baseline on the eval split; paired differences skipped.' $md
+    check partial_running_listed grep -qF '| 2 | recsys-pgrpo-truth-G2-lr0.001-s3-eval | running |' $md
+    check partial_heldout_row grep -qF '| pgrpo/truth | 0.001 | 2 | +0.100 ± 0.000 |' $md
+    check partial_no_traj_note grep -qF 'recsys, G = 2: no trajectories.h5 summary in study.h5.' $md
 }
 
 # bad input: one line on stderr naming the file, non-zero exit
