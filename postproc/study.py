@@ -220,41 +220,70 @@ def collect(root):
     return cells
 
 
+def _pad(rows, shape_tail, fill, dtype):
+    """Stacks ragged 1-D/2-D arrays into one (N, max...) array padded with fill; lengths along axis 0 returned."""
+    n0 = max([len(r) for r in rows] + [0])
+    out = np.full((len(rows), n0) + shape_tail, fill, dtype)
+    for i, r in enumerate(rows):
+        if len(r):
+            out[i, :len(r)] = r
+    return out, np.array([len(r) for r in rows], np.int64)
+
+
+STR = h5py.string_dtype()
+
+
 def write_study_h5(cells, path):
+    """study.h5, one row per cell (sorted by id) in every dataset; ragged series padded (lengths alongside):
+    /cells/{id,cell_json,problem,ari_source,group_names} (N) str, /cells/ari (N);
+    /curves/{step (N,S) i64, reward, worst, kl (N,S)}, /curves/length (N); /eval/per_group (N,R,8) with its
+    `columns`, /eval/rows (N), /eval/{heldout_nll,heldout_nll_base} (N); /traj/{prompts,tied_frac,mean_abs_adv}
+    (N,K), /traj/groups (N). A cell without metrics/eval/trajectories has length/rows/groups 0 there."""
+    ids = sorted(cells)
+    cl = [cells[i] for i in ids]
+    empty = np.zeros(0)
     tmp = path + ".tmp"
-    with h5py.File(tmp, "w", track_order=False) as f:
+    with h5py.File(tmp, "w") as f:
         f.attrs["schema"] = SCHEMA
         f.attrs["schema_version"] = np.int64(1)
         f.attrs["creator"] = "pgrpo postproc/study.py"
-        root = f.create_group("cells")
-        for cid in sorted(cells):
-            cl = cells[cid]
-            g = root.create_group(cid)
-            g.attrs["cell_json"] = json.dumps(cl["json"], sort_keys=True)
-            g.attrs["problem"] = cl["problem"]
-            g.attrs["ari"] = np.float64(cl["ari"])
-            g.attrs["ari_source"] = cl["ari_source"]
-            if "metrics" in cl:
-                m = cl["metrics"]
-                g["curve/step"] = m["step"]
-                for k in ("reward", "worst", "kl"):
-                    g["curve/" + k] = m[k]
-                g.attrs["group_names"] = json.dumps(m["group_names"])
-            if "eval" in cl:
-                pg, nll, nllb = cl["eval"]
-                g["eval/per_group"] = pg
-                g["eval/per_group"].attrs["columns"] = EVAL_COLUMNS
-                g["eval/heldout_nll"] = np.float64(nll)
-                g["eval/heldout_nll_base"] = np.float64(nllb)
-            if "traj" in cl:
-                for k in ("prompts", "tied_frac", "mean_abs_adv"):
-                    g["traj/" + k] = cl["traj"][k]
+        z = dict(compression="gzip", compression_opts=4, shuffle=True)
+        put = lambda name, a: f.create_dataset(name, data=a, **(z if np.ndim(a) > 1 and np.size(a) else {}))
+        put("cells/id", np.array(ids, dtype=object).astype(STR))
+        put("cells/cell_json", np.array([json.dumps(c["json"], sort_keys=True) for c in cl], dtype=STR))
+        put("cells/problem", np.array([c["problem"] for c in cl], dtype=STR))
+        put("cells/ari_source", np.array([c["ari_source"] for c in cl], dtype=STR))
+        put("cells/ari", np.array([c["ari"] for c in cl], np.float64))
+        put("cells/group_names", np.array([json.dumps(c["metrics"]["group_names"]) if "metrics" in c else "[]"
+                                           for c in cl], dtype=STR))
+        m = [c.get("metrics", {}) for c in cl]
+        step, length = _pad([x.get("step", empty) for x in m], (), -1, np.int64)
+        put("curves/step", step)
+        put("curves/length", length)
+        for k in ("reward", "worst", "kl"):
+            put("curves/" + k, _pad([x.get(k, empty) for x in m], (), np.nan, np.float64)[0])
+        ev = [c.get("eval", (np.zeros((0, 8)), np.nan, np.nan)) for c in cl]
+        pg, rows = _pad([e[0] for e in ev], (8,), np.nan, np.float64)
+        put("eval/per_group", pg)
+        f["eval/per_group"].attrs["columns"] = EVAL_COLUMNS
+        put("eval/rows", rows)
+        put("eval/heldout_nll", np.array([e[1] for e in ev], np.float64))
+        put("eval/heldout_nll_base", np.array([e[2] for e in ev], np.float64))
+        tr = [c.get("traj", {}) for c in cl]
+        for k in ("prompts", "tied_frac", "mean_abs_adv"):
+            a, ng = _pad([t.get(k, empty) for t in tr], (), np.nan, np.float64)
+            put("traj/" + k, a)
+        put("traj/groups", ng)
     os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # study.h5 -> per-cell records
 # ---------------------------------------------------------------------------------------------------------------
+def _str(a):
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in a]
+
+
 def load_study(path):
     try:
         f = h5py.File(path, "r")
@@ -263,32 +292,43 @@ def load_study(path):
     with f:
         sch = f.attrs.get("schema", b"")
         sch = sch.decode() if isinstance(sch, bytes) else str(sch)
-        if sch != SCHEMA or "cells" not in f:
+        if sch != SCHEMA:
             fail(f"{path}: not a study file (schema '{sch}')", "give a study.h5 written by postproc/study.py", 3)
-        cells = []
-        for cid in sorted(f["cells"].keys()):
-            g = f["cells"][cid]
-            a = lambda k, d="": (lambda v: v.decode() if isinstance(v, bytes) else v)(g.attrs.get(k, d))
-            try:
-                c = json.loads(a("cell_json"))
-            except ValueError:
-                fail(f"{path}: /cells/{cid} has no valid cell_json attribute", "regenerate study.h5", 3)
-            for k in REQUIRED:
-                if k not in c:
-                    fail(f"{path}: /cells/{cid} cell_json has no key '{k}'", "regenerate study.h5", 3)
-            r = dict(c)
-            r["problem"], r["ari"], r["ari_source"] = a("problem"), float(a("ari", np.nan)), a("ari_source")
-            r["group_names"] = dict((int(k), v) for k, v in json.loads(a("group_names", "[]")))
-            if "curve" in g:
-                r["curve"] = {k: np.asarray(g["curve"][k][...]) for k in g["curve"]}
-            if "eval" in g:
-                r["per_group"] = np.asarray(g["eval/per_group"][...], np.float64)
-                r["nll"] = float(g["eval/heldout_nll"][()])
-                r["nll_base"] = float(g["eval/heldout_nll_base"][()])
-            if "traj" in g:
-                r["traj"] = {k: np.asarray(g["traj"][k][...], np.float64) for k in g["traj"]}
-            r["ok"] = not r["problem"] and "curve" in r and "per_group" in r
-            cells.append(r)
+        try:
+            d = {k: f[k][...] for k in ("cells/id", "cells/cell_json", "cells/problem", "cells/ari_source",
+                                        "cells/ari", "cells/group_names", "curves/step", "curves/length",
+                                        "curves/reward", "curves/worst", "curves/kl", "eval/per_group", "eval/rows",
+                                        "eval/heldout_nll", "eval/heldout_nll_base", "traj/prompts",
+                                        "traj/tied_frac", "traj/mean_abs_adv", "traj/groups")}
+        except (KeyError, OSError) as e:
+            fail(f"{path}: incomplete study file: {e}", "regenerate study.h5 with postproc/study.py CELLS_DIR", 3)
+    ids = _str(d["cells/id"])
+    cells = []
+    for i, cid in enumerate(ids):
+        try:
+            c = json.loads(_str(d["cells/cell_json"][i:i + 1])[0])
+        except ValueError:
+            fail(f"{path}: /cells/cell_json[{i}] ({cid}) is not JSON", "regenerate study.h5", 3)
+        for k in REQUIRED:
+            if k not in c:
+                fail(f"{path}: /cells/cell_json[{i}] ({cid}) has no key '{k}'", "regenerate study.h5", 3)
+        r = dict(c)
+        r["problem"] = _str(d["cells/problem"][i:i + 1])[0]
+        r["ari"], r["ari_source"] = float(d["cells/ari"][i]), _str(d["cells/ari_source"][i:i + 1])[0]
+        r["group_names"] = dict((int(k), v) for k, v in json.loads(_str(d["cells/group_names"][i:i + 1])[0]))
+        n = int(d["curves/length"][i])
+        if n:
+            r["curve"] = {"step": d["curves/step"][i, :n]}
+            r["curve"].update({k: np.asarray(d["curves/" + k][i, :n], np.float64) for k in ("reward", "worst", "kl")})
+        nr = int(d["eval/rows"][i])
+        if nr:
+            r["per_group"] = np.asarray(d["eval/per_group"][i, :nr], np.float64)
+            r["nll"], r["nll_base"] = float(d["eval/heldout_nll"][i]), float(d["eval/heldout_nll_base"][i])
+        ng = int(d["traj/groups"][i])
+        if ng:
+            r["traj"] = {k: np.asarray(d["traj/" + k][i, :ng], np.float64) for k in ("prompts", "tied_frac", "mean_abs_adv")}
+        r["ok"] = not r["problem"] and "curve" in r and "per_group" in r
+        cells.append(r)
     return cells
 
 

@@ -64,20 +64,27 @@ case_collect_writes_outputs() {
 import sys, json, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["schema"] == "pgrpo/study", f.attrs["schema"]
-c = f["cells"]
-assert len(c) == 8, list(c)
-g = c["personas-pgrpo-truth-G4-lr0.005-s1-eval"]
-assert json.loads(g.attrs["cell_json"])["seed"] == 1
-assert g["curve/step"].shape == (4,) and g["curve/reward"].shape == (4,) and g["curve/kl"].shape == (4,)
-assert g["eval/per_group"].shape[1] == 8 and np.isfinite(g["eval/heldout_nll"][()])
-assert np.all((g["traj/tied_frac"][...] >= 0) | np.isnan(g["traj/tied_frac"][...]))
-assert "traj" in g and "reward" not in g["traj"]
-bad = c["personas-pgrpo-truth-G4-lr0.005-s9-eval"]
-assert bad.attrs["problem"] == "status failed" and "curve" not in bad
-r = c["personas-pgrpo-random-G4-lr0.005-s1-eval"]
-assert r.attrs["ari_source"].startswith("trajectories") and abs(r.attrs["ari"]) < 0.5, r.attrs["ari"]
-t = c["personas-grpo-truth-G4-lr0.005-s1-eval"]
-assert abs(t.attrs["ari"] - 1.0) < 1e-12, t.attrs["ari"]
+ids = [x.decode() for x in f["cells/id"][...]]
+assert ids == sorted(ids) and len(ids) == 8, ids
+for name in ("cells/cell_json", "cells/problem", "cells/ari", "curves/length", "curves/reward", "eval/per_group",
+             "eval/heldout_nll", "traj/tied_frac"):
+    assert f[name].shape[0] == 8, name
+i = ids.index("personas-pgrpo-truth-G4-lr0.005-s1-eval")
+assert json.loads(f["cells/cell_json"][i])["seed"] == 1
+assert f["curves/length"][i] == 4 and np.isfinite(f["curves/reward"][i, :4]).all() and f["curves/step"][i, 3] == 3
+assert f["eval/rows"][i] == 8 and f["eval/per_group"].shape[2] == 8 and np.isfinite(f["eval/heldout_nll"][i])
+assert f["eval/per_group"].attrs["columns"] == "prompts,reward_sampled,reward_greedy,oracle,normalized,length,distinct1,distinct2"
+ng = f["traj/groups"][i]
+assert ng > 0 and f["traj/prompts"][i, :ng].sum() == 4 * 8   # 4 steps x 8 prompts
+tf = f["traj/tied_frac"][i, :ng]
+assert np.all((tf >= 0) & (tf <= 1) | np.isnan(tf))
+assert "reward" not in f["traj"] and "completion_tokens" not in f["traj"]
+j = ids.index("personas-pgrpo-truth-G4-lr0.005-s9-eval")
+assert f["cells/problem"][j] == b"status failed" and f["curves/length"][j] == 0 and f["eval/rows"][j] == 0
+r = ids.index("personas-pgrpo-random-G4-lr0.005-s1-eval")
+assert f["cells/ari_source"][r].decode().startswith("trajectories") and abs(f["cells/ari"][r]) < 0.5, f["cells/ari"][r]
+t = ids.index("personas-grpo-truth-G4-lr0.005-s1-eval")
+assert abs(f["cells/ari"][t] - 1.0) < 1e-12, f["cells/ari"][t]
 EOF
     # the eval split's seeds 1 and 2 pair: 2 pairs for pgrpo/truth.
     check md_pairs_two_seeds grep -q '^| pgrpo/truth | 2 | ' $CASE_DIR/s/study.md
@@ -116,34 +123,32 @@ case_failed_cell_listed() {
 # split lr 0.003 beats 0.001 for grpo.
 write_synthetic() {
     $PY - "$1" <<'EOF'
-import sys, json, h5py, numpy as np
-cols = "prompts,reward_sampled,reward_greedy,oracle,normalized,length,distinct1,distinct2"
-with h5py.File(sys.argv[1], "w") as f:
-    f.attrs["schema"] = "pgrpo/study"; f.attrs["schema_version"] = np.int64(1)
-    def cell(i, est, grp, lr, seed, split, overall, worst, final):
-        cid = f"personas-{est}-{grp}-G4-lr{lr:g}-s{seed}-{split}"
-        c = dict(index=i, id=cid, task="personas", estimator=est, groups=grp, G=4, lr=lr, seed=seed, split=split,
-                 sft_base=f"bases/personas-s{seed}/sft_base.h5", status="done", seconds=1.0)
-        g = f.create_group("cells/" + cid)
-        g.attrs["cell_json"] = json.dumps(c, sort_keys=True); g.attrs["problem"] = ""
-        g.attrs["ari"] = np.float64(1.0 if grp == "truth" else 0.0); g.attrs["ari_source"] = "groups.h5"
-        g.attrs["group_names"] = json.dumps([[0, "big"], [1, "small"]])
-        g["curve/step"] = np.arange(10, dtype=np.int64)
-        g["curve/reward"] = np.concatenate([np.linspace(-1.0, final, 8), [final, final]]); g["curve/worst"] = np.zeros(10); g["curve/kl"] = np.full(10, 0.01)
-        # groups: 0 (95% of prompts) and 1 (5%: the minority and the worst group); all row last
-        g["eval/per_group"] = np.array([[95, overall, 0, 1, 0, 5, 1, 1], [5, worst, 0, 1, 0, 5, 1, 1],
-                                        [100, overall, 0, 1, (overall + 1) / 2, 5, 1, 1]], np.float64)
-        g["eval/heldout_nll"] = np.float64(2.0); g["eval/heldout_nll_base"] = np.float64(1.9)
-    i = 0
-    for lr, fin in ((0.001, 0.2), (0.003, 0.5)):
-        for est in ("grpo", "pgrpo"):
-            cell(i, est, "truth", lr, 100, "tune", 0, 0, fin if est == "grpo" else 0.7 - fin); i += 1
-    for s in range(1, 9):
-        base = 0.05 * s
-        cell(i, "grpo", "truth", 0.003, s, "eval", base, base - 0.5, 0); i += 1
-        cell(i, "pgrpo", "truth", 0.001, s, "eval", base + 0.1, base - 0.7, 0); i += 1
-        cell(i, "pgrpo", "random", 0.003, s, "eval", base - 0.2 + 0.4 * (s % 2), base - 0.5, 0); i += 1
-    cell(i, "pgrpo", "random", 0.003, 42, "eval", 5.0, 5.0, 0)   # no grpo partner: must not be paired
+import sys, numpy as np
+sys.path.insert(0, "postproc")
+import study
+cells = {}
+def cell(i, est, grp, lr, seed, split, overall, worst, final):
+    cid = f"personas-{est}-{grp}-G4-lr{lr:g}-s{seed}-{split}"
+    c = dict(index=i, id=cid, task="personas", estimator=est, groups=grp, G=4, lr=lr, seed=seed, split=split,
+             sft_base=f"bases/personas-s{seed}/sft_base.h5", status="done", seconds=1.0)
+    m = {"step": np.arange(10, dtype=np.int64), "reward": np.concatenate([np.linspace(-1.0, final, 8), [final, final]]),
+         "worst": np.zeros(10), "kl": np.full(10, 0.01), "group_names": [[0, "big"], [1, "small"]]}
+    # groups: 0 (95% of prompts) and 1 (5%: the minority and the worst group); all row last
+    pg = np.array([[95, overall, 0, 1, 0, 5, 1, 1], [5, worst, 0, 1, 0, 5, 1, 1],
+                   [100, overall, 0, 1, (overall + 1) / 2, 5, 1, 1]], np.float64)
+    cells[cid] = {"json": c, "problem": "", "ari": 1.0 if grp == "truth" else 0.0, "ari_source": "groups.h5",
+                  "metrics": m, "eval": (pg, 2.0, 1.9)}
+i = 0
+for lr, fin in ((0.001, 0.2), (0.003, 0.5)):
+    for est in ("grpo", "pgrpo"):
+        cell(i, est, "truth", lr, 100, "tune", 0, 0, fin if est == "grpo" else 0.7 - fin); i += 1
+for s in range(1, 9):
+    base = 0.05 * s
+    cell(i, "grpo", "truth", 0.003, s, "eval", base, base - 0.5, 0); i += 1
+    cell(i, "pgrpo", "truth", 0.001, s, "eval", base + 0.1, base - 0.7, 0); i += 1
+    cell(i, "pgrpo", "random", 0.003, s, "eval", base - 0.2 + 0.4 * (s % 2), base - 0.5, 0); i += 1
+cell(i, "pgrpo", "random", 0.003, 42, "eval", 5.0, 5.0, 0)   # no grpo partner: must not be paired
+study.write_study_h5(cells, sys.argv[1])
 EOF
 }
 
@@ -173,21 +178,20 @@ EOF
 
 case_missing_split_and_baseline() {  # a study with no tune split and no GRPO arm still reports, with notes
     $PY - $CASE_DIR/study.h5 <<'EOF'
-import json, sys, h5py, numpy as np
-with h5py.File(sys.argv[1], "w") as f:
-    f.attrs["schema"] = "pgrpo/study"
-    for i, (seed, status) in enumerate(((1, "done"), (2, "done"), (3, "running"))):
-        cid = f"recsys-pgrpo-truth-G2-lr0.001-s{seed}-eval"
-        c = dict(index=i, id=cid, task="recsys", estimator="pgrpo", groups="truth", G=2, lr=0.001, seed=seed,
-                 split="eval", status=status)
-        g = f.create_group("cells/" + cid)
-        g.attrs["cell_json"] = json.dumps(c, sort_keys=True)
-        g.attrs["problem"] = "" if status == "done" else "status running"
-        if status == "done":
-            g["curve/step"] = np.arange(5); g["curve/reward"] = np.full(5, 0.1 * seed); g["curve/kl"] = np.zeros(5)
-            g["curve/worst"] = np.zeros(5)
-            g["eval/per_group"] = np.array([[10, 0.1, 0, 1, 0.55, 5, 1, 1], [10, 0.1, 0, 1, 0.55, 5, 1, 1]])
-            g["eval/heldout_nll"] = np.float64(2.0); g["eval/heldout_nll_base"] = np.float64(1.9)
+import sys, numpy as np
+sys.path.insert(0, "postproc")
+import study
+cells = {}
+for i, (seed, status) in enumerate(((1, "done"), (2, "done"), (3, "running"))):
+    cid = f"recsys-pgrpo-truth-G2-lr0.001-s{seed}-eval"
+    c = dict(index=i, id=cid, task="recsys", estimator="pgrpo", groups="truth", G=2, lr=0.001, seed=seed,
+             split="eval", status=status)
+    cells[cid] = {"json": c, "problem": "" if status == "done" else "status running", "ari": np.nan, "ari_source": ""}
+    if status == "done":
+        cells[cid]["metrics"] = {"step": np.arange(5), "reward": np.full(5, 0.1 * seed), "kl": np.zeros(5),
+                                 "worst": np.zeros(5), "group_names": []}
+        cells[cid]["eval"] = (np.array([[10, 0.1, 0, 1, 0.55, 5, 1, 1], [10, 0.1, 0, 1, 0.55, 5, 1, 1]]), 2.0, 1.9)
+study.write_study_h5(cells, sys.argv[1])
 EOF
     $STUDY $CASE_DIR/study.h5 >$CASE_DIR/log 2>&1 || { nok partial_report "$(tail -3 $CASE_DIR/log)"; return; }
     local md=$CASE_DIR/study.md
