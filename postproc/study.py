@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """study.py — collect a study's cells into study.h5, then write study.md and figures from study.h5 alone.
 
-usage: /usr/bin/python3 postproc/study.py CELLS_DIR [--out DIR]     collect + report (DIR default: CELLS_DIR/study)
+usage: /usr/bin/python3 postproc/study.py CELLS_DIR [--out DIR]     collect + report (DIR default: OUT/study for
+                                                                    CELLS_DIR = OUT or OUT/cells)
        /usr/bin/python3 postproc/study.py STUDY.h5 [--out DIR]      report only (DIR default: STUDY.h5's folder)
 
 A cell is a folder holding cell.json (jobs/study.sh, see PLAN: index id task estimator groups G lr seed split
@@ -592,15 +593,18 @@ def paired_table(cells, chosen):
                      for c in cs if (c["seed"], c.get("sft_base", "")) in base]
             res = {}
             for key in ("overall", "worst", "minority"):
-                res[key] = paired_ci([a[key] - b[key] for a, b in pairs if np.isfinite(a[key] - b[key])])
+                d = [a[key] - b[key] for a, b in pairs if np.isfinite(a[key] - b[key])]
+                res[key] = paired_ci(d) + (len(d),)
             rows.append(((est, grp), len(pairs), res))
         out[(task, G)] = rows
     return out
 
 
 def fmt_diff(r):
-    m, lo, hi = r
-    return "n/a" if not np.isfinite(m) else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    m, lo, hi, n = r
+    if not np.isfinite(m):
+        return "n/a"
+    return f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if n >= 2 else f"{m:+.3f} [no CI: 1 pair]"
 
 
 PAIRED_HEADER = ["| method | pairs | Δ overall [95% CI] | Δ worst group [95% CI] | Δ minority [95% CI] |",
@@ -781,9 +785,11 @@ def figure_paired(paired, task, path):
     y = np.arange(len(rows))[::-1]
     for ax, key in zip(axes[0], keys):
         for yi, (G, m, res) in zip(y, rows):
-            mu, lo, hi = res[key]
-            if np.isfinite(mu):
+            mu, lo, hi, n = res[key]
+            if np.isfinite(mu) and n >= 2:
                 ax.errorbar([mu], [yi], xerr=[[mu - lo], [hi - mu]], fmt="o", color="C0", capsize=3)
+            elif np.isfinite(mu):   # one pair: the difference, hollow, without an interval
+                ax.plot([mu], [yi], "o", mfc="none", color="C0")
         ax.axvline(0, color="k", lw=0.8)
         ax.set_title(f"Δ {key} vs grpo/truth", fontsize=9)
         ax.grid(alpha=0.3)
@@ -871,10 +877,14 @@ def report(study_h5, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("input", help="a folder of cells (searched for cell.json) or a study.h5")
-    ap.add_argument("--out", default=None, help="output folder (default: INPUT/study, or study.h5's folder)")
+    ap.add_argument("--out", default=None, help="output folder (default: OUT/study for OUT or OUT/cells, or "
+                    "study.h5's folder)")
     a = ap.parse_args()
     if os.path.isdir(a.input):
-        out = a.out or os.path.join(a.input, "study")
+        # runs/study or runs/study/cells -> runs/study/study
+        top = os.path.dirname(os.path.normpath(a.input)) if os.path.basename(os.path.normpath(a.input)) == "cells" \
+            else a.input
+        out = a.out or os.path.join(top, "study")
         cells = collect(a.input)
         os.makedirs(out, exist_ok=True)
         h5 = os.path.join(out, "study.h5")

@@ -87,7 +87,8 @@ t = ids.index("personas-grpo-truth-G4-lr0.005-s1-eval")
 assert abs(f["cells/ari"][t] - 1.0) < 1e-12, f["cells/ari"][t]
 EOF
     # the eval split's seeds 1 and 2 pair: 2 pairs for pgrpo/truth.
-    check md_pairs_two_seeds grep -q '^| pgrpo/truth | 2 | ' $CASE_DIR/s/study.md
+    check md_pairs_two_seeds grep -q '^| pgrpo/truth | 2 | [-+0-9.]* \[[-+0-9.]*, [-+0-9.]*\] |' $CASE_DIR/s/study.md
+    check md_one_pair_no_ci grep -q '^| pgrpo/random | 1 | [-+0-9.]* \[no CI: 1 pair\] |' $CASE_DIR/s/study.md
     check md_lr_chosen_on_tune grep -q '^| personas | grpo/truth | 4 | tune | 0.005: ' $CASE_DIR/s/study.md
     check md_note_random_untuned grep -q 'personas pgrpo/random G=4: no tune-split cell' $CASE_DIR/s/study.md
 }
