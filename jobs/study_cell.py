@@ -275,6 +275,13 @@ def cell_sets(settings, c, p):
     return [a for w in s for a in ("--set", w)]
 
 
+def same_run(old, new):
+    """The recorded command and rank count are the ones wanted now, the output folder aside (a study folder
+    may be copied or moved: its cells' paths then change with it)."""
+    moved = json.dumps(old.get("cmd")).replace(json.dumps(str(old.get("out")))[1:-1], json.dumps(new["out"])[1:-1])
+    return old.get("np") == new["np"] and moved == json.dumps(new["cmd"])
+
+
 def write_json(path, obj):
     """Atomically: a reader sees the old file or the new one, never half of one."""
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -347,13 +354,13 @@ class Launcher:
 def ensure_base(settings, c, p, launcher):
     """The cell's SFT base, built under a lock by the first cell that needs it. Returns (rc, note)."""
     os.makedirs(p["bases_dir"], exist_ok=True)
-    want = {"cmd": base_cmd(settings, c, p), "np": launcher.np}
+    want = {"cmd": base_cmd(settings, c, p), "np": launcher.np, "out": settings["out"]}
     with open(os.path.join(p["bases_dir"], p["bid"] + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         meta_path = os.path.join(p["base_dir"], "base.json")
         meta = read_json(meta_path)
         if meta and meta.get("status") == "done" and os.path.isfile(p["base"]):
-            if {k: meta.get(k) for k in want} != want:
+            if not same_run(meta, want):
                 die(f"{meta_path}: the base was built by another command or rank count ({meta.get('np')} ranks) than "
                     f"cell {c['id']} needs ({launcher.np} ranks); HINT: use another --out, the same --np, or "
                     f"remove {p['base_dir']}", EXIT_USAGE)
@@ -381,7 +388,7 @@ def run_cell(settings, c, np_, kind, force):
     train = ["pgrpo", "train", settings["deck"], "--resume", "auto"] + cell_sets(settings, c, p)
     evalc = ["pgrpo", "eval", settings["deck"]] + cell_sets(settings, c, p) + ["--quiet"]
     old = read_json(jpath) or {}
-    if old and (old.get("cmd") != train or old.get("np") != np_):
+    if old and not same_run(old, {"cmd": train, "np": np_, "out": settings["out"]}):
         die(f"{jpath}: cell {c['id']} was run ({old.get('status')}) with another command or rank count "
             f"({old.get('np')}) than the grid gives now; HINT: rerun it with --force, or use another --out", EXIT_USAGE)
     if old.get("status") == "done":
@@ -393,6 +400,7 @@ def run_cell(settings, c, np_, kind, force):
     os.makedirs(p["cell"], exist_ok=True)
     rec = {k: c[k] for k in ("index", "id", "task", "estimator", "groups", "G", "lr", "seed", "split")}
     rec.update(grid=settings["grid"], deck=settings["deck"], block=c["block"], sft_base=p["base"], np=np_,
+               out=settings["out"],
                cmd=train, eval_cmd=evalc, status="running", rc_sft=None, rc_train=old.get("rc_train"),
                rc_eval=None, seconds=old.get("seconds", 0.0), attempts=old.get("attempts", 0) + 1)
     write_json(jpath, rec)
