@@ -48,7 +48,7 @@ case $MODE in
 esac
 mapfile -t idx < <("${CELL[@]}" --indices "$CELLS") || exit 2
 [ ${#idx[@]} -gt 0 ] || exit 2
-if [ -z "${PGRPO:-}" ]; then   # PGRPO=binary skips the install/build step (tests, installed copies)
+if [ -z "${PGRPO:-}" ] && [ -f Makefile ]; then   # PGRPO=binary (tests) or an installed copy: no build step
     bash tests/deps.sh || exit 2
     make -s bin/pgrpo || { echo "study.sh: build failed (make bin/pgrpo)" >&2; exit 2; }
 fi
