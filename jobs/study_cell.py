@@ -310,6 +310,7 @@ class Launcher:
 
     def __init__(self, kind, np_, binary):
         self.kind, self.np, self.binary, self.child, self.caught, self.n_term = kind, np_, binary, None, None, 0
+        self.pending = None   # a signal that came while no pgrpo ran: sent to the next one at its start
         for s in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
             signal.signal(s, self._forward)
 
@@ -326,6 +327,8 @@ class Launcher:
             print(f"{PY}: got {self.caught}, forwarding {signal.Signals(send).name} to pgrpo "
                   "(it finishes the step and checkpoints)", file=sys.stderr, flush=True)
             self.child.send_signal(send)
+        else:
+            self.pending = send
 
     def run(self, argv, log_path):
         if self.kind == "srun":
@@ -337,6 +340,8 @@ class Launcher:
                 pre.append("--allow-run-as-root")
             if self.np > (os.cpu_count() or 1):
                 pre.append("--oversubscribe")
+        if self.pending is not None:   # stopped before this step of the cell began: do not start it
+            return EXIT_PREEMPTED, 0.0
         t0 = time.monotonic()
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(f"{PY}: {' '.join(pre + argv)}\n")
@@ -345,6 +350,8 @@ class Launcher:
                 self.child = subprocess.Popen(pre + [self.binary] + argv[1:], stdout=log, stderr=subprocess.STDOUT)
             except OSError as e:
                 die(f"cannot start {pre[0]}: {e}; install Open MPI / run inside Slurm for srun", EXIT_RUNTIME)
+            if self.pending is not None:   # the signal came while Popen was starting it
+                self.child.send_signal(self.pending)
             rc = self.child.wait()
             self.child = None
             log.write(f"{PY}: exit {rc}\n")
