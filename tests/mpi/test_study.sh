@@ -153,6 +153,48 @@ case_bad_grid_refused() {
     refused cells_syntax "--cells 0,x: 'x' is not N or N-M" bash jobs/study.sh "$GRID" --cells 0,x --out "$CASE_DIR/out"
 }
 
+# USR1 to the cell runner mid-training (as Slurm's --signal would): it reaches pgrpo through mpirun, pgrpo
+# checkpoints and exits 75, study.sh stops with 75 and the cell stays "running"; the same command again resumes it
+# to the same bits as the uninterrupted cell. The ranks are held (SIGSTOP by pid) after the first checkpoint until
+# the signal is pending on each, so that it lands mid-training on steps of a few 0.1 s.
+case_stopped_cell_resumes() {
+    need micro
+    local out=$CASE_DIR/study cell=$CASE_DIR/study/cells/$C1 pids="" p runner="" t0 rc pend
+    bash jobs/study.sh "$GRID" --out "$out" --cells 1 >"$CASE_DIR/log1" 2>&1 &
+    local bg=$!
+    t0=$SECONDS
+    until [ -e "$cell/checkpoints/ckpt_00000002.h5" ] || [ $((SECONDS - t0)) -ge 120 ]; do sleep 0.02; done
+    for p in $(pgrep -x pgrpo); do
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && pids="$pids $p"
+    done
+    [ -n "$pids" ] && kill -STOP $pids
+    for p in $(pgrep -f "study_cell.py .*--out $out"); do [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = "$bg" ] && runner=$p; done
+    if [ -z "$pids" ] || [ -z "$runner" ] || [ -e "$cell/final.h5" ]; then
+        nok stop_mid_training "ranks '$pids' runner '$runner' after the first checkpoint"
+        [ -z "$pids" ] || kill -CONT $pids; wait $bg; cat "$CASE_DIR/log1"; return 1
+    fi
+    kill -USR1 "$runner"
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt 20 ]; do   # USR1 (signal 10, mask 0x200) pending on every held rank
+        pend=0
+        for p in $pids; do
+            awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status" | grep -qE '[2367abef]..$' && pend=$((pend + 1))
+        done
+        [ "$pend" -eq "$(wc -w <<<"$pids")" ] && break
+        sleep 0.1
+    done
+    kill -CONT $pids
+    wait $bg; rc=$?
+    check usr1_reached_every_rank test "$pend" = "$(wc -w <<<"$pids")"
+    check study_sh_exit_75 test "$rc" = 75
+    check cell_left_running test "$(field "$cell" status) $(field "$cell" rc_train)" = "running 75"
+    bash jobs/study.sh "$GRID" --out "$out" --cells 1 >"$CASE_DIR/log2" 2>&1
+    check rerun_exit_0 test $? = 0
+    check resumed_mid_training grep -qE 'train: resumed from .*ckpt_.* at step [1-5]$' "$cell/train.log"
+    check done_second_attempt test "$(field "$cell" status) $(field "$cell" attempts)" = "done 2"
+    check resumed_bit_identical same_cell "$FIX/study/cells/$C1" "$cell"
+}
+
 case_failed_cell_recorded() {
     # block [bad]: a deck value pgrpo train refuses (exit 2); block [good]: a normal cell after it
     { grep -v '^estimator' "$GRID"; printf '[bad]\nestimator = grpo\nset = train.eps_low=5\n[good]\nestimator = pgrpo\n'; } \
