@@ -19,6 +19,7 @@
 set -uo pipefail
 PY=/usr/bin/python3
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)   # paths under it are kept relative to it (cell.json, commands)
 GRID=""; CELLS=all; NP=2; MODE=run; EXTRA=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
         --np) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "study.sh: --np needs a rank count >= 1" >&2; exit 2; }
               NP=$2; shift;;
         --out) [ -n "${2:-}" ] || { echo "study.sh: --out needs a folder" >&2; exit 2; }
-               EXTRA+=(--out "$(realpath -m -- "$2")"); shift;;
+               EXTRA+=(--out "$(realpath -m --relative-base="$ROOT" -- "$2")"); shift;;
         --force) EXTRA+=(--force);;
         --list) MODE=list;;
         --count) MODE=count;;
@@ -38,8 +39,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 # the grid as the caller named it (relative to the caller's folder), then work from the repository root
-if [ -n "$GRID" ] && [ -e "$GRID" ]; then GRID=$(realpath -- "$GRID"); fi
-cd "$(dirname "$0")/.." || exit 2
+if [ -n "$GRID" ] && [ -e "$GRID" ]; then GRID=$(realpath --relative-base="$ROOT" -- "$GRID"); fi
+cd "$ROOT" || exit 2
 [ -n "$GRID" ] || GRID=inputs/study/small.grid
 CELL=("$PY" jobs/study_cell.py "$GRID")
 case $MODE in
