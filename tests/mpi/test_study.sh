@@ -43,6 +43,46 @@ field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv
 # h5sums DIR: name, size and mtime of every .h5 under DIR (to see that a run left files alone)
 h5sums() { find "$1" -name '*.h5' -printf '%P %s %T@\n' | sort; }
 
+# hold_ranks CELL N: waits for the N pgrpo ranks of the cell folder CELL, then until each has installed its signal
+# handlers (SigCgt has USR1: pgrpo train then treats a signal as "finish the step, checkpoint, exit 75") and holds
+# them (SIGSTOP, by pid); HELD = their pids. The inner loop uses bash builtins only, so the ranks are held well
+# before a tiny run's training is over (its steps take a few ms on an idle machine). 1 on timeout.
+hold_ranks() {
+    local cell=$1 n=$2 t0=$SECONDS p k v ready
+    HELD=""
+    until [ "$(wc -w <<<"$HELD")" -ge "$n" ]; do
+        [ $((SECONDS - t0)) -lt 120 ] || return 1
+        HELD=""
+        for p in $(pgrep -x pgrpo); do
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && HELD="$HELD $p"
+        done
+        sleep 0.005
+    done
+    while [ $((SECONDS - t0)) -lt 120 ]; do
+        ready=0
+        for p in $HELD; do
+            while read -r k v; do
+                [ "$k" = SigCgt: ] && [[ $v =~ [2367abef]..$ ]] && ready=$((ready + 1))
+            done 2>/dev/null <"/proc/$p/status"
+        done
+        if [ "$ready" -eq "$n" ]; then kill -STOP $HELD; return 0; fi
+    done
+    return 1
+}
+# usr1_pending: USR1 (signal 10, mask 0x200) is pending on every held rank (waits up to 30 s)
+usr1_pending() {
+    local t0=$SECONDS p pend
+    while [ $((SECONDS - t0)) -lt 30 ]; do
+        pend=0
+        for p in $HELD; do
+            awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status" | grep -qE '[2367abef]..$' && pend=$((pend + 1))
+        done
+        [ "$pend" -eq "$(wc -w <<<"$HELD")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 fixture_micro() {   # the micro grid, both cells, 2 ranks: $1/study
     bash jobs/study.sh "$GRID" --out "$1/study"
 }
@@ -156,36 +196,23 @@ case_bad_grid_refused() {
 # USR1 to the cell runner mid-training (as Slurm's --signal would): it reaches pgrpo through mpirun, pgrpo
 # checkpoints and exits 75, study.sh stops with 75 and the cell stays "running"; the same command again resumes it
 # to the same bits as the uninterrupted cell. The ranks are held (SIGSTOP by pid) after the first checkpoint until
-# the signal is pending on each, so that it lands mid-training on steps of a few 0.1 s.
+# the signal is pending on each, so that it lands mid-training on steps of a few ms.
 case_stopped_cell_resumes() {
     need micro
-    local out=$CASE_DIR/study cell=$CASE_DIR/study/cells/$C1 pids="" p runner="" t0 rc pend
+    local out=$CASE_DIR/study cell=$CASE_DIR/study/cells/$C1 p runner="" rc
     bash jobs/study.sh "$GRID" --out "$out" --cells 1 >"$CASE_DIR/log1" 2>&1 &
     local bg=$!
-    t0=$SECONDS
-    until [ -e "$cell/checkpoints/ckpt_00000002.h5" ] || [ $((SECONDS - t0)) -ge 120 ]; do sleep 0.02; done
-    for p in $(pgrep -x pgrpo); do
-        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && pids="$pids $p"
-    done
-    [ -n "$pids" ] && kill -STOP $pids
+    hold_ranks "$cell" 2
     for p in $(pgrep -f "study_cell.py .*--out $out"); do [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = "$bg" ] && runner=$p; done
-    if [ -z "$pids" ] || [ -z "$runner" ] || [ -e "$cell/final.h5" ]; then
-        nok stop_mid_training "ranks '$pids' runner '$runner' after the first checkpoint"
-        [ -z "$pids" ] || kill -CONT $pids; wait $bg; cat "$CASE_DIR/log1"; return 1
+    if [ -z "$HELD" ] || [ -z "$runner" ] || [ -e "$cell/final.h5" ]; then
+        nok stop_mid_training "ranks '$HELD' runner '$runner'"
+        [ -z "$HELD" ] || kill -CONT $HELD; wait $bg; cat "$CASE_DIR/log1"; return 1
     fi
     kill -USR1 "$runner"
-    t0=$SECONDS
-    while [ $((SECONDS - t0)) -lt 20 ]; do   # USR1 (signal 10, mask 0x200) pending on every held rank
-        pend=0
-        for p in $pids; do
-            awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status" | grep -qE '[2367abef]..$' && pend=$((pend + 1))
-        done
-        [ "$pend" -eq "$(wc -w <<<"$pids")" ] && break
-        sleep 0.1
-    done
-    kill -CONT $pids
+    usr1_pending; rc=$?
+    kill -CONT $HELD
+    check usr1_reached_every_rank test "$rc" = 0
     wait $bg; rc=$?
-    check usr1_reached_every_rank test "$pend" = "$(wc -w <<<"$pids")"
     check study_sh_exit_75 test "$rc" = 75
     check cell_left_running test "$(field "$cell" status) $(field "$cell" rc_train)" = "running 75"
     bash jobs/study.sh "$GRID" --out "$out" --cells 1 >"$CASE_DIR/log2" 2>&1

@@ -7,9 +7,10 @@
 #                            checkpoints and exits 75, the task requeues itself, resumes with --resume auto and
 #                            finishes with the same final weights, metrics and trajectories as the uninterrupted cell;
 #   done_cells_skipped       resubmitting the array over finished cells reruns nothing.
-# To land the signal mid-training on a run of a few 0.1 s steps, the test stops the cell's pgrpo ranks (SIGSTOP, by
-# pid) after the first checkpoint, sends USR1 through Slurm, waits until the ranks hold it pending, and resumes
-# them (SIGCONT): the signal travels the real path (batch shell -> runner -> srun -> ranks).
+# To land the signal mid-training on a run of a few steps of a few ms, the test holds the cell's pgrpo ranks
+# (SIGSTOP, by pid) once they have installed their signal handlers, sends USR1 through Slurm, waits until the ranks
+# have it pending, and lets them go on (SIGCONT): the signal travels the real path (batch shell -> runner -> srun ->
+# ranks), and pgrpo stops after its first step with a checkpoint.
 # Needs root (slurmd) and slurm-wlm + munge; SKIPs otherwise. Independent cases (tests/lib.sh): --list.
 source "$(dirname "$0")/../lib.sh"
 . tests/slurm/lib.sh
@@ -69,6 +70,46 @@ PY
 }
 field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1/cell.json" "$2"; }
 
+# hold_ranks CELL N: waits for the N pgrpo ranks of the cell folder CELL, then until each has installed its signal
+# handlers (SigCgt has USR1: pgrpo train then treats a signal as "finish the step, checkpoint, exit 75") and holds
+# them (SIGSTOP, by pid); HELD = their pids. The inner loop uses bash builtins only, so the ranks are held well
+# before a tiny run's training is over (its steps take a few ms on an idle machine). 1 on timeout.
+hold_ranks() {
+    local cell=$1 n=$2 t0=$SECONDS p k v ready
+    HELD=""
+    until [ "$(wc -w <<<"$HELD")" -ge "$n" ]; do
+        [ $((SECONDS - t0)) -lt 120 ] || return 1
+        HELD=""
+        for p in $(pgrep -x pgrpo); do
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && HELD="$HELD $p"
+        done
+        sleep 0.005
+    done
+    while [ $((SECONDS - t0)) -lt 120 ]; do
+        ready=0
+        for p in $HELD; do
+            while read -r k v; do
+                [ "$k" = SigCgt: ] && [[ $v =~ [2367abef]..$ ]] && ready=$((ready + 1))
+            done 2>/dev/null <"/proc/$p/status"
+        done
+        if [ "$ready" -eq "$n" ]; then kill -STOP $HELD; return 0; fi
+    done
+    return 1
+}
+# usr1_pending: USR1 (signal 10, mask 0x200) is pending on every held rank (waits up to 30 s)
+usr1_pending() {
+    local t0=$SECONDS p pend
+    while [ $((SECONDS - t0)) -lt 30 ]; do
+        pend=0
+        for p in $HELD; do
+            awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status" | grep -qE '[2367abef]..$' && pend=$((pend + 1))
+        done
+        [ "$pend" -eq "$(wc -w <<<"$HELD")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 fixture_array() {   # both micro cells through the array job (2 ranks each, srun): $1/study, $1/slurm-<task>.out
     slurm_start || return 1
     local id st
@@ -98,32 +139,18 @@ case_array_runs_both_cells() {
 case_preempted_task_resumes() {
     need array; local A=$FIX
     slurm_start || { nok slurm_up; return 1; }
-    local out=$CASE_DIR/study cell=$CASE_DIR/study/cells/$C1 id pids="" p t0 st pend
+    local out=$CASE_DIR/study cell=$CASE_DIR/study/cells/$C1 id st pend
     id=$(sbatch --parsable --array=1 -n 2 -J study-preempt-test -o "$CASE_DIR/slurm-%a.out" jobs/study.sbatch \
          "$GRID" --out "$out") || { nok sbatch; return 1; }
-    t0=$SECONDS
-    until [ -e "$cell/checkpoints/ckpt_00000002.h5" ] || [ $((SECONDS - t0)) -ge 300 ]; do sleep 0.02; done
-    for p in $(pgrep -x pgrpo); do   # this cell's ranks: their command line names its folder
-        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && pids="$pids $p"
-    done
-    [ -n "$pids" ] && kill -STOP $pids
-    if [ -z "$pids" ] || [ -e "$cell/final.h5" ]; then
-        nok preempt_mid_training "no running ranks after the first checkpoint (pids '$pids')"
-        [ -z "$pids" ] || kill -CONT $pids; cat "$CASE_DIR"/slurm-*.out; return 1
+    hold_ranks "$cell" 2
+    if [ -z "$HELD" ] || [ -e "$cell/final.h5" ]; then
+        nok preempt_mid_training "no running ranks held (pids '$HELD')"
+        [ -z "$HELD" ] || kill -CONT $HELD; cat "$CASE_DIR"/slurm-*.out; return 1
     fi
     scancel --batch --signal=USR1 "${id}_1"
-    t0=$SECONDS; pend=0
-    while [ $((SECONDS - t0)) -lt 30 ]; do   # USR1 (signal 10, mask 0x200) pending on every stopped rank
-        pend=0
-        for p in $pids; do
-            awk '/^(SigPnd|ShdPnd):/ {m = m " " $2} END {print m}' "/proc/$p/status" | tr ' ' '\n' |
-                grep -qE '[2367abef]..$' && pend=$((pend + 1))
-        done
-        [ "$pend" -eq "$(wc -w <<<"$pids")" ] && break
-        sleep 0.1
-    done
-    kill -CONT $pids
-    check usr1_reached_every_rank test "$pend" = "$(wc -w <<<"$pids")"
+    usr1_pending; pend=$?
+    kill -CONT $HELD
+    check usr1_reached_every_rank test "$pend" = 0
     st=$(array_done "$id" 1 300)
     check task_requeued_once_and_completed test "$st" = "1:COMPLETED:1"
     check pgrpo_stopped_with_75 grep -q 'cell 1 runner exited with 75' "$CASE_DIR/slurm-1.out"
