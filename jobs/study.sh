@@ -15,10 +15,10 @@
 # Output: OUT/cells/<id>/{cell.json,metrics.h5,trajectories.h5,final.h5,eval.h5,...}, OUT/bases/<task>-s<seed>/.
 # Collect: /usr/bin/python3 postproc/study.py OUT/cells. Exit: 0 every listed cell done; 1 a cell failed (the others
 # still run; failures are listed at the end); 2 bad grid or usage; 75 a cell stopped after a checkpoint (Ctrl-C,
-# SIGUSR1, run.max_walltime): run the same command again to resume.
+# SIGUSR1, run.max_walltime): run the same command again to resume. Grid format: jobs/study_cell.py --help.
 set -uo pipefail
 PY=/usr/bin/python3
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)   # paths under it are kept relative to it (cell.json, commands)
 GRID=""; CELLS=all; NP=2; MODE=run; EXTRA=()
 while [ $# -gt 0 ]; do
