@@ -231,7 +231,7 @@ case_failed_cell_recorded() {
     check failed_cell_listed grep -q 'failed cells: 0 ' "$CASE_DIR/log"
     local d=$CASE_DIR/out/cells
     check failed_status test "$(field "$d/$C0" status) $(field "$d/$C0" rc_train)" = "failed 2"
-    check next_cell_done test "$(field "$d/$C1" status)" = done
+    check next_cell_done test "$(field "$d/$C1" status)" = "done"
     check list_shows_failed test "$(bash jobs/study.sh "$CASE_DIR/fail.grid" --list --out "$CASE_DIR/out" |
                                      awk '{print $3}' | tr '\n' ,)" = "failed,done,"
 }
