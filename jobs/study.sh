@@ -65,7 +65,9 @@ for i in "${idx[@]}"; do
         *) failed+=("$i");;
     esac
 done
-echo "study.sh: ${#idx[@]} cells listed, $((SECONDS - t0)) s"
+out=$("${CELL[@]}" --check "${EXTRA[@]}" | sed -n 's/.*cells, out //p')
+echo "study.sh: ${#idx[@]} cells listed, $((SECONDS - t0)) s; status: bash jobs/study.sh $GRID --list --out $out; collect:" \
+     "/usr/bin/python3 postproc/study.py $out/cells"
 if [ -n "$stopped" ]; then
     echo "study.sh: stopped in cell $stopped after a checkpoint; run the same command again to resume"; exit 75
 fi
