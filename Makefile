@@ -83,10 +83,11 @@ bench: bin/pgrpo $(BENCHBIN)
 	@bash tests/bench/run.sh
 
 install: bin/pgrpo
-	install -d $(PREFIX)/bin $(PREFIX)/share/pgrpo/jobs $(PREFIX)/share/pgrpo/inputs $(PREFIX)/share/pgrpo/postproc
+	install -d $(PREFIX)/bin $(PREFIX)/share/pgrpo/jobs $(PREFIX)/share/pgrpo/inputs/study $(PREFIX)/share/pgrpo/postproc
 	install -m 755 bin/pgrpo $(PREFIX)/bin/pgrpo
-	install -m 755 jobs/* $(PREFIX)/share/pgrpo/jobs/
+	install -m 755 jobs/*.sh jobs/*.sbatch jobs/*.py $(PREFIX)/share/pgrpo/jobs/
 	install -m 644 inputs/*.deck $(PREFIX)/share/pgrpo/inputs/
+	install -m 644 inputs/study/*.grid $(PREFIX)/share/pgrpo/inputs/study/
 	install -m 755 postproc/*.py $(PREFIX)/share/pgrpo/postproc/
 
 clean:
