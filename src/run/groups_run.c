@@ -33,7 +33,7 @@ typedef struct {
     double share_mib;        // the largest rank's share of the matrix as loaded (values + mask)
 } Feed;
 
-static void *xcalloc_rows(long rows, size_t per_row) { return xmalloc(per_row * (size_t)(rows > 0 ? rows : 1)); }
+static void *xmalloc_rows(long rows, size_t per_row) { return xmalloc(per_row * (size_t)(rows > 0 ? rows : 1)); }
 
 // The task's simulated users: every rank builds the same probes and fills its own rows.
 static void feed_from_task(const App *a, const Task *t, Feed *f) {
@@ -43,9 +43,9 @@ static void feed_from_task(const App *a, const Task *t, Feed *f) {
     comm_split_range(f->n, a->size, a->rank, &f->row0, &f->n_local);
     TaskProbe *probes = xmalloc(sizeof *probes * (size_t)f->d);
     for (int j = 0; j < f->d; j++) task_probe(t, a->cfg.task.seed, j, &probes[j]);
-    f->values = xcalloc_rows(f->n_local, sizeof(float) * (size_t)f->d);
-    f->mask = xcalloc_rows(f->n_local, (size_t)f->d);
-    f->truth = xcalloc_rows(f->n_local, sizeof(int32_t));
+    f->values = xmalloc_rows(f->n_local, sizeof(float) * (size_t)f->d);
+    f->mask = xmalloc_rows(f->n_local, (size_t)f->d);
+    f->truth = xmalloc_rows(f->n_local, sizeof(int32_t));
     task_feedback_rows(t, a->cfg.task.seed, probes, f->d, f->row0, f->n_local, g->observed, g->noise, f->values, f->mask);
     for (long i = 0; i < f->n_local; i++) f->truth[i] = task_user_group(t, SPLIT_TRAIN, (int)(f->row0 + i));
     free(probes);
@@ -62,10 +62,10 @@ static void feed_from_file(const App *a, Feed *f) {
         die_user(EXIT_RUNTIME, HINT_FEEDBACK, "groups.feedback_file: %s", err);
     f->n = info.n, f->d = info.d, f->type = info.value_f64 ? FEEDBACK_F64 : FEEDBACK_F32;
     comm_split_range(f->n, a->size, a->rank, &f->row0, &f->n_local);
-    f->values = xcalloc_rows(f->n_local, (info.value_f64 ? sizeof(double) : sizeof(float)) * (size_t)f->d);
-    if (info.has_mask) f->mask = xcalloc_rows(f->n_local, (size_t)f->d);
-    if (info.has_user_id) f->user_id = xcalloc_rows(f->n_local, sizeof(int64_t));
-    if (info.has_truth) f->truth = xcalloc_rows(f->n_local, sizeof(int32_t));
+    f->values = xmalloc_rows(f->n_local, (info.value_f64 ? sizeof(double) : sizeof(float)) * (size_t)f->d);
+    if (info.has_mask) f->mask = xmalloc_rows(f->n_local, (size_t)f->d);
+    if (info.has_user_id) f->user_id = xmalloc_rows(f->n_local, sizeof(int64_t));
+    if (info.has_truth) f->truth = xmalloc_rows(f->n_local, sizeof(int32_t));
     if (feedback_file_read_rows(path, &info, f->type, f->row0, f->n_local, f->values, f->mask, f->user_id, f->truth,
                                 err, sizeof err))
         die_user(EXIT_RUNTIME, HINT_FEEDBACK, "groups.feedback_file: %s", err);
@@ -103,7 +103,7 @@ typedef struct {
 static void *gather_rows(const App *a, const Feed *f, const void *mine, size_t elem) {
     int cnt = (int)f->n_local, *counts = a->rank == 0 ? xmalloc(sizeof(int) * (size_t)a->size) : NULL;
     comm_gather_ints(&cnt, 1, counts, a->world);
-    void *all = a->rank == 0 ? xcalloc_rows(f->n, elem) : NULL;
+    void *all = a->rank == 0 ? xmalloc_rows(f->n, elem) : NULL;
     comm_gatherv(mine, cnt, elem, all, counts, a->world);
     free(counts);
     return all;
@@ -330,7 +330,7 @@ void groups_discover(const App *a, const Task *task, long n_users_want, GroupsMa
     double observed = observed_fraction(a, &f);
     FeedbackBlock b = {.type = f.type, .values = f.values, .mask = f.mask, .n_local = f.n_local, .d = f.d};
     DiscoverParams p = discover_params(a);
-    int *labels = xcalloc_rows(f.n_local, sizeof(int));
+    int *labels = xmalloc_rows(f.n_local, sizeof(int));
     DiscoverResult r;
     char err[1536], path[1100];
     int rc = discover_run(a->world, &b, f.row0, f.n, &p, labels, &r, err, sizeof err);
@@ -349,7 +349,7 @@ void groups_discover(const App *a, const Task *task, long n_users_want, GroupsMa
         report(a, &f, observed, &r, &o, path);
     }
     out->n_users = f.n, out->n_groups = r.k;
-    out->user_group = xcalloc_rows(f.n, sizeof(int));
+    out->user_group = xmalloc_rows(f.n, sizeof(int));
     if (a->rank == 0) memcpy(out->user_group, o.by_user, sizeof(int) * (size_t)f.n);
     comm_bcast(out->user_group, sizeof(int) * (size_t)f.n, 0, a->world);
     free(o.by_user); free(o.truth); free(o.table); free(labels);
