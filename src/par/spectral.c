@@ -25,21 +25,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-// BLACS / ScaLAPACK / BLAS / LAPACK entry points (no C headers in Debian's packages; see pca.c).
-int Csys2blacs_handle(MPI_Comm comm);
-void Cfree_blacs_system_handle(int handle);
-void Cblacs_gridinit(int *ctxt, char *order, int nprow, int npcol);
-void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
-void Cblacs_gridexit(int ctxt);
-void Cblacs_set(int ctxt, int what, int *val);
-int numroc_(const int *n, const int *nb, const int *iproc, const int *isrc, const int *nprocs);
-void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
-               const int *icsrc, const int *ictxt, const int *lld, int *info);
-// Eigenvalues w (ascending, global on every process) and eigenvectors Z of the symmetric A (uplo triangle read,
-// A destroyed); lwork = liwork = -1 asks for the workspace sizes.
-void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
-              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
-              double *work, const int *lwork, int *iwork, const int *liwork, int *info);
+#include "scalapack.h"   // the BLACS / ScaLAPACK entry points shared with pca.c
+
+// spectral.c's own ScaLAPACK / BLAS / LAPACK routines (same conventions as scalapack.h).
 // Cholesky factor of the symmetric positive definite A (uplo triangle) and solves with it (B overwritten).
 void pdpotrf_(const char *uplo, const int *n, double *a, const int *ia, const int *ja, const int *desca, int *info);
 void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
