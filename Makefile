@@ -1,13 +1,13 @@
 # pgrpo — build, test, run, bench, deps, install.  `make help` lists the targets.
 CC       = mpicc
-PKGS     = hdf5-openmpi scalapack-openmpi openblas
+PKGS     = hdf5-openmpi scalapack-openmpi openblas jansson libpcre2-8
 ARCH    ?= -march=native
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   = $(PKG_LIBS) -lm
+LDLIBS   = $(PKG_LIBS) -ldl -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer
 PREFIX  ?= /usr/local
 PYTHON   = /usr/bin/python3
