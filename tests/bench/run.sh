@@ -3,7 +3,8 @@
 # Timings are never asserted (the machine is shared and noisy); the tables print ratios against targets.
 #
 # Sections are shell functions named section_<name>; BENCH_SECTIONS picks and orders them
-# (default: all in SECTIONS; "baseline" too when BENCH_BASELINE names another build's bench_model). To add one: write section_<name>() below and append <name> to SECTIONS.
+# (default: all in SECTIONS; "baseline" too when BENCH_BASELINE names another build's bench_model). To add one: write section_<name>() below and append <name> to SECTIONS, or put it in its own file
+# tests/bench/section_<name>.sh (sourced below, appended to SECTIONS in file-name order).
 # Helpers: run_to FILE CMD... runs CMD once into FILE (key value lines; name files PREFIX.<run>);
 #          bench_table spec... prints the medians table over PREFIX.* files (see table_py for the row spec).
 set -u
@@ -253,6 +254,11 @@ section_baseline() {
     done
     C_PREFIX="$OUT/base_this" P_PREFIX="$OUT/base_other" C_NAME=this P_NAME=baseline bench_table "${rows[@]}"
 }
+for f in tests/bench/section_*.sh; do
+    [ -e "$f" ] || continue
+    . "$f"
+    n=${f##*/section_}; SECTIONS="$SECTIONS ${n%.sh}"
+done
 [ -n "${BENCH_BASELINE:-}" ] && SECTIONS="$SECTIONS baseline"
 
 rc=0
