@@ -53,6 +53,12 @@ int task_encode(const Task *t, const char *text, int *tok, int max);
 // Decodes n tokens into buf (always NUL-terminated); returns strlen.
 int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize);
 
+// The prompt's text as a reward function sees it: the words after BOS up to SEP for the built-in tasks (what
+// task_decode gives); the file-backed task returns its source text. Always NUL-terminated; returns strlen.
+int task_prompt_text(const Task *t, const Prompt *p, char *buf, size_t bufsize);
+// 1 when task_reward is the task's own; 0 for tasks whose reward must come from a plugin or process ([reward]).
+int task_has_builtin_reward(const Task *t);
+
 // Users and groups
 int task_n_groups(const Task *t);
 const char *task_group_name(const Task *t, int g);

@@ -102,6 +102,14 @@ int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize)
     return (int)pos;
 }
 
+int task_prompt_text(const Task *t, const Prompt *p, char *buf, size_t bufsize) {
+    int a = p->len > 0 && p->tok[0] == TOK_BOS, b = p->len;
+    if (b > a && p->tok[b - 1] == TOK_SEP) b--;
+    return task_decode(t, p->tok + a, b - a, buf, bufsize);
+}
+
+int task_has_builtin_reward(const Task *t) { (void)t; return 1; }
+
 // ---------------------------------------------------------------------------------------------------------------
 // users
 
