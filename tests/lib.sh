@@ -179,3 +179,44 @@ run_cases() {
     for n in "${sel[@]}"; do _run_case "$n" || bad=1; done
     [ $bad -eq 0 ]
 }
+
+# --- holding a study cell's ranks mid-step (tests/mpi/test_study.sh, tests/slurm/test_study_array.sh) ---
+# hold_ranks CELL N: waits for the N pgrpo ranks of the cell folder CELL, then until each has installed its signal
+# handlers (SigCgt has USR1: pgrpo train then treats a signal as "finish the step, checkpoint, exit 75") and holds
+# them (SIGSTOP, by pid); HELD = their pids. The inner loop uses bash builtins only, so the ranks are held well
+# before a tiny run's training is over (its steps take a few ms on an idle machine). 1 on timeout.
+hold_ranks() {
+    local cell=$1 n=$2 t0=$SECONDS p k v ready
+    HELD=""
+    until [ "$(wc -w <<<"$HELD")" -ge "$n" ]; do
+        [ $((SECONDS - t0)) -lt 120 ] || return 1
+        HELD=""
+        for p in $(pgrep -x pgrpo); do
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "run.out_dir=$cell " && HELD="$HELD $p"
+        done
+        sleep 0.005
+    done
+    while [ $((SECONDS - t0)) -lt 120 ]; do
+        ready=0
+        for p in $HELD; do
+            while read -r k v; do
+                [ "$k" = SigCgt: ] && [[ $v =~ [2367abef]..$ ]] && ready=$((ready + 1))
+            done 2>/dev/null <"/proc/$p/status"
+        done
+        if [ "$ready" -eq "$n" ]; then kill -STOP $HELD; return 0; fi
+    done
+    return 1
+}
+# usr1_pending: USR1 (signal 10, mask 0x200) is pending on every held rank (waits up to 30 s)
+usr1_pending() {
+    local t0=$SECONDS p pend
+    while [ $((SECONDS - t0)) -lt 30 ]; do
+        pend=0
+        for p in $HELD; do
+            awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status" | grep -qE '[2367abef]..$' && pend=$((pend + 1))
+        done
+        [ "$pend" -eq "$(wc -w <<<"$HELD")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
