@@ -150,6 +150,11 @@ def user_groups(tr):
     return dict(zip(u.tolist(), tr["group"][idx].tolist()))
 
 
+def world_key(c):
+    """The users a cell trains on: its task and split (cell.json)."""
+    return (c["task"], c["split"])
+
+
 def collect_cell(d, c):
     """Reads what a cell folder holds; a problem string instead of an exception for a missing/corrupt file."""
     cell = {"json": c, "problem": "", "ari": float("nan"), "ari_source": ""}
@@ -202,15 +207,16 @@ def collect(root):
         seen[c["id"]] = os.path.join(d, "cell.json")
         cells[c["id"]] = collect_cell(d, c)
     # ARI of the groups each cell used, where no groups.h5 says it: against the true groups that truth-group
-    # cells of the same task record in their trajectories (the task's users do not depend on run.seed).
+    # cells of the same task and split record in their trajectories. The task's users do not depend on run.seed,
+    # but they do on the split: the tune split is another world (task.seed) whose user ids mean other users.
     truth = {}
     for cid in sorted(cells):
         cl = cells[cid]
         if "traj" in cl and cl["json"]["groups"] == "truth":
-            truth.setdefault(cl["json"]["task"], {}).update(user_groups(cl["traj"]))
+            truth.setdefault(world_key(cl["json"]), {}).update(user_groups(cl["traj"]))
     for cid in sorted(cells):
         cl = cells[cid]
-        tm = truth.get(cl["json"]["task"])
+        tm = truth.get(world_key(cl["json"]))
         if cl["ari_source"] or "traj" not in cl or not tm:
             continue
         mine = user_groups(cl["traj"])

@@ -16,6 +16,8 @@ make_cell() {
     d=$out/cells/$id; mkdir -p "$d"
     local adv=$est set=()
     [ "$est" = pgrpo_ema ] && { adv=pgrpo; set=(--set pgrpo.history=ema); }
+    # the tune split is another world, as jobs/study_cell.py makes it (its user ids mean other users)
+    [ "$split" = tune ] && set+=(--set task.seed=1001)
     local T=(tests/decks/tiny.deck --set run.out_dir=$d --set run.seed=$seed --set train.base=$base
              --set train.advantage=$adv --set train.groups=$grp --set train.group_size=$G --set train.lr=$lr
              --set train.steps=4 "${set[@]}" $S)
@@ -85,6 +87,8 @@ r = ids.index("personas-pgrpo-random-G4-lr0.005-s1-eval")
 assert f["cells/ari_source"][r].decode().startswith("trajectories") and abs(f["cells/ari"][r]) < 0.5, f["cells/ari"][r]
 t = ids.index("personas-grpo-truth-G4-lr0.005-s1-eval")
 assert abs(f["cells/ari"][t] - 1.0) < 1e-12, f["cells/ari"][t]
+u = ids.index("personas-pgrpo-truth-G4-lr0.005-s3-tune")   # truth against the truth of its own world
+assert abs(f["cells/ari"][u] - 1.0) < 1e-12, f["cells/ari"][u]
 EOF
     # the eval split's seeds 1 and 2 pair: 2 pairs for pgrpo/truth.
     check md_pairs_two_seeds grep -q '^| pgrpo/truth | 2 | [-+0-9.]* \[[-+0-9.]*, [-+0-9.]*\] |' $CASE_DIR/s/study.md
