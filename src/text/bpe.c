@@ -253,9 +253,8 @@ static int load_merges(Bpe *b, StrMap *m, const Origin *o, char *err, size_t err
         }
         int prev = pair_insert(b, a, c, r);
         if (prev >= 0) {
-            char first[512];
-            merge_where(o, prev, first, sizeof first);
-            set_err(err, errlen, "%s: merge '%s' repeats %s (HINT: each pair is ranked once)", where, line, first);
+            set_err(err, errlen, "%s: merge '%s' repeats %s %d (HINT: each pair is ranked once)", where, line,
+                    o->merges ? "line" : "merge", o->merges ? o->line0 + prev : prev);
             goto out;
         }
         b->merge_res[r] = res;
