@@ -5,6 +5,7 @@
 //   bpe_tool decode-lines DIR < lines   each line ids: the decoded bytes in hex, one line each
 //   bpe_tool split-lines < jsonl        each line a JSON string: its pre-tokens as a JSON array (ASCII-escaped)
 //   bpe_tool classes                    the scanner's class of every code point as runs "first last L|N|S|O"
+//   bpe_tool info DIR                   "vocab_size N", "merges N", "eos N"
 //   bpe_tool save DIR OUT               load DIR, bpe_save_dir into OUT (which must exist)
 //   bpe_tool bench DIR FILE [SECONDS]   encode FILE repeatedly: "encode_mb_per_s X", "tokens N"
 // Exit 3 with one line on stderr for any error (the library's message).
@@ -140,7 +141,7 @@ static int bench(const Bpe *b, const char *file, double seconds) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return fail("usage: bpe_tool encode|decode|encode-lines|decode-lines|split-lines|classes|save|bench ...");
+    if (argc < 2) return fail("usage: bpe_tool encode|decode|encode-lines|decode-lines|split-lines|classes|info|save|bench ...");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "classes")) return classes();
     if (!strcmp(cmd, "split-lines")) return each_json_line(NULL, split_checked);
@@ -166,6 +167,8 @@ int main(int argc, char **argv) {
         size_t cap = 0;
         while (!rc && getline(&line, &cap, stdin) > 0) rc = decode_ids(b, line, 1);
         free(line);
+    } else if (!strcmp(cmd, "info")) {
+        printf("vocab_size %d\nmerges %d\neos %d\n", bpe_vocab_size(b), bpe_n_merges(b), bpe_eos_id(b));
     } else if (!strcmp(cmd, "save") && argc > 3) {
         rc = bpe_save_dir(b, argv[3], err, sizeof err) ? fail(err) : 0;
     } else if (!strcmp(cmd, "bench") && argc > 3) {
