@@ -23,6 +23,9 @@
 #define PIECE_STACK 4096
 #define EOS_TEXT "<|endoftext|>"
 
+// Key and rank side by side: one cache line per probe (the table is 2 MiB for GPT-2's 50,000 merges).
+typedef struct { uint64_t key; int rank; } PairSlot;   // key = left << 32 | right, PAIR_EMPTY when free
+
 struct Bpe {
     int n_tokens, n_merges, eos;
     int byte_id[256];          // the single-byte token of each byte value
@@ -32,8 +35,7 @@ struct Bpe {
     unsigned char *bytes;      // every token's raw bytes, in id order
     size_t *bytes_off;         // [n_tokens + 1]
     int *merge_res;            // [n_merges] the id "a b" merges into
-    uint64_t *pair_key;        // [pair_mask + 1] left << 32 | right, PAIR_EMPTY when free
-    int *pair_rank;            // [pair_mask + 1]
+    PairSlot *pair;            // [pair_mask + 1] open addressing, linear probing, load <= 1/2
     size_t pair_mask;
 };
 
@@ -70,7 +72,10 @@ static long token_bytes(const char *tok, const int16_t c2b[0x144], unsigned char
         uint32_t cp;
         if (s[i] < 0x80) cp = s[i++];
         else if (s[i] < 0xE0) { cp = (uint32_t)(s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F); i += 2; }
-        else if (s[i] < 0xF0) { cp = (uint32_t)(s[i] & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F); i += 3; }
+        else if (s[i] < 0xF0) {
+            cp = (uint32_t)(s[i] & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+            i += 3;
+        }
         else { cp = 0x110000; i += 4; }
         if (cp >= 0x144 || c2b[cp] < 0) { *bad = cp; return -1; }
         out[n++] = (unsigned char)c2b[cp];
@@ -94,8 +99,8 @@ static size_t pow2_at_least(size_t n) {
 static int pair_lookup(const Bpe *b, int left, int right) {
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     for (size_t i = mix64(key) & b->pair_mask;; i = (i + 1) & b->pair_mask) {
-        if (b->pair_key[i] == key) return b->pair_rank[i];
-        if (b->pair_key[i] == PAIR_EMPTY) return NO_RANK;
+        if (b->pair[i].key == key) return b->pair[i].rank;
+        if (b->pair[i].key == PAIR_EMPTY) return NO_RANK;
     }
 }
 
@@ -103,12 +108,12 @@ static int pair_lookup(const Bpe *b, int left, int right) {
 static int pair_insert(Bpe *b, int left, int right, int rank) {
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
     size_t i = mix64(key) & b->pair_mask;
-    while (b->pair_key[i] != PAIR_EMPTY) {
-        if (b->pair_key[i] == key) return b->pair_rank[i];
+    while (b->pair[i].key != PAIR_EMPTY) {
+        if (b->pair[i].key == key) return b->pair[i].rank;
         i = (i + 1) & b->pair_mask;
     }
-    b->pair_key[i] = key;
-    b->pair_rank[i] = rank;
+    b->pair[i].key = key;
+    b->pair[i].rank = rank;
     return -1;
 }
 
@@ -167,9 +172,8 @@ static Bpe *bpe_alloc(const char *const *tokens, int n, const char *const *merge
     b->bytes_off = xmalloc(((size_t)n + 1) * sizeof *b->bytes_off);
     b->merge_res = xmalloc((size_t)(nm ? nm : 1) * sizeof *b->merge_res);
     b->pair_mask = pow2_at_least(2 * (size_t)nm) - 1;
-    b->pair_key = xmalloc((b->pair_mask + 1) * sizeof *b->pair_key);
-    b->pair_rank = xmalloc((b->pair_mask + 1) * sizeof *b->pair_rank);
-    for (size_t i = 0; i <= b->pair_mask; i++) b->pair_key[i] = PAIR_EMPTY;
+    b->pair = xmalloc((b->pair_mask + 1) * sizeof *b->pair);
+    for (size_t i = 0; i <= b->pair_mask; i++) b->pair[i].key = PAIR_EMPTY;
     return b;
 }
 
@@ -186,9 +190,13 @@ static int load_tokens(Bpe *b, StrMap *m, const Origin *o, char *err, size_t err
         const char *t = b->str + b->tok_off[id];
         size_t len = strlen(t);
         uint32_t bad = 0;
-        long nb = len && bpe_utf8_invalid_at((const unsigned char *)t, len) == len ? token_bytes(t, c2b, b->bytes + at, &bad) : -2;
+        int utf8 = len && bpe_utf8_invalid_at((const unsigned char *)t, len) == len;
+        long nb = utf8 ? token_bytes(t, c2b, b->bytes + at, &bad) : -2;
         if (nb < 0) token_where(o, b, id, where, sizeof where);
-        if (nb == -2) { set_err(err, errlen, "%s: empty or not UTF-8 (HINT: tokens are non-empty UTF-8 strings)", where); return -1; }
+        if (nb == -2) {
+            set_err(err, errlen, "%s: empty or not UTF-8 (HINT: tokens are non-empty UTF-8 strings)", where);
+            return -1;
+        }
         if (nb == -1) {
             set_err(err, errlen, "%s: character U+%04X is outside GPT-2's byte alphabet (HINT: only byte-level BPE "
                     "vocabularies are supported)", where, (unsigned)bad);
@@ -238,7 +246,8 @@ static int load_merges(Bpe *b, StrMap *m, const Origin *o, char *err, size_t err
         const char *line = b->str + b->merge_off[r], *sp = strchr(line, ' ');
         merge_where(o, r, where, sizeof where);
         if (!sp || sp == line || !sp[1] || strchr(sp + 1, ' ')) {
-            set_err(err, errlen, "%s: '%s' is not two tokens separated by one space (HINT: merges are lines \"a b\")", where, line);
+            set_err(err, errlen, "%s: '%s' is not two tokens separated by one space (HINT: merges are lines \"a b\")",
+                    where, line);
             goto out;
         }
         size_t la = (size_t)(sp - line), lb = strlen(sp + 1);
@@ -247,8 +256,9 @@ static int load_merges(Bpe *b, StrMap *m, const Origin *o, char *err, size_t err
         res = strmap_find(m, cat, la + lb, -1);
         const char *missing = a < 0 ? "left" : c < 0 ? "right" : res < 0 ? "merged" : NULL;
         if (missing) {
-            set_err(err, errlen, "%s: token '%.*s' not in %s (the %s side of '%s')", where,
-                    a < 0 ? (int)la : c < 0 ? (int)lb : (int)(la + lb), a < 0 ? line : c < 0 ? sp + 1 : cat, vname, missing, line);
+            const char *tok = a < 0 ? line : c < 0 ? sp + 1 : cat;
+            int tlen = a < 0 ? (int)la : c < 0 ? (int)lb : (int)(la + lb);
+            set_err(err, errlen, "%s: token '%.*s' not in %s (the %s side of '%s')", where, tlen, tok, vname, missing, line);
             goto out;
         }
         int prev = pair_insert(b, a, c, r);
@@ -288,8 +298,13 @@ Bpe *bpe_from_tables(const char *const *tokens, int n_tokens, const char *const 
         set_err(err, errlen, "bpe_from_tables: NULL tables or negative counts");
         return NULL;
     }
-    for (int i = 0; i < n_tokens; i++) if (!tokens[i]) { set_err(err, errlen, "tokenizer tables: token %d is NULL", i); return NULL; }
-    for (int r = 0; r < n_merges; r++) if (!merges[r]) { set_err(err, errlen, "tokenizer tables: merge %d is NULL", r); return NULL; }
+    for (int i = 0; i < n_tokens + n_merges; i++) {
+        if (i < n_tokens ? !tokens[i] : !merges[i - n_tokens]) {
+            int tok = i < n_tokens;
+            set_err(err, errlen, "tokenizer tables: %s %d is NULL", tok ? "token" : "merge", tok ? i : i - n_tokens);
+            return NULL;
+        }
+    }
     Origin o = {NULL, NULL, 0};
     return build(tokens, n_tokens, merges, n_merges, &o, err, errlen);
 }
@@ -297,7 +312,7 @@ Bpe *bpe_from_tables(const char *const *tokens, int n_tokens, const char *const 
 void bpe_free(Bpe *b) {
     if (!b) return;
     free(b->str); free(b->tok_off); free(b->merge_off); free(b->bytes); free(b->bytes_off);
-    free(b->merge_res); free(b->pair_key); free(b->pair_rank);
+    free(b->merge_res); free(b->pair);
     free(b);
 }
 
@@ -307,7 +322,10 @@ void bpe_free(Bpe *b) {
 static const char **read_vocab(const char *path, json_t **root, int *n_out, char *err, size_t errlen) {
     json_error_t je;
     *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!*root) { set_err(err, errlen, "%s:%d: %s (HINT: the vocabulary is one JSON object token -> id)", path, je.line, je.text); return NULL; }
+    if (!*root) {
+        set_err(err, errlen, "%s:%d: %s (HINT: the vocabulary is one JSON object token -> id)", path, je.line, je.text);
+        return NULL;
+    }
     if (!json_is_object(*root) || json_object_size(*root) > INT_MAX) {
         set_err(err, errlen, "%s: not a JSON object token -> id", path);
         return NULL;
@@ -317,9 +335,15 @@ static const char **read_vocab(const char *path, json_t **root, int *n_out, char
     json_t *v;
     json_object_foreach(*root, key, v) {
         json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
-        if (!json_is_integer(v)) { set_err(err, errlen, "%s: token '%s': the id is not an integer", path, key); goto fail; }
+        if (!json_is_integer(v)) {
+            set_err(err, errlen, "%s: token '%s': the id is not an integer", path, key);
+            goto fail;
+        }
         if (id < 0 || id >= n) { if (!outside) outside = key; continue; }
-        if (tok[id]) { set_err(err, errlen, "%s: id %lld is used by '%s' and '%s' (HINT: ids are unique)", path, (long long)id, tok[id], key); goto fail; }
+        if (tok[id]) {
+            set_err(err, errlen, "%s: id %lld is used by '%s' and '%s' (HINT: ids are unique)", path, (long long)id, tok[id], key);
+            goto fail;
+        }
         tok[id] = key;
     }
     if (outside) {
@@ -354,7 +378,10 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen) 
 
 // merges.txt: an optional "#version" first line, then one "a b" a line; splits buf in place into lines.
 static const char **split_merges(const char *path, char *buf, size_t len, int *n_out, int *line0, char *err, size_t errlen) {
-    if (memchr(buf, '\0', len)) { set_err(err, errlen, "%s: contains a NUL byte (HINT: merges.txt is UTF-8 text)", path); return NULL; }
+    if (memchr(buf, '\0', len)) {
+        set_err(err, errlen, "%s: contains a NUL byte (HINT: merges.txt is UTF-8 text)", path);
+        return NULL;
+    }
     size_t at = 0, cap = 1;
     for (size_t i = 0; i < len; i++) cap += buf[i] == '\n';
     *line0 = 1;
@@ -516,15 +543,21 @@ static int write_atomic(const char *path, const char *data, size_t len, char *er
 
 int bpe_save_dir(const Bpe *b, const char *dir, char *err, size_t errlen) {
     json_t *obj = json_object();
-    for (int i = 0; i < b->n_tokens; i++) json_object_set_new(obj, bpe_token(b, i), json_integer(i));
+    for (int i = 0; i < b->n_tokens; i++)   // tokens were checked at load: valid UTF-8, distinct
+        CHECK(json_object_set_new(obj, b->str + b->tok_off[i], json_integer(i)) == 0, "vocab.json: token %d", i);
     char *vocab = json_dumps(obj, JSON_COMPACT);   // keys in id order (Jansson keeps insertion order)
     json_decref(obj);
     CHECK(vocab, "json_dumps failed for %d tokens", b->n_tokens);
     size_t mlen = strlen("#version: 0.2\n");
-    for (int r = 0; r < b->n_merges; r++) mlen += strlen(bpe_merge(b, r)) + 1;
+    for (int r = 0; r < b->n_merges; r++) mlen += strlen(b->str + b->merge_off[r]) + 1;
     char *merges = xmalloc(mlen + 1), *p = merges;
-    p += sprintf(p, "#version: 0.2\n");
-    for (int r = 0; r < b->n_merges; r++) p += sprintf(p, "%s\n", bpe_merge(b, r));
+    memcpy(p, "#version: 0.2\n", strlen("#version: 0.2\n"));
+    p += strlen("#version: 0.2\n");
+    for (int r = 0; r < b->n_merges; r++) {
+        const char *m = b->str + b->merge_off[r];
+        size_t l = strlen(m);
+        memcpy(p, m, l); p[l] = '\n'; p += l + 1;
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
     int rc = write_atomic(path, vocab, strlen(vocab), err, errlen);

@@ -263,7 +263,7 @@ def classes(tool):
 
 def bench(d, path, seconds):
     enc = get_encoder(d)
-    text = open(path, encoding="utf-8").read()
+    text = open(path, encoding="utf-8", newline="").read()   # keep \r\n as in the bytes C reads
     nbytes, t0, el, n = len(text.encode("utf-8")), time.perf_counter(), 0.0, 0
     total = 0
     while el < seconds:
@@ -277,7 +277,7 @@ def bench(d, path, seconds):
 def main(a):
     if a[0] == "train":
         seed = int(a[a.index("--seed") + 1]) if "--seed" in a else 1
-        train(open(a[1], encoding="utf-8").read(), int(a[2]), a[3], seed)
+        train(open(a[1], encoding="utf-8", newline="").read(), int(a[2]), a[3], seed)
     elif a[0] == "cases":
         cases(a[1], int(a[2]), int(a[3]))
     elif a[0] == "check":
