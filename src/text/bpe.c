@@ -439,8 +439,10 @@ Bpe *bpe_load_dir(const char *dir, char *err, size_t errlen) {
             return NULL;
         }
     }
-    set_err(err, errlen, "%s: no tokenizer files (HINT: put vocab.json + merges.txt (Hugging Face) or encoder.json + "
-            "vocab.bpe (OpenAI) there)", dir);
+    int fast_only = exists(dir, "tokenizer.json", v, sizeof v);
+    set_err(err, errlen, "%s: no tokenizer files%s (HINT: put vocab.json + merges.txt (Hugging Face) or encoder.json + "
+            "vocab.bpe (OpenAI) there%s)", dir, fast_only ? ", only tokenizer.json, which is not read" : "",
+            fast_only ? "; transformers' GPT2Tokenizer.save_pretrained writes vocab.json + merges.txt" : "");
     return NULL;
 }
 

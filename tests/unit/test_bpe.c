@@ -171,6 +171,35 @@ static void test_bpe_long_piece(void) {
     bpe_free(b);
 }
 
+// Seeded random byte strings, mostly made of UTF-8 lead and continuation bytes: each is either refused as
+// invalid UTF-8 or encoded so that decoding gives the same bytes back (under ASan: no read past the text).
+static void test_bpe_random_bytes(void) {
+    Bpe *b = tiny();
+    if (!b) return;
+    static const unsigned char pool[] = {'a', ' ', '\'', 's', '1', '\n', 0x80, 0xBF, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0,
+                                         0xF4, 0xF5, 0xFF, 0xA0, 0x85, 0xE3, 0x80};
+    uint64_t x = 12345;
+    int refused = 0, encoded = 0;
+    for (int t = 0; t < 20000; t++) {
+        unsigned char s[12];
+        char out[64], err[256];
+        int ids[16];
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t len = (size_t)(x >> 60) % 12;
+        for (size_t i = 0; i < len; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            s[i] = pool[(x >> 33) % sizeof pool];
+        }
+        int n = bpe_encode(b, (const char *)s, len, ids, 16, err, sizeof err);
+        if (n < 0) { refused++; T_ASSERT(strstr(err, "invalid UTF-8"), "%s", err); continue; }
+        encoded++;
+        long m = bpe_decode(b, ids, n, out, sizeof out);
+        T_ASSERT(n <= 16 && m == (long)len && !memcmp(out, s, len), "round trip of %zu random bytes", len);
+    }
+    T_ASSERT(refused > 1000 && encoded > 1000, "refused %d encoded %d", refused, encoded);
+    bpe_free(b);
+}
+
 // ---- files -----------------------------------------------------------------------------------------------------
 
 static char DIR_[64];
@@ -311,6 +340,7 @@ int main(void) {
     T_RUN(test_bpe_eos_is_an_id);
     T_RUN(test_bpe_invalid_utf8);
     T_RUN(test_bpe_long_piece);
+    T_RUN(test_bpe_random_bytes);
     T_RUN(test_bpe_load_both_layouts_and_save);
     T_RUN(test_bpe_malformed_files);
     T_RUN(test_bpe_malformed_tables);
