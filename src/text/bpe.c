@@ -75,8 +75,10 @@ static long token_bytes(const char *tok, const int16_t c2b[0x144], unsigned char
         else if (s[i] < 0xF0) {
             cp = (uint32_t)(s[i] & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
             i += 3;
+        } else {
+            cp = 0x110000;   // 4-byte forms are all above the alphabet's U+0143
+            i += 4;
         }
-        else { cp = 0x110000; i += 4; }
         if (cp >= 0x144 || c2b[cp] < 0) { *bad = cp; return -1; }
         out[n++] = (unsigned char)c2b[cp];
     }

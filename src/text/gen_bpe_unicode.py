@@ -2,7 +2,7 @@
 # gen_bpe_unicode.py -- writes src/text/bpe_unicode.h: the code-point classes GPT-2's pre-tokenisation pattern uses
 # (\p{L}, \p{N}, \s), as answered by the Python `regex` module that openai/gpt-2's encoder.py runs on (Debian's
 # python3-regex; 2.5.123 has Unicode 15 tables). The C scanner in bpe.c looks code points up in these ranges, so
-# its split equals regex.findall's; tests/reference/test_bpe_python.sh re-checks all 1,114,112 code points.
+# its split equals regex.findall's; tests/reference/test_bpe_python.sh re-checks all 1,112,064 scalar values.
 #   /usr/bin/python3 src/text/gen_bpe_unicode.py > src/text/bpe_unicode.h
 import regex, sys
 
