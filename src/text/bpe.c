@@ -260,7 +260,8 @@ static int load_merges(Bpe *b, StrMap *m, const Origin *o, char *err, size_t err
         if (missing) {
             const char *tok = a < 0 ? line : c < 0 ? sp + 1 : cat;
             int tlen = a < 0 ? (int)la : c < 0 ? (int)lb : (int)(la + lb);
-            set_err(err, errlen, "%s: token '%.*s' not in %s (the %s side of '%s')", where, tlen, tok, vname, missing, line);
+            set_err(err, errlen, "%s: token '%.*s' not in %s (the %s side of '%s') (HINT: the merges and the vocabulary "
+                    "must come from the same tokenizer)", where, tlen, tok, vname, missing, line);
             goto out;
         }
         int prev = pair_insert(b, a, c, r);
@@ -329,7 +330,7 @@ static const char **read_vocab(const char *path, json_t **root, int *n_out, char
         return NULL;
     }
     if (!json_is_object(*root) || json_object_size(*root) > INT_MAX) {
-        set_err(err, errlen, "%s: not a JSON object token -> id", path);
+        set_err(err, errlen, "%s: not a JSON object token -> id (HINT: is it the vocabulary file?)", path);
         return NULL;
     }
     int n = (int)json_object_size(*root);
@@ -338,7 +339,7 @@ static const char **read_vocab(const char *path, json_t **root, int *n_out, char
     json_object_foreach(*root, key, v) {
         json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
         if (!json_is_integer(v)) {
-            set_err(err, errlen, "%s: token '%s': the id is not an integer", path, key);
+            set_err(err, errlen, "%s: token '%s': the id is not an integer (HINT: token -> integer id)", path, key);
             goto fail;
         }
         if (id < 0 || id >= n) { if (!outside) outside = key; continue; }
