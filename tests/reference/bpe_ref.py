@@ -258,6 +258,9 @@ def classes(tool):
           f"{re.__version__} \\p{{L}}, \\p{{N}}, \\s")
     for c in bad[:5]:
         print(f"#   U+{c:04X}: C {got.get(c)} vs regex {want[c]}")
+    if bad:
+        print("#   HINT: python3-regex changed its Unicode tables? regenerate: /usr/bin/python3 src/text/gen_bpe_unicode.py "
+              "> src/text/bpe_unicode.h")
     return 0 if ok else 1
 
 
