@@ -1,6 +1,6 @@
 # pgrpo — build, test, run, bench, deps, install.  `make help` lists the targets.
 CC       = mpicc
-PKGS     = hdf5-openmpi scalapack-openmpi openblas jansson libpcre2-8
+PKGS     = hdf5-openmpi scalapack-openmpi openblas jansson
 ARCH    ?= -march=native
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -g

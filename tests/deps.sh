@@ -3,7 +3,7 @@
 # Quiet and quick when everything is already there.
 set -euo pipefail
 PKGS="build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev
-libopenblas-dev liblapacke-dev slurm-wlm munge python3-h5py python3-numpy python3-matplotlib python3-torch python3-sklearn python3-regex libjansson-dev libpcre2-dev procps"
+libopenblas-dev liblapacke-dev slurm-wlm munge python3-h5py python3-numpy python3-matplotlib python3-torch python3-sklearn python3-regex libjansson-dev procps"
 missing=()
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
