@@ -137,11 +137,22 @@ static int spawn(RewardProc *p, const char *command, char *err, size_t errlen) {
     return 0;
 }
 
-// Writes wbuf and reads until `lines` answer lines have come (or an error). 0; -1 timeout; -2 the child closed
-// its end or died; -3 a read/write error (errno text in err). *got: complete lines read.
-static int exchange(RewardProc *p, int lines, double timeout, int *got, char *err, size_t errlen) {
+// One answer line (NUL-terminated, without its newline) -> *v; -1 when it is not exactly one number.
+static int parse_line(char *line, float *v) {
+    char *end;
+    double x = strtod(line, &end);
+    while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+    if (end == line || *end) return -1;
+    *v = (float)x;
+    return 0;
+}
+
+// Writes wbuf and reads until `lines` answer lines have come, each parsed into out[i] as it arrives (out NULL: the
+// header's one raw line, left in rbuf). 0; -1 timeout; -2 the child closed its end or died; -3 a read/write error
+// (errno text in err); -4 line *got is not a number (rbuf + *bad: the line); -5 more lines than asked for.
+static int exchange(RewardProc *p, int lines, double timeout, float *out, int *got, size_t *bad, char *err, size_t errlen) {
     double deadline = now_s() + timeout;
-    size_t sent = 0;
+    size_t sent = 0, line0 = 0;
     p->rlen = 0;
     *got = 0;
     while (*got < lines) {
@@ -159,14 +170,23 @@ static int exchange(RewardProc *p, int lines, double timeout, int *got, char *er
             if (w < 0 && errno != EAGAIN && errno != EINTR) { snprintf(err, errlen, "write: %s", strerror(errno)); return -3; }
             if (w > 0) sent += (size_t)w;
         }
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            grow(&p->rbuf, &p->rcap, p->rlen + 4097);
-            ssize_t n = read(p->rfd, p->rbuf + p->rlen, 4096);
-            if (n == 0) return -2;
-            if (n < 0 && errno != EINTR && errno != EAGAIN) { snprintf(err, errlen, "read: %s", strerror(errno)); return -3; }
-            for (ssize_t i = 0; i < n; i++) *got += p->rbuf[p->rlen + (size_t)i] == '\n';
-            if (n > 0) p->rlen += (size_t)n;
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        grow(&p->rbuf, &p->rcap, p->rlen + 4097);
+        ssize_t n = read(p->rfd, p->rbuf + p->rlen, 4096);
+        if (n == 0) return -2;
+        if (n < 0 && errno != EINTR && errno != EAGAIN) { snprintf(err, errlen, "read: %s", strerror(errno)); return -3; }
+        if (n < 0) continue;
+        size_t end = p->rlen + (size_t)n;
+        for (size_t i = p->rlen; i < end; i++) {
+            if (p->rbuf[i] != '\n') continue;
+            if (*got == lines) return -5;
+            p->rbuf[i] = 0;
+            if (out && parse_line(p->rbuf + line0, &out[*got])) { *bad = line0; return -4; }
+            ++*got;
+            line0 = i + 1;
         }
+        p->rlen = end;
+        if (*got == lines && line0 < end) return -5;   // the start of another line
     }
     p->rbuf[p->rlen] = 0;
     return 0;
@@ -197,10 +217,13 @@ RewardProc *reward_proc_start(const char *command, const char *config, double ti
     append(p, "pgrpo-reward 1\t");
     reward_escape_append(&p->wbuf, &p->wlen, &p->wcap, config);
     append(p, "\n");
-    int got, rc = exchange(p, 1, timeout, &got, err, errlen);
+    int got;
+    size_t bad;
+    int rc = exchange(p, 1, timeout, NULL, &got, &bad, err, errlen);
+    if (rc == -5) rc = 0;   // lines after "ready" are the next batch's problem (reported there)
     if (rc) { exchange_failed(p, rc, got, 1, timeout, "the header line with \"ready\"", err, errlen); reward_proc_stop(p); return NULL; }
-    size_t n = p->rlen;
-    while (n && (p->rbuf[n - 1] == '\n' || p->rbuf[n - 1] == '\r')) p->rbuf[--n] = 0;
+    size_t n = strlen(p->rbuf);
+    while (n && p->rbuf[n - 1] == '\r') p->rbuf[--n] = 0;
     if (strcmp(p->rbuf, "ready")) {
         char shown[80];
         snprintf(shown, sizeof shown, "%s", p->rbuf);
@@ -231,30 +254,10 @@ static void format_batch(RewardProc *p, int n, const PgrpoRewardItem *items) {
     }
 }
 
-// n answer lines in rbuf -> out; the first line that is not one number is named.
-static int parse_answers(RewardProc *p, int n, const PgrpoRewardItem *items, long first, float *out, char *err, size_t errlen) {
-    char *s = p->rbuf;
-    for (int i = 0; i < n; i++) {
-        char *nl = strchr(s, '\n'), *end;
-        *nl = 0;
-        double v = strtod(s, &end);
-        while (*end == ' ' || *end == '\t' || *end == '\r') end++;
-        if (end == s || *end) {
-            char shown[64];
-            snprintf(shown, sizeof shown, "%s", s);
-            for (char *c = shown; *c; c++) if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
-            snprintf(err, errlen, "batch %ld: answer line %d for item %ld (user %d, group %d) is '%s', not a number",
-                     p->batch_id, i + 1, first + i, items[i].user, items[i].group, shown);
-            return -1;
-        }
-        out[i] = (float)v;
-        s = nl + 1;
-    }
-    if (*s) {
-        snprintf(err, errlen, "batch %ld: more answer lines than its %d items (one number per item)", p->batch_id, n);
-        return -1;
-    }
-    return 0;
+// The item's answer line as shown in a message: printable ASCII, at most 40 characters.
+static void shown_line(const char *line, char *buf, size_t n) {
+    snprintf(buf, n, "%.40s", line);
+    for (char *c = buf; *c; c++) if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
 }
 
 int reward_proc_score(RewardProc *p, int n, const PgrpoRewardItem *items, long first, double timeout, float *out,
@@ -269,12 +272,20 @@ int reward_proc_score(RewardProc *p, int n, const PgrpoRewardItem *items, long f
         return -1;
     }
     format_batch(p, n, items);
-    int got, rc = exchange(p, n, timeout, &got, err, errlen);
-    char phase[64];
+    int got;
+    size_t bad;
+    int rc = exchange(p, n, timeout, out, &got, &bad, err, errlen);
+    char phase[64], line[48];
     snprintf(phase, sizeof phase, "batch %ld of %d items", p->batch_id, n);
+    if (rc == -4) {
+        shown_line(p->rbuf + bad, line, sizeof line);
+        snprintf(err, errlen, "batch %ld: answer line %d for item %ld (user %d, group %d) is '%s', not a number",
+                 p->batch_id, got + 1, first + got, items[got].user, items[got].group, line);
+    } else if (rc == -5) {
+        snprintf(err, errlen, "batch %ld: more answer lines than its %d items (one number per item)", p->batch_id, n);
+    }
+    if (rc == -4 || rc == -5) { kill_child(p); return -1; }
     if (rc) { exchange_failed(p, rc, got, n, timeout, phase, err, errlen); return -1; }
-    rc = parse_answers(p, n, items, first, out, err, errlen);
-    if (rc) { kill_child(p); return -1; }
     p->batch_id++;
     return 0;
 }

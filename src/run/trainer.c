@@ -228,9 +228,11 @@ static void reward_failed(Trainer *t, long s, int bad) {
     if (s > t->start && !exists) stage_checkpoint(t, s - 1, 1);
     if (s > 0)
         snprintf(hint, sizeof hint, "fix the reward, then run again with --resume auto: the checkpoint of step %ld "
-                 "(every step before this one) is in %s", s, t->ckpt_dir);
+                 "(steps 0..%ld done) is in %s", s, s - 1, t->ckpt_dir);
     else
         snprintf(hint, sizeof hint, "fix the reward and run again: no step had completed");
+    // One line: rank 0 says it and its abort ends the others (a stop signal may cut a sleep short; 30 s at most).
+    for (int i = 0; a->rank != 0 && i < 30; i++) sleep(1);
     die_user(EXIT_RUNTIME, hint, "%s", msg);
 }
 
