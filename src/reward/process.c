@@ -4,7 +4,7 @@
 // Its stdin is one end of a socket pair rather than a pipe so that writing to a child that has died returns EPIPE
 // (send with MSG_NOSIGNAL) instead of raising SIGPIPE in pgrpo; the child sees an ordinary stream. Every descriptor
 // pgrpo opens here is close-on-exec, and the child closes every descriptor above 2 (other children's pipes, MPI's
-// sockets) before its program starts. Timeouts use poll(); a child that failed is SIGKILLed and reaped (waitpid),
+// sockets) before its program starts, with SIGTERM, SIGINT and SIGUSR1 blocked (see spawn). Timeouts use poll(); a child that failed is SIGKILLed and reaped (waitpid),
 // so no zombie is left.
 #define _GNU_SOURCE   // pipe2, posix_spawn_file_actions_addclosefrom_np
 #include "reward_impl.h"
@@ -123,7 +123,20 @@ static int spawn(RewardProc *p, const char *command, char *err, size_t errlen) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-    int rc = posix_spawnp(&p->pid, argv[0], &fa, NULL, argv, environ);
+    // The stop signals stay blocked in the child: a scheduler that signals every process of the job (Slurm's
+    // SIGUSR1/SIGTERM before the time limit) must not kill the reward process while pgrpo finishes its step and
+    // checkpoints; pgrpo ends the child by closing its stdin (or SIGKILL).
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t mask;
+    sigprocmask(SIG_BLOCK, NULL, &mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
+    posix_spawnattr_setsigmask(&at, &mask);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawnp(&p->pid, argv[0], &fa, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     close(sv[1]);
     close(pp[1]);

@@ -17,7 +17,8 @@ fixture_plugin() { deck || return 1; mpi 2 $PGRPO "${T[@]}" --set run.out_dir="$
 one_error() { [ "$(grep '^pgrpo: error:' "$1" | sort -u | wc -l)" -eq 1 ]; }   # see test_reward_plugin.sh
 showlog() { grep '^pgrpo: error' "$1" | tail -2 | cut -c1-300; }
 # No process running the case's own copy of the bad script is left (a zombie or an orphan).
-none_left() { ! pgrep -f "$CASE_DIR/reward_bad.py" >/dev/null; }
+none_left() { gone "$CASE_DIR/reward_bad.py"; }
+gone() { ! pgrep -f "$1" >/dev/null; }
 
 case_process_trains() {
     need process
@@ -69,6 +70,25 @@ case_garbage() {
 }
 case_nan_answer() { t_bad nan@3 30; expect nan "gave reward nan for item 1 (user [0-9]*, group [0-9]*) of step 3"; }
 case_extra_lines() { t_bad extra@3 30; expect extra "(step 3): batch 3: more answer lines than its 16 items"; }
+# Preemption with a reward process: SIGUSR1 to the ranks and to the reward processes too (as a scheduler that
+# signals every process of the job does) finishes the step, checkpoints and exits 75 -- the process survives
+# (spawned with the stop signals blocked) -- and the resumed run ends bit-identical to an uninterrupted one.
+LONG=(--set train.steps=20 --set checkpoint.every=2 --set train.prompts=24 --set train.group_size=8)
+fixture_long() { deck || return 1; mpi 2 $PGRPO "${T[@]}" "${LONG[@]}" --set run.out_dir="$1" --set reward.command="$PY"; }
+case_preempt_usr1() {
+    need long; local ref=$FIX R=$CASE_DIR/run rc; deck
+    cp inputs/plugins/reward_example.py $CASE_DIR/
+    local cmd="/usr/bin/python3 $CASE_DIR/reward_example.py"
+    bg_mpi 2 $PGRPO "${T[@]}" "${LONG[@]}" --set run.out_dir=$R --set reward.command="$cmd" >$CASE_DIR/log 2>&1
+    for _ in $(seq 1 600); do [ -e $R/checkpoints/ckpt_00000002.h5 ] && break; sleep 0.05; done
+    kill -USR1 $(pgrep -f "$CASE_DIR/reward_example.py") $(job_ranks) 2>/dev/null
+    wait $BG_PID; rc=$?
+    [ $rc -eq 75 ] && ok "usr1_exits_75" || nok usr1_exits_75 "rc=$rc" "$(showlog $CASE_DIR/log)"
+    check usr1_resume_finishes mpi 2 $PGRPO "${T[@]}" "${LONG[@]}" --set run.out_dir=$R --set reward.command="$cmd" --resume auto
+    check usr1_resume_bit_identical_weights same_dataset $ref/final.h5 $R/final.h5 /model/params
+    check usr1_resume_bit_identical_rewards same_dataset $ref/trajectories.h5 $R/trajectories.h5 /reward
+    sleep 1; check usr1_no_process_left gone "$CASE_DIR/reward_example.py"
+}
 case_refusals() {
     local rc; deck
     mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$CASE_DIR/o1 --set reward.command=/nonexistent/reward >$CASE_DIR/l1 2>&1; rc=$?
