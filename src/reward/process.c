@@ -4,8 +4,8 @@
 // Its stdin is one end of a socket pair rather than a pipe so that writing to a child that has died returns EPIPE
 // (send with MSG_NOSIGNAL) instead of raising SIGPIPE in pgrpo; the child sees an ordinary stream. Every descriptor
 // pgrpo opens here is close-on-exec, and the child closes every descriptor above 2 (other children's pipes, MPI's
-// sockets) before its program starts, with SIGTERM, SIGINT and SIGUSR1 blocked (see spawn). Timeouts use poll(); a child that failed is SIGKILLed and reaped (waitpid),
-// so no zombie is left.
+// sockets) before its program starts, with SIGTERM, SIGINT and SIGUSR1 blocked (see spawn). Timeouts use poll();
+// a child that failed is SIGKILLed and reaped (waitpid), so no zombie is left.
 #define _GNU_SOURCE   // pipe2, posix_spawn_file_actions_addclosefrom_np
 #include "reward_impl.h"
 #include <errno.h>
@@ -234,7 +234,11 @@ RewardProc *reward_proc_start(const char *command, const char *config, double ti
     size_t bad;
     int rc = exchange(p, 1, timeout, NULL, &got, &bad, err, errlen);
     if (rc == -5) rc = 0;   // lines after "ready" are the next batch's problem (reported there)
-    if (rc) { exchange_failed(p, rc, got, 1, timeout, "the header line with \"ready\"", err, errlen); reward_proc_stop(p); return NULL; }
+    if (rc) {
+        exchange_failed(p, rc, got, 1, timeout, "the header line with \"ready\"", err, errlen);
+        reward_proc_stop(p);
+        return NULL;
+    }
     size_t n = strlen(p->rbuf);
     while (n && p->rbuf[n - 1] == '\r') p->rbuf[--n] = 0;
     if (strcmp(p->rbuf, "ready")) {

@@ -120,7 +120,10 @@ static int open_plugin(RewardSource *r, const RewardSection *cfg, char *err, siz
     r->state = init(cfg->config, perr, sizeof perr);
     crash_guard_off(old);
     perr[sizeof perr - 1] = 0;
-    if (!r->state) { snprintf(err, errlen, "%s refused reward.config '%s': %s", r->desc, cfg->config, *perr ? perr : "(no reason given)"); return -1; }
+    if (!r->state) {
+        snprintf(err, errlen, "%s refused reward.config '%s': %s", r->desc, cfg->config, *perr ? perr : "(no reason given)");
+        return -1;
+    }
     return 0;
 }
 
@@ -220,7 +223,8 @@ static int score_plugin(RewardSource *r, const char *what, int k0, int m, float 
     crash_guard_off(old);
     perr[sizeof perr - 1] = 0;
     if (rc) {
-        snprintf(err, errlen, "%s failed on items %d..%d of %s: %s", r->desc, k0, k0 + m - 1, what, *perr ? perr : "(no reason given)");
+        snprintf(err, errlen, "%s failed on items %d..%d of %s: %s", r->desc, k0, k0 + m - 1, what,
+                 *perr ? perr : "(no reason given)");
         return -1;
     }
     return 0;
