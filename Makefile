@@ -92,3 +92,19 @@ install: bin/pgrpo
 
 clean:
 	rm -rf build bin
+
+# ---- reward plugins (README "Reward plugins and reward processes") ------------------------------------------------
+# A plugin needs only include/pgrpo_reward.h: plain cc, no MPI. reward_example.so is the documented example;
+# reward_bad.so is the tests' misbehaving plugin (tests/plugins). `make test-bin` builds both.
+PLUGIN_CC     ?= cc
+PLUGIN_CFLAGS ?= -O2 -g
+PLUGINS = build/plugins/reward_example.so build/plugins/reward_bad.so
+.PHONY: plugins
+plugins: $(PLUGINS)
+test-bin: $(PLUGINS)
+build/plugins/reward_example.so: inputs/plugins/reward_example.c include/pgrpo_reward.h
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -std=c11 -Wall -Wextra -fPIC -shared -Iinclude -o $@ $< -lm
+build/plugins/reward_bad.so: tests/plugins/reward_bad.c inputs/plugins/reward_example.c include/pgrpo_reward.h
+	@mkdir -p $(@D)
+	$(PLUGIN_CC) $(PLUGIN_CFLAGS) -std=c11 -Wall -Wextra -fPIC -shared -Iinclude -D_POSIX_C_SOURCE=200809L -o $@ $< -lm

@@ -89,6 +89,17 @@ typedef struct {
     int prompts, samples;
 } EvalSection;
 
+// [reward]: where rewards come from (README "Reward plugins and reward processes"). At most one of plugin and command.
+typedef enum { REWARD_BUILTIN = 0, REWARD_PLUGIN = 1, REWARD_PROCESS = 2 } RewardKind;
+typedef struct {
+    RewardKind kind;        // builtin (the task's own) unless reward.plugin or reward.command is set
+    const char *plugin;     // reward.plugin: path of a shared object implementing include/pgrpo_reward.h
+    const char *command;    // reward.command: argv of a reward process (words; '...' and "..." quote, \ escapes)
+    const char *config;     // reward.config: passed to the plugin's init / the process's header line
+    double timeout;         // reward.timeout: seconds a reward process may take per batch (> 0)
+    int batch;              // reward.batch: items per plugin call / process batch (0 = all of a rank's completions)
+} RewardSection;
+
 typedef struct {
     RunSection run;
     ModelSection model;
@@ -98,6 +109,7 @@ typedef struct {
     CheckpointSection checkpoint;
     EvalSection eval;
     GroupsSection groups;
+    RewardSection reward;
     AdvConfig adv;               // train.advantage + the whole [pgrpo] section
     LossConfig loss;             // train.eps_low, train.eps_high, train.beta, train.loss_agg
 } Config;
@@ -109,6 +121,9 @@ int config_from_deck(const Deck *d, Config *c, char *err, size_t errlen);
 // Rules that need the world size: train.rollout_ranks < nranks, train.prompts >= the rollout and the learner ranks,
 // sft.batch >= nranks. Same return and message convention.
 int config_check_world(const Config *c, const Deck *d, int nranks, char *err, size_t errlen);
+
+// The [reward] section alone (also part of config_from_deck), for code that holds the Deck but not the Config.
+int config_reward(const Deck *d, RewardSection *r, char *err, size_t errlen);
 
 const char *config_task_name(TaskKind k);     // "personas" | "recsys" | "reviews"
 const char *config_groups_name(GroupSource g); // "truth" | "random" | "file" | "discover"

@@ -110,6 +110,11 @@ static const KeySpec SCHEMA[] = {
     {"checkpoint.keep_every", T_INT, "0", 0, 1e9, 0, "also keep every M-th step's checkpoint (0 = none)"},
     {"eval.prompts", T_INT, "128", 1, 1e7, 0, "held-out prompts per evaluation"},
     {"eval.samples", T_INT, "4", 1, 4096, 0, "sampled completions per eval prompt"},
+    {"reward.plugin", T_STR, "", 0, 0, 0, "reward plugin: a shared object with the C ABI of include/pgrpo_reward.h (empty = the task's reward)"},
+    {"reward.command", T_STR, "", 0, 0, 0, "reward process: a command started once per rollout rank, speaking the line protocol on stdin/stdout"},
+    {"reward.config", T_STR, "", 0, 0, 0, "text given to the plugin's init or the process's header line"},
+    {"reward.timeout", T_FLOAT, "60", 1e-3, 1e6, 0, "seconds a reward process may take to answer one batch"},
+    {"reward.batch", T_INT, "0", 0, 1e7, 0, "completions per plugin call or process batch (0 = all of a rank's completions of a step)"},
 };
 #define N_KEYS ((int)(sizeof(SCHEMA) / sizeof(SCHEMA[0])))
 

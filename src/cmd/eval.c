@@ -5,6 +5,7 @@
 #include "app.h"
 #include "batch.h"
 #include "policy.h"
+#include "rollout.h"
 #include "check.h"
 #include "comm.h"
 #include "store.h"
@@ -103,20 +104,35 @@ static void eval_generate(const App *a, Model *m, const Task *task, long p0, Eva
     free(ptok); free(plen); free(logp);
 }
 
+// The rewards of this rank's sampled (rs: e->n) and greedy (rg: e->np) completions from the deck's [reward] source
+// (the task's own, a plugin or a process started on this rank); a failing source ends the run with its message.
+static void eval_rewards(const App *a, const Task *task, const EvalShare *e, float *rs, float *rg) {
+    RewardSource *src = rollout_reward_open(a->deck, task);
+    char err[1536];
+    if (reward_score(src, e->pr, e->S, e->ctok, e->clen, e->n, e->Tc, "the eval sampled completions", rs, err, sizeof err)
+        || reward_score(src, e->pr, 1, e->gtok, e->glen, e->np, e->Tc, "the eval greedy completions", rg, err, sizeof err))
+        die_user(EXIT_RUNTIME, "fix the reward and run pgrpo eval again", "rank %d: %s", a->rank, err);
+    reward_close(src);
+}
+
 // This rank's rewards, lengths and counts per group (acc: n_groups, zeroed).
-static void eval_tally(const Task *task, const EvalShare *e, GroupTotals *acc) {
+static void eval_tally(const App *a, const Task *task, const EvalShare *e, GroupTotals *acc) {
+    size_t n = (size_t)(e->n ? e->n : 1), p = (size_t)(e->np ? e->np : 1);
+    float *rs = xcalloc(n, sizeof(float)), *rg = xcalloc(p, sizeof(float));
+    eval_rewards(a, task, e, rs, rg);
     for (int i = 0; i < e->np; i++) {
         GroupTotals *g = &acc[e->pr[i].group];
         for (int s = 0; s < e->S; s++) {
             int k = i * e->S + s;
-            g->sampled += task_reward(task, &e->pr[i], e->ctok + (size_t)k * e->Tc, e->clen[k]);
+            g->sampled += rs[k];
             g->len += e->clen[k];
             g->count += 1;
         }
-        g->greedy += task_reward(task, &e->pr[i], e->gtok + (size_t)i * e->Tc, e->glen[i]);
+        g->greedy += rg[i];
         g->oracle += task_oracle(task, &e->pr[i]);
         g->prompts += 1;
     }
+    free(rs); free(rg);
 }
 
 // Every rank's sampled completions at rank 0 (diversity needs a group's completions in one place).
@@ -254,7 +270,7 @@ int cmd_eval(App *a) {
     eval_share_alloc(&e, (int)np, S, Tc);
     eval_generate(a, m, task, p0, &e);
     GroupTotals *acc = xcalloc((size_t)ng, sizeof(GroupTotals));
-    eval_tally(task, &e, acc);
+    eval_tally(a, task, &e, acc);
     comm_sum_doubles((double *)acc, ng * GROUP_TOTALS_N, a->world);
     Gathered all = eval_gather(a, &e);
     double nll, nll_base;
@@ -267,8 +283,10 @@ int cmd_eval(App *a) {
     return 0;
 }
 
-// One example: the prompt, a sampled and a greedy completion (tok: 2 rows of Tc, lp scratch), printed as text.
-static void sample_show(Model *m, const Task *task, const Prompt *p, const SampleParams *sp, Rng *r, int *tok, float *lp) {
+// One example: the prompt, a sampled and a greedy completion (tok: 2 rows of Tc, lp scratch), printed as text with
+// their rewards from src.
+static void sample_show(Model *m, const Task *task, RewardSource *src, const Prompt *p, const SampleParams *sp, Rng *r,
+                        int *tok, float *lp) {
     int Tc = sp->max_new, len[2], plen[1] = {p->len};
     model_sample(m, p->tok, TASK_MAX_PROMPT, plen, 1, sp, r, tok, lp, len);
     SampleParams g = *sp;
@@ -277,12 +295,16 @@ static void sample_show(Model *m, const Task *task, const Prompt *p, const Sampl
     // A decoded token is at most a few bytes plus a separator: room for the longest prompt or completion.
     size_t cap = (size_t)(TASK_MAX_PROMPT > Tc ? TASK_MAX_PROMPT : Tc) * 64 + 1;
     char *buf = xmalloc(cap);
+    float rw[2];
+    char err[1536];
+    if (reward_score(src, p, 2, tok, len, 2, Tc, "pgrpo sample", rw, err, sizeof err))
+        die_user(EXIT_RUNTIME, "fix the reward and run pgrpo sample again", "%s", err);
     task_decode(task, p->tok, p->len, buf, cap);
     printf("\n[group %d: %s] user %d\n  prompt : %s\n", p->group, task_group_name(task, p->group), p->user, buf);
     task_decode(task, tok, len[0], buf, cap);
-    printf("  sampled: %s   (reward %+.3f)\n", buf, task_reward(task, p, tok, len[0]));
+    printf("  sampled: %s   (reward %+.3f)\n", buf, rw[0]);
     task_decode(task, tok + Tc, len[1], buf, cap);
-    printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, task_reward(task, p, tok + Tc, len[1]),
+    printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, rw[1],
            task_oracle(task, p));
     free(buf);
 }
@@ -300,17 +322,19 @@ int cmd_sample(App *a) {
         rng_seed(&r, seed, RNG_EVAL, 0, 1);
         int *tok = xcalloc(2 * (size_t)sp.max_new, sizeof(int));
         float *lp = xcalloc(2 * (size_t)sp.max_new, sizeof(float));
+        RewardSource *src = rollout_reward_open(a->deck, task);
         printf("sample: %s (task %s), %d examples per group, sampled then greedy\n", path, task_name(task), per);
         for (long i = 0; i < 4000 && !done; i++) {   // the first `per` eval prompts of every group
             Prompt p;
             task_prompt(task, seed, SPLIT_EVAL, i, &p);
             if (shown[p.group] >= per) continue;
             shown[p.group]++;
-            sample_show(m, task, &p, &sp, &r, tok, lp);
+            sample_show(m, task, src, &p, &sp, &r, tok, lp);
             done = 1;
             for (int q = 0; q < ng; q++) done &= shown[q] >= per;
         }
         fflush(stdout);
+        reward_close(src);
         free(tok);
         free(lp);
     }

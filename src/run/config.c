@@ -155,11 +155,27 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
     return 0;
 }
 
+int config_reward(const Deck *d, RewardSection *r, char *err, size_t errlen) {
+    *r = (RewardSection){.plugin = deck_str(d, "reward.plugin"), .command = deck_str(d, "reward.command"),
+                         .config = deck_str(d, "reward.config"), .timeout = deck_float(d, "reward.timeout"),
+                         .batch = (int)deck_int(d, "reward.batch")};
+    if (*r->plugin && *r->command)
+        return deck_error(d, "reward.command", "set either reward.plugin or reward.command, not both", err, errlen,
+                          "a reward plugin (%s) and a reward process are both set", deck_where(d, "reward.plugin"));
+    const char *blank = " \t";
+    if (*r->command && !r->command[strspn(r->command, blank)])
+        return deck_error(d, "reward.command", "name the program to run, e.g. /usr/bin/python3 my_reward.py", err,
+                          errlen, "no program named");
+    r->kind = *r->plugin ? REWARD_PLUGIN : *r->command ? REWARD_PROCESS : REWARD_BUILTIN;
+    return 0;
+}
+
 int config_from_deck(const Deck *d, Config *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     read_plain(d, c);
     read_groups(d, &c->groups);
     if (read_enums(d, c, err, errlen) || parse_shares(d, &c->task, err, errlen)) return -1;
+    if (config_reward(d, &c->reward, err, errlen)) return -1;
     return cross_rules(d, c, err, errlen);
 }
 

@@ -2,6 +2,7 @@
 #include "rollout.h"
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "check.h"
 
@@ -48,6 +49,20 @@ void rollout_init(Rollout *r, const TrainConfig *c, const Deck *deck, const Task
     // checkpoint intact. Unset (always, outside that test) it changes nothing.
     const char *inj = getenv("PGRPO_TEST_INJECT_NAN_STEP");
     r->nan_step = inj && *inj ? atol(inj) : -1;
+    r->reward = rollout_reward_open(deck, task);
+}
+
+RewardSource *rollout_reward_open(const Deck *deck, const Task *task) {
+    RewardSection rs;
+    char err[1536];
+    const char *key = "reward.plugin";
+    if (config_reward(deck, &rs, err, sizeof err)) die_user(EXIT_USAGE, NULL, "%s", err);
+    RewardSource *src = reward_open(&rs, task, err, sizeof err, &key);
+    if (!src)
+        deck_fail(deck, key, !strcmp(key, "reward.command") ? "check that the command runs and speaks the line protocol "
+                  "(README, Reward plugins and reward processes)" : "see README, Reward plugins and reward processes",
+                  "%s", err);
+    return src;
 }
 
 void rollout_free(Rollout *r) {
@@ -55,6 +70,7 @@ void rollout_free(Rollout *r) {
     free(r->ptok);
     free(r->plen);
     seq_scratch_free(&r->scratch);
+    reward_close(r->reward);
     if (r->ref) model_free(r->ref);
     memset(r, 0, sizeof *r);
 }
@@ -72,7 +88,7 @@ static void draw_prompts(Rollout *r, long step, long version) {
     }
 }
 
-void rollout_step(Rollout *r, long step, long version, TransferHeader *h) {
+int rollout_step(Rollout *r, long step, long version, TransferHeader *h) {
     Batch *b = &r->batch;
     int G = r->c->G, n = b->np * G;
     double t0 = comm_now();
@@ -82,12 +98,15 @@ void rollout_step(Rollout *r, long step, long version, TransferHeader *h) {
     rng_seed(&rng, r->c->seed, RNG_SAMPLE, (uint64_t)r->rank, (uint64_t)step);
     if (n > 0) model_sample(r->policy, r->ptok, TASK_MAX_PROMPT, r->plen, n, &r->c->sp, &rng, b->ctok, b->blogp, b->clen);
     double t1 = comm_now();
-    for (int k = 0; k < n; k++)
-        b->reward[k] = task_reward(r->task, &b->prompt[k / G], b->ctok + (size_t)k * b->Tc, b->clen[k]);
+    char what[64];
+    snprintf(what, sizeof what, "step %ld", step);
+    if (reward_score(r->reward, b->prompt, G, b->ctok, b->clen, n, b->Tc, what, b->reward, r->err, sizeof r->err))
+        return -1;
     if (step == r->nan_step && r->rank == 0 && n > 0) b->reward[0] = NAN;   // the test hook (rollout_init)
     double t2 = comm_now();
     // Rollout-only ranks also score the completions under the frozen reference, so that work overlaps the
     // learners' update in asynchronous mode instead of lengthening it.
     if (r->ref) reference_logp(r->ref, &r->scratch, b);
     *h = (TransferHeader){.gen_s = t1 - t0, .reward_s = t2 - t1, .ref_s = comm_now() - t2};
+    return 0;
 }

@@ -1,5 +1,7 @@
 // trainer.c — the training loop and its stages (see trainer.h).
 #include "trainer.h"
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,13 +210,49 @@ Trainer *trainer_create(App *a) {
 
 // ---- the step's stages (learner ranks) ----
 
+static void stage_checkpoint(Trainer *t, long s, int stop);
+
+// ---- a reward source that failed: the job ends with its message, never with its rewards used ----
+
+// Colocated ranks (collective over the learners, which are every rank): step s's rewards failed on some rank.
+// Steps before s are complete and nothing of step s has been applied, so the checkpoint of step s (the state after
+// step s-1, what a periodic checkpoint would hold) is written first unless it exists; then the lowest failing rank's
+// message ends the job (exit 3).
+static void reward_failed(Trainer *t, long s, int bad) {
+    App *a = t->a;
+    int m = comm_max_int(bad ? INT_MAX - a->rank : -1, t->roles.learners), who = INT_MAX - m;
+    char msg[sizeof t->roll.err + 32], hint[1400];
+    snprintf(msg, sizeof msg, "rank %d: %s", a->rank, t->roll.err);
+    comm_bcast(msg, sizeof msg, who, t->roles.learners);
+    int every = t->c.ckpt_every, exists = s > 0 && (s == t->start || (every > 0 && s % every == 0));
+    if (s > t->start && !exists) stage_checkpoint(t, s - 1, 1);
+    if (s > 0)
+        snprintf(hint, sizeof hint, "fix the reward, then run again with --resume auto: the checkpoint of step %ld "
+                 "(steps 0..%ld done) is in %s", s, s - 1, t->ckpt_dir);
+    else
+        snprintf(hint, sizeof hint, "fix the reward and run again: no step had completed");
+    // One line: rank 0 says it and its abort ends the others (a stop signal may cut a sleep short; 30 s at most).
+    for (int i = 0; a->rank != 0 && i < 30; i++) sleep(1);
+    die_user(EXIT_RUNTIME, hint, "%s", msg);
+}
+
+// A rollout-only rank: the learners are waiting for this batch; the job ends from here (the last periodic
+// checkpoint is the one to resume from).
+static void reward_failed_rollout(Trainer *t) {
+    char hint[1400];
+    snprintf(hint, sizeof hint, "fix the reward, then run again with --resume auto from the last periodic checkpoint "
+             "in %s (checkpoint.every = %d)", t->ckpt_dir, t->c.ckpt_every);
+    die_user(EXIT_RUNTIME, hint, "rank %d: %s", t->a->rank, t->roll.err);
+}
+
 // The step's trajectories: received from the rollout ranks, or sampled here when colocated.
 static void stage_trajectories(Trainer *t, long s, TransferHeader *h) {
     timers_reset(&t->tm);
     if (t->roles.n_rollout_only) {
         timer_set(&t->tm, TIMER_TRANSFER, transfer_recv(t->xfer, t->batch, h));
     } else {
-        rollout_step(&t->roll, s, t->version, h);
+        int bad = rollout_step(&t->roll, s, t->version, h) != 0;
+        if (comm_max_int(bad, t->roles.learners)) reward_failed(t, s, bad);
         h->stop = guards_stop_requested();
     }
     timer_set(&t->tm, TIMER_ROLLOUT, h->gen_s);
@@ -370,7 +408,7 @@ static int run_rollout_only(Trainer *t) {
     long s = t->start;
     TransferHeader h;
     if (t->c.async && s < t->c.steps) {
-        rollout_step(&t->roll, s, t->version > 0 ? t->version - 1 : 0, &h);
+        if (rollout_step(&t->roll, s, t->version > 0 ? t->version - 1 : 0, &h)) reward_failed_rollout(t);
         h.stop = guards_stop_requested();
         transfer_send(t->xfer, &t->roll.batch, &h);
     }
@@ -379,7 +417,7 @@ static int run_rollout_only(Trainer *t) {
         if (t->c.async) transfer_wait(t->xfer);
         if (stop) break;
         if (t->c.async && ++s >= t->c.steps) continue;
-        rollout_step(&t->roll, s, t->version, &h);
+        if (rollout_step(&t->roll, s, t->version, &h)) reward_failed_rollout(t);
         h.stop = guards_stop_requested();
         transfer_send(t->xfer, &t->roll.batch, &h);
         if (!t->c.async) { transfer_wait(t->xfer); s++; }
