@@ -1,7 +1,9 @@
 // check.c — fatal error helpers (see check.h).
 #include "check.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 // The MPI rank from the launcher's environment (mpirun, srun), without needing MPI here.
@@ -29,7 +31,12 @@ void check_fatal_exit(int code) {
 void die_user(int code, const char *hint, const char *fmt, ...) {
     // A deck error is seen by every rank at once: let rank 0 say it (its fatal exit then stops the others), and
     // speak from another rank only when the error is that rank's alone.
-    if (launcher_rank() > 0) sleep(5);
+    // The wait must survive signals: MPI_Abort's SIGTERM reaching a rank with the train signal handler installed
+    // would otherwise cut a plain sleep short and let this rank print a second copy of rank 0's line.
+    if (launcher_rank() > 0) {
+        struct timespec left = {5, 0};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR) {}
+    }
     // One write of the whole line, so the launcher's own messages cannot cut into it.
     va_list ap;
     va_start(ap, fmt);

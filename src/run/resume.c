@@ -10,6 +10,7 @@ static const struct { const char *prefix; ResumeRule rule; } RULES[] = {
     {"run.step_timeout", RESUME_FREE},   {"run.threads", RESUME_FREE},      {"run.out_dir", RESUME_FREE},
     {"checkpoint.", RESUME_FREE},        {"eval.", RESUME_FREE},            {"sft.", RESUME_FREE},
     {"train.base", RESUME_FREE},         {"groups.out", RESUME_FREE},
+    {"reward.timeout", RESUME_FREE},     {"reward.batch", RESUME_FREE},     // neither changes a reward's bits
     {"train.rollout_ranks", RESUME_WARN}, {"train.micro_batch", RESUME_WARN},
 };
 
