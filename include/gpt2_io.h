@@ -35,4 +35,24 @@ void gpt2_weights_free(Gpt2Weights *w);
 // DIR/config.json (n_positions = cfg->max_t; eos/bos = eos_id when >= 0). DIR must exist.
 int gpt2_hf_write(const char *dir, const ModelConfig *cfg, const float *params, int eos_id, char *err, size_t errlen);
 
+// ---- GPT-2 tokenizer files as tables (what a policy file stores; encoding/decoding is bpe.h's) ----
+typedef struct {
+    int n_tokens;    // vocabulary size; ids dense 0..n_tokens-1
+    int n_merges;
+    char **tokens;   // (n_tokens) in id order, UTF-8 exactly as in vocab.json ("Ġthe", "<|endoftext|>")
+    char **merges;   // (n_merges) "a b" in rank order (merges.txt line order)
+    int eos_id;      // id of "<|endoftext|>", -1 when absent
+} Gpt2Tokenizer;
+
+// DIR/vocab.json + DIR/merges.txt (Hugging Face) or DIR/encoder.json + DIR/vocab.bpe (OpenAI). Checks: JSON object
+// without duplicate keys, ids dense and unique, merge lines "a b" (an optional first "#version" line), each merge's
+// two halves and their concatenation in the vocabulary, at least one merge.
+int gpt2_tok_read_dir(const char *dir, Gpt2Tokenizer *t, char *err, size_t errlen);
+// Writes DIR/vocab.json (UTF-8, id order) and DIR/merges.txt ("#version: 0.2" then one merge a line).
+int gpt2_tok_write_dir(const char *dir, const Gpt2Tokenizer *t, char *err, size_t errlen);
+// Strings <-> one blob of NUL-terminated strings (how a policy file stores them, bit-exact both ways).
+char *gpt2_tok_blob(char *const *strs, int n, size_t *nbytes);
+int gpt2_tok_unblob(const char *blob, size_t nbytes, int n, char ***strs, char *err, size_t errlen);
+void gpt2_tok_free(Gpt2Tokenizer *t);
+
 #endif
