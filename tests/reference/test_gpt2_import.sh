@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# GPT-2 checkpoints in and out (README "Your own model"): tiny random GPT-2s written by gpt2_write.py in every
+# variant (HF with/without prefix and buffers, F16, BF16, sharded, unaligned; llm.c v3/v5) are imported, and
+# pgrpo's logits (tests/tools/gpt2_logits.c) must match gpt2_forward.py's float64 forward from the HF layout to
+# 1e-5 relative; import -> export -> import is bit-identical; every malformed input gives its exit code and one
+# line naming the file, tensor/key and expected vs actual, and leaves nothing at --out.
+source "$(dirname "$0")/../lib.sh"
+PY=/usr/bin/python3
+if ! $PY -c "import torch, numpy" 2>/dev/null; then echo "ok - gpt2_import # SKIP python3-torch/numpy not installed"; exit 0; fi
+[ -x build/tests/gpt2_logits ] || make -s build/tests/gpt2_logits >/dev/null 2>&1
+FX=$SCRATCH/fx
+OUTD=$SCRATCH/out
+mkdir -p "$OUTD"
+check gpt2_fixtures_written $PY tests/reference/gpt2_write.py "$FX"
+
+# ---- every variant imports; logits vs the float64 HF-layout forward ----
+SEQ32=$($PY -c "import random; random.seed(7); print(','.join(str(random.randrange(300)) for _ in range(32)))")
+SEQ7="5,299,17,0,123,42,250"
+MAN=$SCRATCH/manifest.txt
+: >"$MAN"
+import_variant() {   # $1 variant, $2 output, $3... extra args
+    local v=$1 out=$2; shift 2
+    case $v in
+        llmc_*) $PGRPO import llmc "$FX/$v/model.bin" --tokenizer "$FX/$v" --out "$out" "$@" ;;
+        *) $PGRPO import hf "$FX/$v" --out "$out" "$@" ;;
+    esac
+}
+logits() {   # $1 label, $2 policy, $3 variant (its ref.npz), $4 tokens (comma-separated)
+    build/tests/gpt2_logits "$2" "$SCRATCH/$1.f32" $(echo "$4" | tr , ' ') && echo "$1 $FX/$3/ref.npz $SCRATCH/$1.f32 $4" >>"$MAN"
+}
+for v in hf_plain hf_prefix hf_f16 hf_bf16 hf_sharded hf_unaligned llmc_v3 llmc_v5; do
+    if import_variant $v "$OUTD/$v.h5" >"$SCRATCH/$v.log" 2>&1; then
+        ok "gpt2_import_$v"
+        logits ${v}_T32 "$OUTD/$v.h5" $v "$SEQ32"
+        logits ${v}_T7 "$OUTD/$v.h5" $v "$SEQ7"
+    else
+        nok "gpt2_import_$v" "$(tail -1 "$SCRATCH/$v.log")"
+    fi
+done
+# context below n_positions: wpe keeps its first rows
+for v in hf_plain llmc_v5; do
+    if import_variant $v "$OUTD/${v}_ctx16.h5" --context 16 >"$SCRATCH/${v}_ctx.log" 2>&1; then
+        logits ${v}_ctx16 "$OUTD/${v}_ctx16.h5" $v "$(echo "$SEQ32" | cut -d, -f1-16)"
+        check "gpt2_context16_${v}_shape" grep -q "context=16 (checkpoint n_positions 32)" "$SCRATCH/${v}_ctx.log"
+    else
+        nok "gpt2_import_${v}_ctx16" "$(tail -1 "$SCRATCH/${v}_ctx.log")"
+    fi
+done
+$PY tests/reference/gpt2_forward.py check "$MAN"
+
+# ---- the same weights through different doors give the same block, bit for bit ----
+dump() { build/tests/gpt2_logits --dump "$1" "$2"; }
+dump "$OUTD/hf_plain.h5" "$SCRATCH/plain.bin"
+for v in hf_prefix hf_sharded hf_unaligned llmc_v3; do
+    dump "$OUTD/$v.h5" "$SCRATCH/$v.bin"
+    check "gpt2_same_block_hf_plain_vs_$v" cmp -s "$SCRATCH/plain.bin" "$SCRATCH/$v.bin"
+done
+
+# ---- import -> export -> import is bit-identical (weights and tokenizer tables) ----
+for v in hf_plain llmc_v5 hf_bf16; do
+    if $PGRPO export hf "$OUTD/$v.h5" --out "$SCRATCH/exp_$v" >"$SCRATCH/exp_$v.log" 2>&1 &&
+       $PGRPO import hf "$SCRATCH/exp_$v" --out "$OUTD/re_$v.h5" >>"$SCRATCH/exp_$v.log" 2>&1; then
+        dump "$OUTD/$v.h5" "$SCRATCH/a_$v.bin"; dump "$OUTD/re_$v.h5" "$SCRATCH/b_$v.bin"
+        check "gpt2_roundtrip_bit_identical_$v" cmp -s "$SCRATCH/a_$v.bin" "$SCRATCH/b_$v.bin"
+    else
+        nok "gpt2_roundtrip_$v" "$(tail -1 "$SCRATCH/exp_$v.log")"
+    fi
+done
+check gpt2_export_files test -s "$SCRATCH/exp_hf_plain/model.safetensors" -a -s "$SCRATCH/exp_hf_plain/config.json" \
+    -a -s "$SCRATCH/exp_hf_plain/vocab.json" -a -s "$SCRATCH/exp_hf_plain/merges.txt"
+check gpt2_export_header_8_aligned $PY -c "
+import struct, sys; b = open('$SCRATCH/exp_hf_plain/model.safetensors', 'rb').read(8)
+sys.exit(struct.unpack('<Q', b)[0] % 8)"
+# the exported tokenizer files are the originals' content (HF re-serialises JSON: compare parsed)
+check gpt2_export_tokenizer_same $PY -c "
+import json, sys
+a = json.load(open('$FX/hf_plain/vocab.json')); b = json.load(open('$SCRATCH/exp_hf_plain/vocab.json'))
+m1 = open('$FX/hf_plain/merges.txt').read().split('\n')[1:]; m2 = open('$SCRATCH/exp_hf_plain/merges.txt').read().split('\n')[1:]
+sys.exit(not (a == b and m1 == m2))"
+out=$($PGRPO export hf "$OUTD/hf_plain.h5" --out "$SCRATCH/exp_hf_plain" 2>&1); rc=$?
+check gpt2_export_refuses_existing_out test $rc -eq 2 -a -n "$(echo "$out" | grep "already exists")"
+out=$($PGRPO export hf "$SCRATCH/a_hf_plain.bin" --out "$SCRATCH/exp_bad" 2>&1); rc=$?
+check gpt2_export_bad_input_leaves_nothing test $rc -eq 3 -a ! -e "$SCRATCH/exp_bad" -a \
+    -z "$(ls "$SCRATCH" | grep 'exp_bad.tmp')"
+
+# ---- malformed inputs: exit code, one line with the expected words, nothing left at --out ----
+while IFS='|' read -r name kind args code msg; do
+    [ -n "$name" ] || continue
+    d=$FX/bad/$name o=$SCRATCH/bad/$name/out.h5
+    mkdir -p "$SCRATCH/bad/$name"
+    if [ "$kind" = llmc ]; then err=$($PGRPO import llmc "$d/model.bin" --tokenizer "$d" --out "$o" $args 2>&1 >/dev/null)
+    else err=$($PGRPO import hf "$d" --out "$o" $args 2>&1 >/dev/null); fi
+    rc=$?
+    left=$(ls -A "$SCRATCH/bad/$name")
+    if [ $rc -eq "$code" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] && echo "$err" | grep -qF -- "$msg" && [ -z "$left" ]; then
+        ok "gpt2_malformed_$name"
+    else
+        nok "gpt2_malformed_$name" "rc=$rc (want $code), left: '$left'" "want: $msg" "got: $err"
+    fi
+done <"$FX/bad/cases.txt"
+out=$($PGRPO import llmc "$FX/llmc_v3/model.bin" --out "$SCRATCH/x.h5" 2>&1); rc=$?
+check gpt2_llmc_needs_tokenizer test $rc -eq 2 -a ! -e "$SCRATCH/x.h5"
+
+# ---- a BPE policy on a built-in task (word vocabulary) is refused by name ----
+out=$($PGRPO eval "$TINY" --set model.n_layer=2 --set model.n_head=4 --set model.d_model=64 --set model.context=32 \
+      --checkpoint "$OUTD/hf_plain.h5" --set run.out_dir="$SCRATCH/run" --quiet 2>&1); rc=$?
+check gpt2_bpe_policy_on_word_task_refused test $rc -eq 2 -a -n "$(echo "$out" | grep "vocabulary mismatch")"
