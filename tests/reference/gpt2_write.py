@@ -2,6 +2,10 @@
 """Writes tiny random GPT-2-shaped checkpoints in every variant pgrpo imports, plus malformed ones.
 
 usage: gpt2_write.py OUTDIR
+       gpt2_write.py --big OUTDIR    a GPT-2-small-shaped random model (L=12, C=768, NH=12, V=50257, 1024 positions,
+                                     124M parameters, F32, hub names, with the attn.bias buffers) + a synthetic
+                                     50257-token vocabulary (256 bytes + 50000 merges + <|endoftext|>): the input
+                                     of tests/bench/section_gpt2.sh
 
 OUTDIR/<variant>/   config.json, tokenizer files, model.safetensors (or shards) or model.bin (llm.c), and
                     ref.npz: the HF-layout state dict (float64 of the values exactly as stored, so F16/BF16 rounding is
@@ -275,7 +279,56 @@ def write_bad(out, sd, vocab, merges):
         f.write("\n".join(cases) + "\n")
 
 
+def write_big(out):
+    """124M parameters streamed tensor by tensor (never the whole model in Python memory)."""
+    bL, bC, bNH, bV, bP = 12, 768, 12, 50257, 1024
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(124)
+    shapes = [("wte.weight", (bV, bC)), ("wpe.weight", (bP, bC))]
+    for l in range(bL):
+        h = "h.%d." % l
+        shapes += [(h + "ln_1.weight", (bC,)), (h + "ln_1.bias", (bC,)), (h + "attn.bias", (1, 1, bP, bP)),
+                   (h + "attn.c_attn.weight", (bC, 3 * bC)), (h + "attn.c_attn.bias", (3 * bC,)),
+                   (h + "attn.c_proj.weight", (bC, bC)), (h + "attn.c_proj.bias", (bC,)),
+                   (h + "ln_2.weight", (bC,)), (h + "ln_2.bias", (bC,)), (h + "mlp.c_fc.weight", (bC, 4 * bC)),
+                   (h + "mlp.c_fc.bias", (4 * bC,)), (h + "mlp.c_proj.weight", (4 * bC, bC)), (h + "mlp.c_proj.bias", (bC,))]
+    shapes += [("ln_f.weight", (bC,)), ("ln_f.bias", (bC,))]
+    hdr, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, sh in shapes:
+        dt, es = ("BOOL", 1) if name.endswith(".attn.bias") else ("F32", 4)
+        n = es * int(np.prod(sh))
+        hdr[name] = {"dtype": dt, "shape": list(sh), "data_offsets": [off, off + n]}
+        off += n
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for name, sh in shapes:
+            if name.endswith(".attn.bias"):
+                f.write(np.tril(np.ones((bP, bP), np.uint8)).tobytes()); continue
+            if name.startswith("ln") or ".ln_" in name:
+                a = np.ones(sh, np.float32) if name.endswith("weight") else np.zeros(sh, np.float32)
+            else:
+                a = (rng.standard_normal(sh, dtype=np.float32) * 0.02).astype("<f4")
+            f.write(a.tobytes())
+    cfg = config(vocab_size=bV, n_positions=bP, n_ctx=bP, n_embd=bC, n_layer=bL, n_head=bNH, bos_token_id=50256, eos_token_id=50256)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    b2u = bytes_to_unicode()
+    tokens = [b2u[b] for b in range(256)]
+    seen, merges = set(tokens), []
+    while len(merges) < 50000:
+        a, b = tokens[int(rng.integers(len(tokens)))], tokens[int(rng.integers(min(len(tokens), 4096)))]
+        if a + b in seen or len(a + b) > 24:
+            continue
+        seen.add(a + b); tokens.append(a + b); merges.append("%s %s" % (a, b))
+    tokens.append("<|endoftext|>")
+    write_tokenizer(out, {t: i for i, t in enumerate(tokens)}, merges)
+
+
 def main():
+    if sys.argv[1] == "--big":
+        return write_big(sys.argv[2])
     out = sys.argv[1]
     rng = np.random.default_rng(20240326)
     vocab, merges = tokenizer(rng)
