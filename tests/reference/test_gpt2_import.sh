@@ -48,6 +48,29 @@ for v in hf_plain llmc_v5; do
 done
 $PY tests/reference/gpt2_forward.py check "$MAN"
 
+# ---- every F16 and BF16 bit pattern converts exactly (subnormals, infinities; NaN stays NaN) ----
+$PY - "$SCRATCH/dtypes.safetensors" <<'EOF'
+import json, struct, sys
+import numpy as np
+bits = np.arange(65536, dtype="<u2").tobytes()
+h = json.dumps({"f16": {"dtype": "F16", "shape": [65536], "data_offsets": [0, 131072]},
+                "bf16": {"dtype": "BF16", "shape": [65536], "data_offsets": [131072, 262144]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bits + bits)
+EOF
+build/tests/gpt2_logits --tensor "$SCRATCH/dtypes.safetensors" f16 "$SCRATCH/f16.f32" &&
+build/tests/gpt2_logits --tensor "$SCRATCH/dtypes.safetensors" bf16 "$SCRATCH/bf16.f32"
+check gpt2_f16_bf16_all_bit_patterns $PY -c "
+import sys, numpy as np
+u = np.arange(65536, dtype=np.uint16)
+want = {'f16': u.view(np.float16).astype(np.float32), 'bf16': (u.astype(np.uint32) << 16).view(np.float32)}
+bad = 0
+for k, w in want.items():
+    got = np.fromfile('$SCRATCH/' + k + '.f32', dtype='<f4')
+    nan = np.isnan(w)
+    bad += got.size != w.size or not (np.isnan(got) == nan).all() or not (got[~nan].view(np.uint32) == w[~nan].view(np.uint32)).all()
+sys.exit(bad)"
+
 # ---- the same weights through different doors give the same block, bit for bit ----
 dump() { build/tests/gpt2_logits --dump "$1" "$2"; }
 dump "$OUTD/hf_plain.h5" "$SCRATCH/plain.bin"

@@ -2,12 +2,30 @@
 // usage: gpt2_logits POLICY.h5 OUT.f32 TOK...   logits (T,V) of the sequence TOK... as raw float32 (C order)
 //        gpt2_logits --dump POLICY.h5 OUT.bin    the parameter block (raw float32), then the tokenizer tables
 //                                                (tokens and merges, NUL-terminated), for bit-exact comparisons
+//        gpt2_logits --tensor FILE.safetensors NAME OUT.f32   one tensor through st_read_f32 (dtype conversion check)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
 #include "policy.h"
 #include "rng.h"
+#include "safetensors.h"
+
+static int tensor(const char *file, const char *name, const char *out) {
+    char err[2048];
+    StFile *f = st_open(file, err, sizeof err);
+    const StTensor *t = f ? st_find(f, name) : NULL;
+    if (!t) { fprintf(stderr, "gpt2_logits: %s\n", f ? "no such tensor" : err); st_close(f); return 3; }
+    float *x = malloc((size_t)t->n_elems * sizeof *x + 1);
+    if (st_read_f32(f, t, x, (size_t)t->n_elems, err, sizeof err)) { fprintf(stderr, "gpt2_logits: %s\n", err); return 3; }
+    FILE *o = fopen(out, "wb");
+    if (!o) { perror(out); return 3; }
+    fwrite(x, sizeof *x, (size_t)t->n_elems, o);
+    fclose(o);
+    free(x);
+    st_close(f);
+    return 0;
+}
 
 static int dump(const char *policy, const char *out) {
     PolicyFile p;
@@ -27,6 +45,7 @@ static int dump(const char *policy, const char *out) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "--dump")) return dump(argv[2], argv[3]);
+    if (argc == 5 && !strcmp(argv[1], "--tensor")) return tensor(argv[2], argv[3], argv[4]);
     if (argc < 4) { fprintf(stderr, "usage: gpt2_logits POLICY.h5 OUT.f32 TOK... | --dump POLICY.h5 OUT.bin\n"); return 2; }
     PolicyFile p;
     char err[2048];
