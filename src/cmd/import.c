@@ -18,6 +18,13 @@ static const char *IMPORT_USAGE = "pgrpo import hf DIR --out FILE [--tokenizer D
 
 typedef struct { const char *format, *src, *out, *tok_dir; int context; } ImportArgs;
 
+static int has(const char *dir, const char *name) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
 static void parse_import(int argc, char **argv, ImportArgs *g) {
     memset(g, 0, sizeof *g);
     for (int i = 0; i < argc; i++) {
@@ -50,6 +57,17 @@ static void parse_import(int argc, char **argv, ImportArgs *g) {
     struct stat st;
     if (stat(g->src, &st)) die_user(EXIT_USAGE, "check the path", "'%s' does not exist", g->src);
     if (g->tok_dir && stat(g->tok_dir, &st)) die_user(EXIT_USAGE, "check the path", "--tokenizer '%s' does not exist", g->tok_dir);
+    if (!strcmp(g->format, "hf")) {
+        if (!has(g->src, "config.json"))
+            die_user(EXIT_USAGE, "give the folder holding config.json and model.safetensors", "%s/config.json does not exist", g->src);
+        if (!has(g->src, "model.safetensors") && !has(g->src, "model.safetensors.index.json"))
+            die_user(EXIT_USAGE, "pytorch_model.bin is not read: convert it to safetensors first (README \"Your own model\")",
+                     "%s holds neither model.safetensors nor model.safetensors.index.json", g->src);
+    }
+    const char *td = g->tok_dir ? g->tok_dir : g->src;
+    if (!(has(td, "vocab.json") && has(td, "merges.txt")) && !(has(td, "encoder.json") && has(td, "vocab.bpe")))
+        die_user(EXIT_USAGE, "give the model's tokenizer folder with --tokenizer DIR",
+                 "%s holds neither vocab.json + merges.txt nor encoder.json + vocab.bpe", td);
 }
 
 static char *parent_dir(const char *path) {

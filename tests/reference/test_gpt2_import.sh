@@ -123,6 +123,14 @@ while IFS='|' read -r name kind args code msg; do
 done <"$FX/bad/cases.txt"
 out=$($PGRPO import llmc "$FX/llmc_v3/model.bin" --out "$SCRATCH/x.h5" 2>&1); rc=$?
 check gpt2_llmc_needs_tokenizer test $rc -eq 2 -a ! -e "$SCRATCH/x.h5"
+mkdir -p "$SCRATCH/notok" && cp "$FX/hf_plain/config.json" "$FX/hf_plain/model.safetensors" "$SCRATCH/notok/"
+out=$($PGRPO import hf "$SCRATCH/notok" --out "$SCRATCH/x.h5" 2>&1); rc=$?
+check gpt2_hf_missing_tokenizer_usage test $rc -eq 2 -a ! -e "$SCRATCH/x.h5" -a -n "$(echo "$out" | grep "neither vocab.json")"
+out=$($PGRPO import hf "$SCRATCH/notok" --tokenizer "$FX/hf_prefix" --out "$SCRATCH/x.h5" 2>&1); rc=$?
+check gpt2_hf_tokenizer_from_other_folder test $rc -eq 0 -a -s "$SCRATCH/x.h5"
+rm -f "$SCRATCH/notok/model.safetensors"
+out=$($PGRPO import hf "$SCRATCH/notok" --tokenizer "$FX/hf_prefix" --out "$SCRATCH/y.h5" 2>&1); rc=$?
+check gpt2_hf_missing_weights_usage test $rc -eq 2 -a ! -e "$SCRATCH/y.h5" -a -n "$(echo "$out" | grep "neither model.safetensors")"
 
 # ---- a BPE policy on a built-in task (word vocabulary) is refused by name ----
 out=$($PGRPO eval "$TINY" --set model.n_layer=2 --set model.n_head=4 --set model.d_model=64 --set model.context=32 \
