@@ -133,6 +133,11 @@ static int cfg_model(json_t *root, const char *path, ModelConfig *c, int *n_posi
     if (inner && inner != 4 * C)
         return fail(err, errlen, "%s: n_inner is %ld, expected null or 4*n_embd = %ld (pgrpo's MLP width)", path, inner, 4 * C);
     if (C % H) return fail(err, errlen, "%s: n_embd %ld is not divisible by n_head %ld", path, C, H);
+    // Before any size arithmetic: a parameter count beyond 2^40 is a broken file, and would overflow below.
+    double np = (double)V * C + (double)P * C + (double)L * (12.0 * C * C + 13.0 * C) + 2.0 * C;
+    if (np > 1099511627776.0)
+        return fail(err, errlen, "%s: n_layer %ld, n_embd %ld, vocab_size %ld, n_positions %ld make %.3g parameters (expected < 2^40)",
+                    path, L, C, V, P, np);
     if (cfg_bool(root, "scale_attn_by_inverse_layer_idx", 0, path, err, errlen) ||
         cfg_bool(root, "add_cross_attention", 0, path, err, errlen) ||
         cfg_bool(root, "scale_attn_weights", 1, path, err, errlen) ||

@@ -52,6 +52,9 @@ static int parse_header(const int32_t *h, const char *path, ModelConfig *cfg, in
     for (int i = 0; i < 6; i++)
         if (h[2 + i] <= 0) return fail(err, errlen, "%s: header %s is %d, expected > 0", path, names[i], h[2 + i]);
     if (h[7] < h[3]) return fail(err, errlen, "%s: padded_vocab_size %d is below vocab_size %d", path, h[7], h[3]);
+    double np = (double)h[7] * h[6] + (double)h[2] * h[6] + (double)h[4] * (12.0 * h[6] * h[6] + 13.0 * h[6]) + 2.0 * h[6];
+    if (np > 1099511627776.0)   // before any size arithmetic, which would overflow
+        return fail(err, errlen, "%s: header sizes make %.3g parameters (expected < 2^40)", path, np);
     *cfg = (ModelConfig){.max_t = h[2], .vocab = h[3], .n_layer = h[4], .n_head = h[5], .d_model = h[6]};
     const char *e = model_config_error(cfg);
     if (e) return fail(err, errlen, "%s: header: %s", path, e);

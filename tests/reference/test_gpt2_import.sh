@@ -94,6 +94,20 @@ check gpt2_export_files test -s "$SCRATCH/exp_hf_plain/model.safetensors" -a -s 
 check gpt2_export_header_8_aligned $PY -c "
 import struct, sys; b = open('$SCRATCH/exp_hf_plain/model.safetensors', 'rb').read(8)
 sys.exit(struct.unpack('<Q', b)[0] % 8)"
+# the exported file read by Python (not by pgrpo): hub names, HF (in,out) layout, values bit-equal to the fixture's
+check gpt2_export_read_by_python $PY -c "
+import json, struct, sys, numpy as np
+b = open('$SCRATCH/exp_hf_plain/model.safetensors', 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); meta = h.pop('__metadata__')
+ref = np.load('$FX/hf_plain/ref.npz')
+ok = meta == {'format': 'pt'} and set(h) == set(ref.files)
+for k in ref.files:
+    a = np.frombuffer(b[8 + n + h[k]['data_offsets'][0]:8 + n + h[k]['data_offsets'][1]], '<f4').reshape(h[k]['shape'])
+    ok = ok and h[k]['dtype'] == 'F32' and a.shape == ref[k].shape and (a.astype(np.float64) == ref[k]).all()
+c = json.load(open('$SCRATCH/exp_hf_plain/config.json'))
+ok = ok and c['model_type'] == 'gpt2' and c['n_layer'] == 2 and c['n_embd'] == 64 and c['n_head'] == 4 and \
+     c['vocab_size'] == 300 and c['n_positions'] == 32 and c['activation_function'] == 'gelu_new' and c['n_inner'] is None
+sys.exit(not ok)"
 # the exported tokenizer files are the originals' content (HF re-serialises JSON: compare parsed)
 check gpt2_export_tokenizer_same $PY -c "
 import json, sys
