@@ -8,6 +8,8 @@
 #include "store.h"
 
 void openblas_set_num_threads(int);
+int cmd_import(int argc, char **argv);   // import.c: serial, before MPI
+int cmd_export(int argc, char **argv);   // export.c: serial, before MPI
 
 static const char *USAGE =
     "usage: pgrpo [COMMAND] [DECK] [options]\n"
@@ -21,6 +23,13 @@ static const char *USAGE =
     "  sample DECK    example prompts and completions per group, as text (--checkpoint FILE)\n"
     "  groups DECK    discover preference groups from users' feedback ([groups]) -> groups.h5 for train.groups=file\n"
     "  inspect FILE   summarise any pgrpo HDF5 file and verify its checksums\n"
+    "  import hf DIR --out FILE [--tokenizer DIR] [--context N]\n"
+    "                 a Hugging Face GPT-2 (config.json, model.safetensors or sharded, vocab.json + merges.txt)\n"
+    "                 -> a pgrpo policy file for train.base (README \"Your own model\")\n"
+    "  import llmc FILE.bin --tokenizer DIR --out FILE [--context N]\n"
+    "                 an llm.c GPT-2 checkpoint (version 3 fp32 or 5 bf16) -> a pgrpo policy file\n"
+    "  export hf POLICY.h5 --out DIR\n"
+    "                 a policy as a Hugging Face GPT-2 folder (safetensors, config.json, tokenizer files)\n"
     "  (none)         train on the embedded default deck\n"
     "\n"
     "options:\n"
@@ -82,6 +91,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--version")) { printf("pgrpo %s\n", PGRPO_VERSION); return 0; }
         if (!strcmp(argv[i], "--help-deck")) { deck_print_schema(); return 0; }
     }
+    if (argc > 1 && !strcmp(argv[1], "import")) return cmd_import(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
     App a;
     memset(&a, 0, sizeof a);
     Args g = {.cmd = "train", .sets = calloc((size_t)argc, sizeof(char *))};

@@ -50,8 +50,13 @@ void policy_save(const App *a, const char *path, Model *m, const Task *t, long s
     if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check disk space and permissions", "%s", err);
 }
 
+// The model's shape comes from the deck: a file of another shape is refused, naming the keys that would match it.
 static void shape_mismatch(const char *path, const ModelConfig *got, const ModelConfig *want) {
-    die_user(EXIT_USAGE, "use the deck the policy was trained with, or retrain the SFT base",
+    char hint[256];
+    snprintf(hint, sizeof hint, "use the deck the policy was made with, e.g. --set model.n_layer=%d --set model.n_head=%d "
+             "--set model.d_model=%d --set model.context=%d%s", got->n_layer, got->n_head, got->d_model, got->max_t,
+             got->vocab != want->vocab ? " and a task with its vocabulary" : "");
+    die_user(EXIT_USAGE, hint,
              "'%s' holds a model L=%d H=%d C=%d T=%d V=%d but the deck asks for L=%d H=%d C=%d T=%d V=%d", path,
              got->n_layer, got->n_head, got->d_model, got->max_t, got->vocab, want->n_layer, want->n_head,
              want->d_model, want->max_t, want->vocab);
@@ -80,6 +85,70 @@ static void check_checkpoint_shape(StoreReader *r, const char *path, size_t n_pa
                  "'%s' holds %zu weights but the deck's model has %zu", path, dims[0], n_params);
 }
 
+// Reads a NUL-separated u8 string table of n strings.
+static int get_strings(StoreReader *r, const char *path, const char *name, int n, char ***out, char *err, size_t errlen) {
+    int nd;
+    size_t dims[STORE_MAX_DIMS];
+    if (store_dims(r, name, &nd, dims) || nd != 1) { snprintf(err, errlen, "%s: no dataset /%s", path, name); return -1; }
+    char *blob = xmalloc(dims[0] ? dims[0] : 1);
+    int rc = store_get(r, name, STORE_U8, blob, dims[0]);
+    if (rc) snprintf(err, errlen, "%s", store_reader_error(r));
+    else if (gpt2_tok_unblob(blob, dims[0], n, out, err, errlen)) {
+        char e2[512];
+        snprintf(e2, sizeof e2, "%s", err);
+        snprintf(err, errlen, "%s: /%s %s", path, name, e2);
+        rc = -1;
+    }
+    free(blob);
+    return rc;
+}
+
+// The BPE tables of a policy file (tok->n_tokens 0 when the file has the word tokenizer).
+static int read_bpe(StoreReader *r, const char *path, Gpt2Tokenizer *tok, char *err, size_t errlen) {
+    memset(tok, 0, sizeof *tok);
+    tok->eos_id = -1;
+    char kind[32] = "";
+    if (!store_has(r, "tokenizer/tokens")) return 0;
+    long nt, nm, eos;
+    if (store_get_attr_str(r, "tokenizer", "kind", kind, sizeof kind) || strcmp(kind, "bpe") ||
+        store_get_attr_int(r, "tokenizer", "n_tokens", &nt) || store_get_attr_int(r, "tokenizer", "n_merges", &nm) ||
+        store_get_attr_int(r, "tokenizer", "eos_id", &eos) || nt <= 0 || nm < 0 || nt > 100000000 || nm > 100000000) {
+        snprintf(err, errlen, "%s: /tokenizer lacks kind=\"bpe\", n_tokens, n_merges or eos_id", path);
+        return -1;
+    }
+    if (get_strings(r, path, "tokenizer/tokens", (int)nt, &tok->tokens, err, errlen)) return -1;
+    tok->n_tokens = (int)nt;
+    if (get_strings(r, path, "tokenizer/merges", (int)nm, &tok->merges, err, errlen)) { gpt2_tok_free(tok); return -1; }
+    tok->n_merges = (int)nm;
+    tok->eos_id = (int)eos;
+    return 0;
+}
+
+// A BPE policy runs only on a task whose vocabulary is the same token list (a text task); the built-in tasks'
+// word vocabularies are refused by name rather than as a bare shape mismatch.
+static void check_tokenizer(StoreReader *r, const char *path, const Task *t) {
+    char err[1024];
+    Gpt2Tokenizer tok;
+    if (read_bpe(r, path, &tok, err, sizeof err)) die_user(EXIT_RUNTIME, "the file is damaged; import it again", "%s", err);
+    if (!tok.n_tokens) return;
+    int bad = -1;
+    if (task_vocab_size(t) == tok.n_tokens)
+        for (int i = 0; i < tok.n_tokens && bad < 0; i++)
+            if (strcmp(task_token_str(t, i), tok.tokens[i])) bad = i;
+    if (task_vocab_size(t) != tok.n_tokens || bad >= 0) {
+        int nt = tok.n_tokens;
+        gpt2_tok_free(&tok);
+        if (bad >= 0)
+            die_user(EXIT_USAGE, "use a text task with the policy's tokenizer",
+                     "vocabulary mismatch: '%s' carries a BPE tokenizer whose token %d differs from task '%s''s", path,
+                     bad, task_name(t));
+        die_user(EXIT_USAGE, "use a text task with the policy's tokenizer (the built-in tasks have their own word vocabulary)",
+                 "vocabulary mismatch: '%s' carries a BPE tokenizer of %d tokens but task '%s' has a word vocabulary of %d",
+                 path, nt, task_name(t), task_vocab_size(t));
+    }
+    gpt2_tok_free(&tok);
+}
+
 Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng) {
     char err[1024];
     StoreReader *r = store_open(path, NULL, err, sizeof err);
@@ -89,6 +158,7 @@ Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng)
     if (!is_ckpt && !(kind && !strcmp(kind, STAGE_POLICY)))
         die_user(EXIT_USAGE, "give a policy file (sft_base.h5, final.h5) or a checkpoint (checkpoints/ckpt_*.h5)",
                  "'%s' is a pgrpo %s file, not a policy", path, kind ? kind : "(unknown)");
+    if (!is_ckpt) check_tokenizer(r, path, t);
     ModelConfig want = app_model_config(a, t);
     Model *m = model_create(&want, init_rng);
     if (is_ckpt) check_checkpoint_shape(r, path, model_num_params(m));
@@ -97,4 +167,95 @@ Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng)
         die_user(EXIT_RUNTIME, "the file is damaged; rebuild it", "'%s': cannot read model/params", path);
     store_close(r);
     return m;
+}
+
+int policy_write_bpe(const char *path, const ModelConfig *cfg, const float *params, const Gpt2Tokenizer *tok,
+                     const char *source, char *err, size_t errlen) {
+    char deck[1200];
+    snprintf(deck, sizeof deck, "# imported by pgrpo import from %s (no deck)\n", source);
+    StoreWriter *w = store_writer_create(path, STAGE_POLICY, deck, err, errlen);
+    if (!w) return -1;
+    size_t sizes[MODEL_NUM_TENSORS], n, nt, nm;
+    model_param_sizes(cfg, sizes, &n);
+    int rc = store_put(w, "model/params", STORE_F32, params, 1, &n);
+    char *tb = gpt2_tok_blob(tok->tokens, tok->n_tokens, &nt), *mb = gpt2_tok_blob(tok->merges, tok->n_merges, &nm);
+    if (!tb || !mb) rc = -1;
+    else {
+        rc |= store_put(w, "tokenizer/tokens", STORE_U8, tb, 1, &nt);
+        rc |= store_put(w, "tokenizer/merges", STORE_U8, mb, 1, &nm);
+        rc |= store_put_attr_str(w, "tokenizer", "kind", "bpe");
+        rc |= store_put_attr_int(w, "tokenizer", "n_tokens", tok->n_tokens);
+        rc |= store_put_attr_int(w, "tokenizer", "n_merges", tok->n_merges);
+        rc |= store_put_attr_int(w, "tokenizer", "eos_id", tok->eos_id);
+        rc |= store_put_attr_str(w, "tokenizer/tokens", "description",
+                                 "GPT-2 byte-level BPE vocabulary: token strings as in vocab.json, id order, each NUL-terminated");
+        rc |= store_put_attr_str(w, "tokenizer/merges", "description", "BPE merges \"a b\" in rank order, each NUL-terminated");
+    }
+    free(tb);
+    free(mb);
+    ModelConfig c = *cfg;
+    for (int i = 0; i < N_SHAPE; i++) rc |= store_put_attr_int(w, "/", SHAPE_ATTRS[i].name, *shape_field(&c, i));
+    rc |= store_put_attr_int(w, "/", "step", 0);
+    rc |= store_put_attr_str(w, "/", "task", "none");
+    rc |= store_put_attr_str(w, "/", "stage", "import");
+    rc |= store_put_attr_str(w, "/", "source", source);
+    if (rc) {
+        snprintf(err, errlen, "writing '%s' failed: %s", path, store_writer_error(w) ? store_writer_error(w) : "out of memory");
+        store_abort(w);
+        return -1;
+    }
+    return store_commit(w, err, errlen);
+}
+
+static int read_words(StoreReader *r, const char *path, PolicyFile *p, char *err, size_t errlen) {
+    int nd;
+    size_t dims[STORE_MAX_DIMS];
+    if (!store_has(r, "tokenizer/words")) return 0;
+    if (store_dims(r, "tokenizer/words", &nd, dims) || nd != 1) { snprintf(err, errlen, "%s: bad /tokenizer/words", path); return -1; }
+    p->words = xmalloc(dims[0] + 1);
+    p->words[dims[0]] = 0;
+    if (store_get(r, "tokenizer/words", STORE_U8, p->words, dims[0])) { snprintf(err, errlen, "%s", store_reader_error(r)); return -1; }
+    return 0;
+}
+
+int policy_read_file(const char *path, PolicyFile *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    p->bpe.eos_id = -1;
+    StoreReader *r = store_open(path, NULL, err, errlen);
+    if (!r) return -1;
+    const char *kind = store_reader_kind(r);
+    int rc = 0;
+    if (!kind || strcmp(kind, STAGE_POLICY)) {
+        snprintf(err, errlen, "'%s' is a pgrpo %s file, not a policy (give final.h5, an SFT base or an imported file)",
+                 path, kind ? kind : "(unknown)");
+        rc = -1;
+    }
+    for (int i = 0; i < N_SHAPE && !rc; i++) {
+        long v;
+        if (store_get_attr_int(r, "/", SHAPE_ATTRS[i].name, &v) || v <= 0 || v > 1000000000) {
+            snprintf(err, errlen, "'%s': missing or bad attribute %s", path, SHAPE_ATTRS[i].name);
+            rc = -1;
+        } else *shape_field(&p->cfg, i) = (int)v;
+    }
+    const char *ce = rc ? NULL : model_config_error(&p->cfg);
+    if (ce) { snprintf(err, errlen, "'%s': %s", path, ce); rc = -1; }
+    if (!rc) {
+        size_t sizes[MODEL_NUM_TENSORS];
+        model_param_sizes(&p->cfg, sizes, &p->n_params);
+        p->params = xmalloc(p->n_params * sizeof *p->params);
+        if (store_get(r, "model/params", STORE_F32, p->params, p->n_params)) { snprintf(err, errlen, "%s", store_reader_error(r)); rc = -1; }
+    }
+    if (!rc && store_get_attr_int(r, "/", "step", &p->step)) p->step = 0;
+    if (!rc) rc = read_bpe(r, path, &p->bpe, err, errlen);
+    if (!rc && !p->bpe.n_tokens) rc = read_words(r, path, p, err, errlen);
+    store_close(r);
+    if (rc) policy_file_free(p);
+    return rc;
+}
+
+void policy_file_free(PolicyFile *p) {
+    free(p->params);
+    free(p->words);
+    gpt2_tok_free(&p->bpe);
+    memset(p, 0, sizeof *p);
 }
