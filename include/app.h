@@ -49,5 +49,7 @@ int cmd_train(App *a);
 int cmd_eval(App *a);
 int cmd_sample(App *a);
 int cmd_groups(App *a);   // groups.c: discovery alone (groups_run.h)
+int cmd_import(int argc, char **argv);   // import.c: serial, before MPI (no App: the model comes from the file)
+int cmd_export(int argc, char **argv);   // export.c: serial, before MPI
 
 #endif

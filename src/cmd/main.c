@@ -8,8 +8,6 @@
 #include "store.h"
 
 void openblas_set_num_threads(int);
-int cmd_import(int argc, char **argv);   // import.c: serial, before MPI
-int cmd_export(int argc, char **argv);   // export.c: serial, before MPI
 
 static const char *USAGE =
     "usage: pgrpo [COMMAND] [DECK] [options]\n"

@@ -18,7 +18,7 @@ deps() {
 includes() {  # system headers named by a file and everything it pulls in
     deps "$1" | xargs sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' | sort -u
 }
-for layer in base nn task grpo groups text reward; do
+for layer in base nn task grpo groups text reward hf; do
     bad=""
     for f in src/$layer/*.c src/$layer/*.h; do
         [ -f "$f" ] || continue
