@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""ml_fixture.py DIR [--malformed KIND] — a small synthetic data set in EXACTLY the MovieLens-1M format.
+
+users.dat   UserID::Gender::Age::Occupation::Zip-code
+movies.dat  MovieID::Title::Genres            (Latin-1, genres A|B)
+ratings.dat UserID::MovieID::Rating::Timestamp
+
+Planted taste: two taste groups that follow users.dat's Gender (90 % of users; the rest take the other taste):
+taste 0 rates Romance/Drama/Musical high and Action/Sci-Fi/Thriller low, taste 1 the reverse; everything else is
+middling. Each user watches mostly liked movies, in time order, so the next movie follows the history's taste.
+Odd rows, as in real files: trailing blanks on some lines, Latin-1 titles ("Amélie (2001)"), a movie nobody
+rated, a user with one rating (left out by pgrpo), a user with no rating at all.
+
+--malformed KIND writes the same set with one bad line and prints "FILE:LINE" of that line:
+  rating_value  ratings.dat: a rating of 7
+  fields        users.dat: a line with a missing field
+  genre         movies.dat: an unknown genre
+  unknown_movie ratings.dat: a MovieID that movies.dat does not have
+  duplicate     ratings.dat: the same (user, movie) rated twice
+"""
+import os
+import random
+import sys
+
+N_USERS = 300
+N_MOVIES = 120
+LIKED = [("Romance", "Drama", "Musical"), ("Action", "Sci-Fi", "Thriller")]
+OTHER = ("Comedy", "Animation", "Children's", "Crime", "Documentary", "Horror", "Western", "Film-Noir")
+LATIN1 = ["Amélie (2001)", "Le Dîner de cons (1998)", "Smilla's Sense of Snow (Frøken Smillas fornemmelse for sne) (1997)",
+          "Ça commence aujourd'hui (1999)", "Niños del Brasil, Los (1978)"]
+
+
+def movies(rng):
+    out = []
+    for m in range(1, N_MOVIES + 1):
+        kind = m % 3   # 0: taste-0 genres, 1: taste-1 genres, 2: other
+        if kind < 2:
+            g = rng.sample(LIKED[kind], rng.randint(1, 2))
+        else:
+            g = rng.sample(OTHER, rng.randint(1, 2))
+        title = LATIN1[m // 3 % len(LATIN1)] if m % 17 == 0 else "Movie %d (%d)" % (m, 1950 + m % 50)
+        out.append((m * 3 + 1, title, g, kind))   # sparse ids, like ML-1M
+    return out
+
+
+def users(rng):
+    out = []
+    for u in range(1, N_USERS + 1):
+        gender = "F" if rng.random() < 0.5 else "M"
+        taste = (0 if gender == "F" else 1) if rng.random() < 0.9 else (1 if gender == "F" else 0)
+        age = rng.choice([1, 18, 25, 35, 45, 50, 56])
+        occ = rng.randint(0, 20)
+        out.append((u, gender, age, occ, "%05d" % rng.randint(0, 99999), taste))
+    return out
+
+
+def ratings(rng, us, ms):
+    rated = [m for m in ms if m[0] != ms[-1][0]]   # the last movie: nobody rates it
+    out = []
+    for (u, _g, _a, _o, _z, taste) in us:
+        if u == 7:
+            continue                               # a user with no rating at all
+        n = 1 if u == 5 else rng.randint(15, 35)   # user 5: one rating
+        liked = [m for m in rated if m[3] == taste]
+        others = [m for m in rated if m[3] != taste]
+        seen, t = set(), 956703932 + u * 1000
+        while len(seen) < n:
+            m = rng.choice(liked) if rng.random() < 0.8 else rng.choice(others)
+            if m[0] in seen:
+                continue
+            seen.add(m[0])
+            r = 4 + (rng.random() < 0.5) if m[3] == taste else (1 + (rng.random() < 0.5) if m[3] < 2 else 3)
+            t += rng.randint(1, 5000)
+            out.append((u, m[0], r, t))
+    rng.shuffle(out)   # ML-1M is grouped by user but pgrpo must not rely on any order
+    return out
+
+
+def write(d, us, ms, rs, malformed):
+    os.makedirs(d, exist_ok=True)
+    bad = None
+    lines = []
+    for i, (u, g, a, o, z, _t) in enumerate(us):
+        line = "%d::%s::%d::%d::%s" % (u, g, a, o, z)
+        if malformed == "fields" and i == 41:
+            line, bad = "%d::%s::%d::%s" % (u, g, a, z), "users.dat:%d" % (i + 1)
+        lines.append(line + ("  " if i % 50 == 3 else ""))   # trailing blanks
+    open(os.path.join(d, "users.dat"), "wb").write(("\n".join(lines) + "\n").encode("ascii"))
+    lines = []
+    for i, (m, title, g, _k) in enumerate(ms):
+        genres = "|".join(g)
+        if malformed == "genre" and i == 30:
+            genres, bad = genres + "|Space-Opera", "movies.dat:%d" % (i + 1)
+        lines.append("%d::%s::%s" % (m, title, genres))
+    open(os.path.join(d, "movies.dat"), "wb").write(("\n".join(lines) + "\n").encode("latin-1"))
+    lines = []
+    for i, (u, m, r, t) in enumerate(rs):
+        if malformed == "rating_value" and i == 1234:
+            r, bad = 7, "ratings.dat:%d" % (i + 1)
+        if malformed == "unknown_movie" and i == 99:
+            m, bad = 2, "ratings.dat:%d" % (i + 1)
+        lines.append("%d::%d::%d::%d" % (u, m, r, t) + (" " if i % 97 == 5 else ""))
+    if malformed == "duplicate":
+        u, m, r, t = rs[10]
+        lines.insert(500, "%d::%d::%d::%d" % (u, m, 5 - r + 1, t + 7))
+        bad = "ratings.dat:501"
+    open(os.path.join(d, "ratings.dat"), "wb").write(("\r\n".join(lines[:50]) + "\r\n" + "\n".join(lines[50:]) + "\n")
+                                                     .encode("ascii"))
+    return bad
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    d = sys.argv[1]
+    malformed = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--malformed" else None
+    rng = random.Random(20261127)
+    ms, us = movies(rng), users(rng)
+    rs = ratings(rng, us, ms)
+    bad = write(d, us, ms, rs, malformed)
+    if malformed:
+        if not bad:
+            sys.exit("unknown --malformed kind %s" % malformed)
+        print(bad)
+
+
+if __name__ == "__main__":
+    main()
