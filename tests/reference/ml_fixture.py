@@ -38,7 +38,7 @@ def movies(rng):
             g = rng.sample(LIKED[kind], rng.randint(1, 2))
         else:
             g = rng.sample(OTHER, rng.randint(1, 2))
-        title = LATIN1[m // 3 % len(LATIN1)] if m % 17 == 0 else "Movie %d (%d)" % (m, 1950 + m % 50)
+        title = LATIN1[m // 4 % len(LATIN1)] if m % 4 == 0 else "Movie %d (%d)" % (m, 1950 + m % 50)
         out.append((m * 3 + 1, title, g, kind))   # sparse ids, like ML-1M
     return out
 
