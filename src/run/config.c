@@ -146,6 +146,9 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
                           "name the MovieLens-1M folder (ratings.dat, movies.dat, users.dat)" :
                           "name the folder with users.jsonl, prompts.jsonl and sft.jsonl (README \"Your own data\")",
                           err, errlen, "task.name = %s reads its data from task.path", c->task.name);
+    if (c->task.kind == TASK_KIND_FILE && c->train.groups == GROUPS_DISCOVER && c->groups.feedback == FEEDBACK_FROM_TASK)
+        return deck_error(d, "groups.feedback", "use groups.feedback = file with a feedback.h5 of your users (README, Groups)",
+                          err, errlen, "task.name = file has no built-in reward to probe the users with");
     if (c->train.groups == GROUPS_FILE && !*c->train.groups_file)
         return deck_error(d, "train.groups_file", "name an HDF5 file with /user_group", err, errlen,
                           "train.groups = file needs a file");

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ml_fixture.py DIR [--malformed KIND] — a small synthetic data set in EXACTLY the MovieLens-1M format.
+"""ml_fixture.py DIR [--malformed KIND | --ml1m-size] — a small synthetic data set in EXACTLY the MovieLens-1M format.
 
 users.dat   UserID::Gender::Age::Occupation::Zip-code
 movies.dat  MovieID::Title::Genres            (Latin-1, genres A|B)
@@ -11,6 +11,8 @@ middling. Each user watches mostly liked movies, in time order, so the next movi
 Odd rows, as in real files: trailing blanks on some lines, Latin-1 titles ("Amélie (2001)"), a movie nobody
 rated, a user with one rating (left out by pgrpo), a user with no rating at all.
 
+--ml1m-size writes the same kind of set at MovieLens-1M's size (6040 users, 3706 movies, ~1M ratings): for timing
+the loader (parse + ALS), not used by the tests.
 --malformed KIND writes the same set with one bad line and prints "FILE:LINE" of that line:
   rating_value  ratings.dat: a rating of 7
   fields        users.dat: a line with a missing field
@@ -24,6 +26,7 @@ import sys
 
 N_USERS = 300
 N_MOVIES = 120
+PER_USER = (15, 35)
 LIKED = [("Romance", "Drama", "Musical"), ("Action", "Sci-Fi", "Thriller")]
 OTHER = ("Comedy", "Animation", "Children's", "Crime", "Documentary", "Horror", "Western", "Film-Noir")
 LATIN1 = ["Amélie (2001)", "Le Dîner de cons (1998)", "Smilla's Sense of Snow (Frøken Smillas fornemmelse for sne) (1997)",
@@ -60,7 +63,7 @@ def ratings(rng, us, ms):
     for (u, _g, _a, _o, _z, taste) in us:
         if u == 7:
             continue                               # a user with no rating at all
-        n = 1 if u == 5 else rng.randint(15, 35)   # user 5: one rating
+        n = 1 if u == 5 else rng.randint(*PER_USER)   # user 5: one rating
         liked = [m for m in rated if m[3] == taste]
         others = [m for m in rated if m[3] != taste]
         seen, t = set(), 956703932 + u * 1000
@@ -112,7 +115,10 @@ def write(d, us, ms, rs, malformed):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
+    global N_USERS, N_MOVIES, PER_USER
     d = sys.argv[1]
+    if sys.argv[2:3] == ["--ml1m-size"]:
+        N_USERS, N_MOVIES, PER_USER = 6040, 3706, (20, 311)
     malformed = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--malformed" else None
     rng = random.Random(20261127)
     ms, us = movies(rng), users(rng)
