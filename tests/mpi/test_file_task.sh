@@ -80,6 +80,9 @@ case_missing_folder() {
     [ $rc -eq 2 ] && echo "$out" | grep -q "cannot read $CASE_DIR/none/users.jsonl" && ok file_task_missing_folder_exit_2 || nok file_task_missing_folder_exit_2 "rc=$rc $out"
     out=$($PGRPO sft $TINY --set task.name=file --set run.out_dir=$CASE_DIR/out 2>&1 >/dev/null); rc=$?
     [ $rc -eq 2 ] && echo "$out" | grep -q "task.path" && ok file_task_empty_path_exit_2 || nok file_task_empty_path_exit_2 "rc=$rc $out"
+    out=$($PGRPO train $TINY --set task.name=file --set task.path=$CASE_DIR/none --set train.groups=discover --set run.out_dir=$CASE_DIR/out 2>&1 >/dev/null); rc=$?
+    [ $rc -eq 2 ] && echo "$out" | grep -q "groups.feedback = task (default): task.name = file has no built-in reward" \
+        && ok file_task_discover_needs_feedback_file || nok file_task_discover_needs_feedback_file "rc=$rc $out"
 }
 # Train + eval with the example reward plugin: only once the reward plugins are merged (reward.plugin exists).
 case_train_eval_with_plugin() {
