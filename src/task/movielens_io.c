@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ML_MAX_ID 100000000   // ids index a dense table: larger ids are not MovieLens
 
@@ -42,7 +43,7 @@ static int ml_open(MlFile *m, const char *dir, const char *name, char *err, size
     m->f = fopen(m->path, "rb");
     if (!m->f) {
         snprintf(err, errlen, "cannot read %s: %s (HINT: task.path must be a MovieLens-1M folder with users.dat, movies.dat and "
-                 "ratings.dat)", m->path, strerror(errno));
+                 "ratings.dat, or a MovieLens-100K folder with u.user, u.item and u.data)", m->path, strerror(errno));
         return -1;
     }
     return 0;
@@ -66,18 +67,21 @@ static int ml_next(MlFile *m) {
     return 1;
 }
 
-// Splits the line at "::" into exactly n fields (the title of movies.dat may hold single colons).
-static int ml_fields(MlFile *m, char **f, int n, const char *layout) {
+// Splits the line at sep ("::" for ML-1M, "|" or "\t" for ML-100K) into exactly n fields.
+static int ml_split_line(MlFile *m, char **f, int n, const char *sep, const char *layout) {
     char *p = m->line;
+    size_t k = strlen(sep);
     for (int i = 0; i < n; i++) {
         f[i] = p;
-        char *e = i < n - 1 ? strstr(p, "::") : NULL;
-        if (i < n - 1 && !e) return ml_fail(m, layout, "%d fields separated by '::' expected, found %d", n, i + 1);
-        if (e) { *e = 0; p = e + 2; }
+        char *e = i < n - 1 ? strstr(p, sep) : NULL;
+        if (i < n - 1 && !e) return ml_fail(m, layout, "%d fields separated by '%s' expected, found %d", n,
+                                            *sep == '\t' ? "\\t" : sep, i + 1);
+        if (e) { *e = 0; p = e + k; }
     }
-    if (strstr(f[n - 1], "::")) return ml_fail(m, layout, "more than %d fields", n);
+    if (strstr(f[n - 1], sep)) return ml_fail(m, layout, "more than %d fields", n);
     return 0;
 }
+static int ml_fields(MlFile *m, char **f, int n, const char *layout) { return ml_split_line(m, f, n, "::", layout); }
 
 // A whole field as an integer in [lo, hi].
 static int ml_int(MlFile *m, const char *s, const char *what, long lo, long hi, long *out, const char *layout) {
@@ -190,18 +194,67 @@ static int ml_movie_line(MlFile *m, MlMovie *mv, MlIndex *ix, int i) {
 }
 
 #define ML_RATINGS_LAYOUT "ratings.dat lines are UserID::MovieID::Rating::Timestamp, e.g. 1::1193::5::978300760"
-static int ml_rating_line(MlFile *m, MlRow *r, const MlIndex *users, const MlIndex *movies) {
+#define ML_UDATA_LAYOUT "u.data lines are user id<TAB>item id<TAB>rating<TAB>timestamp, e.g. 196\t242\t3\t881250949"
+static int ml_rating_line(MlFile *m, MlRow *r, const MlIndex *users, const MlIndex *movies, int k100) {
     char *f[4];
     long u, mv, rating, ts;
-    if (ml_fields(m, f, 4, ML_RATINGS_LAYOUT) || ml_int(m, f[0], "UserID", 1, ML_MAX_ID, &u, ML_RATINGS_LAYOUT) ||
-        ml_int(m, f[1], "MovieID", 1, ML_MAX_ID, &mv, ML_RATINGS_LAYOUT) ||
-        ml_int(m, f[2], "Rating", 1, 5, &rating, ML_RATINGS_LAYOUT) ||
-        ml_int(m, f[3], "Timestamp", 0, 4000000000L, &ts, ML_RATINGS_LAYOUT))
+    const char *L = k100 ? ML_UDATA_LAYOUT : ML_RATINGS_LAYOUT, *uf = k100 ? "u.user" : "users.dat";
+    if (ml_split_line(m, f, 4, k100 ? "\t" : "::", L) || ml_int(m, f[0], "UserID", 1, ML_MAX_ID, &u, L) ||
+        ml_int(m, f[1], "MovieID", 1, ML_MAX_ID, &mv, L) || ml_int(m, f[2], "Rating", 1, 5, &rating, L) ||
+        ml_int(m, f[3], "Timestamp", 0, 4000000000L, &ts, L))
         return -1;
     int ui = ml_index_get(users, u), mi = ml_index_get(movies, mv);
-    if (ui < 0) return ml_fail(m, "every rating's user must be in users.dat", "UserID %ld is not in users.dat", u);
-    if (mi < 0) return ml_fail(m, "every rating's movie must be in movies.dat", "MovieID %ld is not in movies.dat", mv);
+    if (ui < 0) return ml_fail(m, "every rating's user must be in the users file", "UserID %ld is not in %s", u, uf);
+    if (mi < 0)
+        return ml_fail(m, "every rating's movie must be in the movies file", "MovieID %ld is not in %s", mv,
+                       k100 ? "u.item" : "movies.dat");
     *r = (MlRow){.user = ui, .movie = mi, .rating = (int)rating, .ts = ts};
+    return 0;
+}
+
+// ---- the 100K layout: u.user, u.item, u.data (read into the same tables, codes mapped to ML-1M's) ----
+#define ML_UUSER_LAYOUT "u.user lines are user id|age|gender|occupation|zip code, e.g. 1|24|M|technician|85711"
+#define ML_UITEM_LAYOUT "u.item lines are movie id|title|release date|video release date|IMDb URL|19 genre flags"
+static const char *const ml_occ100k[21] = { "other", "educator", "artist", "administrator", "student", "marketing",
+    "doctor", "executive", "none", "homemaker", "librarian", "lawyer", "programmer", "retired", "salesman",
+    "scientist", "entertainment", "engineer", "healthcare", "technician", "writer" };
+// ML-100K occupation (index in ml_occ100k) -> the nearest ML-1M code.
+static const int ml_occ100k_code[21] = { 0, 1, 2, 3, 4, 14, 6, 7, 19, 9, 1, 11, 12, 13, 14, 15, 2, 17, 6, 17, 20 };
+
+static int ml_user100k_line(MlFile *m, MlUser *u, MlIndex *ix, int i) {
+    char *f[5];
+    long id, age;
+    if (ml_split_line(m, f, 5, "|", ML_UUSER_LAYOUT) || ml_int(m, f[0], "user id", 1, ML_MAX_ID, &id, ML_UUSER_LAYOUT) ||
+        ml_int(m, f[1], "age", 1, 150, &age, ML_UUSER_LAYOUT))
+        return -1;
+    if (strcmp(f[2], "M") && strcmp(f[2], "F")) return ml_fail(m, ML_UUSER_LAYOUT, "gender '%.20s' is not M or F", f[2]);
+    int occ = -1;
+    for (int k = 0; k < 21; k++) if (!strcmp(f[3], ml_occ100k[k])) occ = ml_occ100k_code[k];
+    if (occ < 0) return ml_fail(m, ML_UUSER_LAYOUT, "occupation '%.30s' is not one of u.occupation's", f[3]);
+    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each user id once", "duplicate user id %ld", id);
+    ml_index_put(ix, id, i);
+    int code = age < 18 ? 1 : age < 25 ? 18 : age < 35 ? 25 : age < 45 ? 35 : age < 50 ? 45 : age < 56 ? 50 : 56;
+    *u = (MlUser){.id = (int)id, .gender = f[2][0], .age = code, .occupation = occ};
+    return 0;
+}
+
+static int ml_movie100k_line(MlFile *m, MlMovie *mv, MlIndex *ix, int i) {
+    char *f[24];
+    long id;
+    if (ml_split_line(m, f, 24, "|", ML_UITEM_LAYOUT) || ml_int(m, f[0], "movie id", 1, ML_MAX_ID, &id, ML_UITEM_LAYOUT))
+        return -1;
+    if (!*f[1]) return ml_fail(m, ML_UITEM_LAYOUT, "empty title");
+    for (const unsigned char *p = (const unsigned char *)f[1]; *p; p++)
+        if (*p < 0x20 || *p == 0x7F) return ml_fail(m, ML_UITEM_LAYOUT, "control character 0x%02X in the title", *p);
+    uint32_t g = 0;
+    for (int k = 0; k < 19; k++) {   // flag 0 is "unknown"; flags 1..18 are ML-1M's genres in the same order
+        if (strcmp(f[5 + k], "0") && strcmp(f[5 + k], "1"))
+            return ml_fail(m, ML_UITEM_LAYOUT, "genre flag %d is '%.10s', not 0 or 1", k, f[5 + k]);
+        if (k && f[5 + k][0] == '1') g |= 1u << (k - 1);
+    }
+    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each movie id once", "duplicate movie id %ld", id);
+    ml_index_put(ix, id, i);
+    *mv = (MlMovie){.id = (int)id, .title = ml_title_utf8(f[1]), .genres = g};
     return 0;
 }
 
@@ -231,26 +284,43 @@ static int ml_read_all(const char *dir, const char *name, size_t elem, void **ar
     return rc < 0 ? -1 : 0;
 }
 
-typedef struct { MlIndex users, movies; } MlCtx;
-static int ml_user_cb(MlFile *m, void *slot, void *ctx, long i) { return ml_user_line(m, slot, &((MlCtx *)ctx)->users, (int)i); }
-static int ml_movie_cb(MlFile *m, void *slot, void *ctx, long i) { return ml_movie_line(m, slot, &((MlCtx *)ctx)->movies, (int)i); }
+typedef struct { MlIndex users, movies; int k100; } MlCtx;
+static int ml_user_cb(MlFile *m, void *slot, void *ctx, long i) {
+    MlCtx *c = ctx;
+    return c->k100 ? ml_user100k_line(m, slot, &c->users, (int)i) : ml_user_line(m, slot, &c->users, (int)i);
+}
+static int ml_movie_cb(MlFile *m, void *slot, void *ctx, long i) {
+    MlCtx *c = ctx;
+    return c->k100 ? ml_movie100k_line(m, slot, &c->movies, (int)i) : ml_movie_line(m, slot, &c->movies, (int)i);
+}
 static int ml_rating_cb(MlFile *m, void *slot, void *ctx, long i) {
     (void)i;
     MlCtx *c = ctx;
-    return ml_rating_line(m, slot, &c->users, &c->movies);
+    return ml_rating_line(m, slot, &c->users, &c->movies, c->k100);
+}
+
+// The 100K layout when the folder has u.data and no ratings.dat.
+static int ml_is_100k(const char *dir) {
+    char a[1100], b[1100];
+    snprintf(a, sizeof a, "%s/ratings.dat", dir);
+    snprintf(b, sizeof b, "%s/u.data", dir);
+    return access(a, F_OK) != 0 && access(b, F_OK) == 0;
 }
 
 int ml_load(const char *dir, MlData *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
-    MlCtx c = {{0}, {0}};
+    MlCtx c = {{0}, {0}, ml_is_100k(dir)};
+    const char *fu = c.k100 ? "u.user" : "users.dat", *fm = c.k100 ? "u.item" : "movies.dat";
+    const char *fr = c.k100 ? "u.data" : "ratings.dat";
     long nu = 0, nm = 0;
     void *u = NULL, *mv = NULL, *r = NULL;
-    int rc = ml_read_all(dir, "users.dat", sizeof(MlUser), &u, &nu, ml_user_cb, &c, err, errlen);
+    int rc = ml_read_all(dir, fu, sizeof(MlUser), &u, &nu, ml_user_cb, &c, err, errlen);
     d->users = u, d->n_users = (int)nu;
-    if (!rc) rc = ml_read_all(dir, "movies.dat", sizeof(MlMovie), &mv, &nm, ml_movie_cb, &c, err, errlen);
+    if (!rc) rc = ml_read_all(dir, fm, sizeof(MlMovie), &mv, &nm, ml_movie_cb, &c, err, errlen);
     d->movies = mv, d->n_movies = (int)nm;
-    if (!rc) rc = ml_read_all(dir, "ratings.dat", sizeof(MlRow), &r, &d->n_rows, ml_rating_cb, &c, err, errlen);
+    if (!rc) rc = ml_read_all(dir, fr, sizeof(MlRow), &r, &d->n_rows, ml_rating_cb, &c, err, errlen);
     d->rows = r;
+    d->ratings_file = fr;
     free(c.users.idx);
     free(c.movies.idx);
     if (rc) ml_free(d);

@@ -5,6 +5,11 @@
 //                                                              already valid UTF-8 is kept as it is), Genres
 //                                                              `A|B|C` from the 18 ML-1M genre names
 //   ratings.dat  UserID::MovieID::Rating::Timestamp            Rating 1..5, Timestamp >= 0 (seconds)
+// The MovieLens-100K layout is read instead when the folder has u.data and no ratings.dat:
+//   u.user  user id|age|gender|occupation|zip code   age 1..150 -> the ML-1M age code of its bucket, occupation
+//                                                    one of the 21 names of u.occupation -> the nearest ML-1M code
+//   u.item  movie id|title|release date|video release date|IMDb URL|19 flags 0/1 (unknown, then ML-1M's 18 genres)
+//   u.data  user id<TAB>item id<TAB>rating<TAB>timestamp
 // Trailing blanks and a CRLF line end are tolerated; anything else that is not exactly this is an error
 // "<file>:<line>: <what> (HINT: ...)": a missing or extra field, a non-number, a value out of range, an unknown
 // genre, a duplicate id, a rating of an unknown user or movie, a user rating a movie twice, an empty file.
@@ -24,6 +29,7 @@ typedef struct {
     MlMovie *movies; int n_movies;      // in file order
     MlUser *users; int n_users;         // in file order
     MlRow *rows; long n_rows;           // in file order
+    const char *ratings_file;           // "ratings.dat" or "u.data" (for messages)
 } MlData;
 
 // Reads dir/users.dat, dir/movies.dat, dir/ratings.dat. 0, or -1 with a one-line message in err.

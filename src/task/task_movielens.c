@@ -92,8 +92,8 @@ static int ml_index_user(MlWorld *w, const MlKey *rows, long o, long n, const ch
         w->bym[o + j] = (int)k[j].row;
         if (j && k[j].a == k[j - 1].a && !rc) {
             long la = rows[k[j - 1].row].row + 1, lb = rows[k[j].row].row + 1;
-            snprintf(err, errlen, "%s/ratings.dat:%ld: UserID %d rated MovieID %d twice (also on line %ld) (HINT: "
-                     "keep one rating per user and movie)", path, la > lb ? la : lb,
+            snprintf(err, errlen, "%s/%s:%ld: UserID %d rated MovieID %d twice (also on line %ld) (HINT: "
+                     "keep one rating per user and movie)", path, w->d.ratings_file, la > lb ? la : lb,
                      w->d.users[w->d.rows[rows[k[j].row].row].user].id, w->d.movies[k[j].a].id, la < lb ? la : lb);
             rc = -1;
         }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# task.name = movielens on a synthetic data set in EXACTLY the MovieLens-1M format (tests/reference/ml_fixture.py:
+# task.name = movielens on a synthetic data set in EXACTLY the MovieLens-1M format (and the 100K layout) (tests/reference/ml_fixture.py:
 # Latin-1 titles, trailing blanks, CRLF lines, a movie nobody rated, users with one and with no rating): SFT ->
 # train -> eval on 2 ranks, the recommender metrics in eval.h5, titles decoded to UTF-8, each kind of malformed row
 # refused with one line naming file:line (exit 3), a missing folder (exit 2), and restart bit-identical.
@@ -71,6 +71,17 @@ case_malformed_fields() { t_malformed fields; }
 case_malformed_genre() { t_malformed genre; }
 case_malformed_unknown_movie() { t_malformed unknown_movie; }
 case_malformed_duplicate() { t_malformed duplicate; }
+# The 100K layout (u.user, u.item, u.data) of the same data reads into the same task: the same SFT base, bit for bit.
+case_layout_100k() {
+    need base; local BASE=$FIX D=$CASE_DIR/ml100k
+    $PY tests/reference/ml_fixture.py $D --layout 100k
+    mpi 2 $PGRPO sft $DECK --set task.path=$D --set run.out_dir=$CASE_DIR/out >$CASE_DIR/sft.log 2>&1 || { nok movielens_100k_sft "$(tail -3 $CASE_DIR/sft.log)"; return; }
+    same_dataset $BASE/sft_base.h5 $CASE_DIR/out/sft_base.h5 /model/params && ok movielens_100k_layout_same_sft_base || nok movielens_100k_layout_same_sft_base
+    local bad out rc
+    bad=$($PY tests/reference/ml_fixture.py $CASE_DIR/bad --layout 100k --malformed rating_value)
+    out=$($PGRPO sft $DECK --set task.path=$CASE_DIR/bad --set run.out_dir=$CASE_DIR/out2 2>&1 >/dev/null); rc=$?
+    [ $rc -eq 3 ] && echo "$out" | grep -q "^pgrpo: error: $CASE_DIR/bad/$bad: Rating 0 out of range" && ok "movielens_100k_malformed_names_$bad" || nok movielens_100k_malformed "rc=$rc $out"
+}
 case_missing_folder() {
     local out rc
     out=$($PGRPO sft $DECK --set task.path=$CASE_DIR/nowhere --set run.out_dir=$CASE_DIR/out 2>&1 >/dev/null); rc=$?

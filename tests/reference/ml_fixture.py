@@ -13,6 +13,7 @@ rated, a user with one rating (left out by pgrpo), a user with no rating at all.
 
 --ml1m-size writes the same kind of set at MovieLens-1M's size (6040 users, 3706 movies, ~1M ratings): for timing
 the loader (parse + ALS), not used by the tests.
+--layout 100k writes the same set in the MovieLens-100K layout (u.user, u.item, u.data) instead.
 --malformed KIND writes the same set with one bad line and prints "FILE:LINE" of that line:
   rating_value  ratings.dat: a rating of 7
   fields        users.dat: a line with a missing field
@@ -112,6 +113,33 @@ def write(d, us, ms, rs, malformed):
     return bad
 
 
+OCC100K = ["administrator", "artist", "doctor", "educator", "engineer", "entertainment", "executive", "healthcare",
+           "homemaker", "lawyer", "librarian", "marketing", "none", "other", "programmer", "retired", "salesman",
+           "scientist", "student", "technician", "writer"]
+GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+          "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+
+
+def write_100k(d, us, ms, rs, malformed):
+    """The ML-100K layout: u.user (id|age|gender|occupation|zip), u.item (id|title|date|video date|url|19 flags),
+    u.data (tab-separated)."""
+    os.makedirs(d, exist_ok=True)
+    bad = None
+    with open(os.path.join(d, "u.user"), "wb") as f:
+        for (u, g, a, o, z, _t) in us:
+            f.write(("%d|%d|%s|%s|%s\n" % (u, 16 if a == 1 else a + 2, g, OCC100K[o], z)).encode("ascii"))
+    with open(os.path.join(d, "u.item"), "wb") as f:
+        for (m, title, g, _k) in ms:
+            flags = ["1" if (i > 0 and GENRES[i - 1] in g) else "0" for i in range(19)]
+            f.write(("%d|%s|01-Jan-1995||http://example.org/%d|%s\n" % (m, title, m, "|".join(flags))).encode("latin-1"))
+    with open(os.path.join(d, "u.data"), "wb") as f:
+        for i, (u, m, r, t) in enumerate(rs):
+            if malformed == "rating_value" and i == 1234:
+                r, bad = 0, "u.data:%d" % (i + 1)
+            f.write(("%d\t%d\t%d\t%d\n" % (u, m, r, t)).encode("ascii"))
+    return bad
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -119,11 +147,12 @@ def main():
     d = sys.argv[1]
     if sys.argv[2:3] == ["--ml1m-size"]:
         N_USERS, N_MOVIES, PER_USER = 6040, 3706, (20, 311)
-    malformed = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--malformed" else None
+    malformed = sys.argv[sys.argv.index("--malformed") + 1] if "--malformed" in sys.argv else None
     rng = random.Random(20261127)
     ms, us = movies(rng), users(rng)
     rs = ratings(rng, us, ms)
-    bad = write(d, us, ms, rs, malformed)
+    bad = (write_100k if "--layout" in sys.argv and sys.argv[sys.argv.index("--layout") + 1] == "100k" else write)(
+        d, us, ms, rs, malformed)
     if malformed:
         if not bad:
             sys.exit("unknown --malformed kind %s" % malformed)
