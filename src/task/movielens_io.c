@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ML_MAX_ID 100000000   // ids index a dense table: larger ids are not MovieLens
+#define ML_MAX_ID 10000000    // ids index a dense table (<= 40 MB): larger ids are not MovieLens
 
 const char *const ml_genre_names[ML_GENRES] = {
     "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
