@@ -19,7 +19,8 @@
 #include "optim.h"
 #include "task.h"
 
-typedef enum { TASK_KIND_PERSONAS = 0, TASK_KIND_RECSYS = 1, TASK_KIND_REVIEWS = 2 } TaskKind;  // task.name
+typedef enum { TASK_KIND_PERSONAS = 0, TASK_KIND_RECSYS = 1, TASK_KIND_REVIEWS = 2, TASK_KIND_MOVIELENS = 3,
+               TASK_KIND_FILE = 4 } TaskKind;  // task.name
 typedef enum { GROUPS_TRUTH = 0, GROUPS_RANDOM = 1, GROUPS_FILE = 2, GROUPS_DISCOVER = 3 } GroupSource; // train.groups
 typedef enum { FEEDBACK_FROM_TASK = 0, FEEDBACK_FROM_FILE = 1 } FeedbackSource;  // groups.feedback
 typedef enum { DISCOVER_PCA = 0, DISCOVER_SPECTRAL = 1 } DiscoverMethod;        // groups.method
@@ -44,6 +45,8 @@ typedef struct {
     int n_users, n_eval_users, n_items;
     int n_shares;           // task.shares parsed: 0 = the task's default
     double shares[TASK_MAX_GROUPS];
+    const char *path;       // task.path (movielens, file: required)
+    const char *ml_groups;  // task.ml_groups
 } TaskSection;
 
 typedef struct {
@@ -125,7 +128,7 @@ int config_check_world(const Config *c, const Deck *d, int nranks, char *err, si
 // The [reward] section alone (also part of config_from_deck), for code that holds the Deck but not the Config.
 int config_reward(const Deck *d, RewardSection *r, char *err, size_t errlen);
 
-const char *config_task_name(TaskKind k);     // "personas" | "recsys" | "reviews"
+const char *config_task_name(TaskKind k);     // "personas" | "recsys" | "reviews" | "movielens" | "file"
 const char *config_groups_name(GroupSource g); // "truth" | "random" | "file" | "discover"
 const char *config_method_name(DiscoverMethod m);  // "pca" | "spectral"
 const char *config_criterion_name(KCriterion k);   // "silhouette" | "bic" | "eigengap"

@@ -1,7 +1,9 @@
 // task.h — heterogeneous-preference tasks behind one interface (no MPI, no HDF5 here).
 // A task owns a word-level vocabulary, a population of users with ground-truth preference groups,
 // deterministic prompts, a reward, an SFT corpus and a per-group oracle.
-// Families: "personas", "recsys", "reviews" (README "Tasks").
+// Families: "personas", "recsys", "reviews" (built in, simulated: README "Tasks"); "movielens" (a MovieLens-1M
+// folder) and "file" (JSON Lines users, prompts and SFT corpus; reward from a plugin) read data (README "Your own
+// data"): their users, groups and vocabulary come from the data.
 #ifndef PGRPO_TASK_H
 #define PGRPO_TASK_H
 #include <stddef.h>
@@ -19,13 +21,17 @@ enum { TOK_PAD = 0, TOK_BOS = 1, TOK_EOS = 2, TOK_SEP = 3, TOK_UNK = 4 };
 typedef enum { SPLIT_TRAIN = 0, SPLIT_EVAL = 1 } Split; // eval users and prompts are disjoint from train
 
 typedef struct {
-    const char *name;      // "personas" | "recsys" | "reviews"
-    int n_users;           // training users; eval users are a disjoint population of n_eval_users
+    const char *name;      // "personas" | "recsys" | "reviews" | "movielens" | "file"
+    int n_users;           // training users; eval users are a disjoint population of n_eval_users (data tasks:
+                           // n_users does not apply; movielens holds out n_eval_users users of the data)
     int n_eval_users;
     uint64_t seed;         // the world (users, items, books) derives from this
     double group_shares[TASK_MAX_GROUPS]; // 0 everywhere = the task's imbalanced default
     int n_items;           // recsys catalogue / reviews books (0 = task default)
     int max_new;           // completion length budget the reward expects (0 = task default)
+    const char *path;      // data tasks: the MovieLens folder / the file task's folder (not copied: must outlive
+                           // task_create only)
+    const char *ml_groups; // movielens: "gender" | "age" | "occupation" (NULL or "" = gender)
 } TaskConfig;
 
 typedef struct {
@@ -48,6 +54,8 @@ const char *task_name(const Task *t);
 int task_vocab_size(const Task *t);
 const char *task_token_str(const Task *t, int tok);
 int task_token_id(const Task *t, const char *word);  // TOK_UNK when absent
+// A token as a person reads it: a movie's UTF-8 title for movielens, else the word itself.
+const char *task_token_label(const Task *t, int tok);
 // Encodes space-separated words into tok (max n); returns the count.
 int task_encode(const Task *t, const char *text, int *tok, int max);
 // Decodes n tokens into buf (always NUL-terminated); returns strlen.
@@ -58,6 +66,12 @@ int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize)
 int task_prompt_text(const Task *t, const Prompt *p, char *buf, size_t bufsize);
 // 1 when task_reward is the task's own; 0 for tasks whose reward must come from a plugin or process ([reward]).
 int task_has_builtin_reward(const Task *t);
+
+// One line on the data a data task loaded (counts, what was left out), "" for the built-in tasks.
+const char *task_summary(const Task *t);
+// The held-back next items of prompt p (movielens: the movies the user rated after the prompt's cut, up to five,
+// in time order) as tokens; returns the count (<= max). 0 for tasks without them. For hit rate and NDCG.
+int task_next_items(const Task *t, const Prompt *p, int *tok, int max);
 
 // Users and groups
 int task_n_groups(const Task *t);

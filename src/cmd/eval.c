@@ -129,7 +129,7 @@ static void eval_tally(const App *a, const Task *task, const EvalShare *e, Group
             g->count += 1;
         }
         g->greedy += rg[i];
-        g->oracle += task_oracle(task, &e->pr[i]);
+        g->oracle += task_has_builtin_reward(task) ? task_oracle(task, &e->pr[i]) : NAN;   // no oracle without a built-in reward
         g->prompts += 1;
     }
     free(rs); free(rg);
@@ -206,14 +206,84 @@ static void eval_row(const GroupTotals *v, double d1, double d2, double *row) {
     row[C_GREEDY] = v->greedy / p;
     row[C_ORACLE] = ro;
     // Normalised reward: (R - floor) / (oracle - floor) with the floor -1 (a malformed completion).
-    row[C_NORM] = (rs + 1.0) / (ro + 1.0 > 1e-9 ? ro + 1.0 : 1e-9);
+    row[C_NORM] = isnan(ro) ? NAN : (rs + 1.0) / (ro + 1.0 > 1e-9 ? ro + 1.0 : 1e-9);   // NaN oracle: no oracle (file task)
     row[C_LEN] = v->len / c;
     row[C_D1] = d1;
     row[C_D2] = d2;
 }
 
+// ---- recommender metrics (tasks with held-back next items: movielens) ----------------------------------------
+// Hit rate@K and NDCG@K of a completion's first K items (before EOS; a repeated item counts once) against the
+// prompt's held-back next items (task_next_items), binary relevance: DCG = sum over hits at rank j of
+// 1/log2(j+2), IDCG = the same for min(K, |next|) hits. Sampled completions are averaged; greedy ones once.
+#define EVAL_REC_K 5
+typedef struct { double prompts, hit_s, ndcg_s, hit_g, ndcg_g, samples; } RecTotals;
+#define REC_TOTALS_N ((int)(sizeof(RecTotals) / sizeof(double)))
+enum { R_PROMPTS, R_HIT_S, R_NDCG_S, R_HIT_G, R_NDCG_G, N_REC_COLUMNS };
+static const char *const REC_COLUMNS = "prompts,hit_sampled,ndcg_sampled,hit_greedy,ndcg_greedy";
+
+static void eval_rec_one(const int *tok, int len, const int *next, int nn, double *hit, double *ndcg) {
+    double dcg = 0, idcg = 0;
+    int any = 0;
+    for (int j = 0; j < EVAL_REC_K && j < nn; j++) idcg += 1.0 / log2(j + 2.0);
+    for (int j = 0; j < EVAL_REC_K && j < len && tok[j] != TOK_EOS; j++) {
+        int rel = 0, rep = 0;
+        for (int q = 0; q < nn; q++) rel |= tok[j] == next[q];
+        for (int q = 0; q < j; q++) rep |= tok[q] == tok[j];
+        if (rel && !rep) { dcg += 1.0 / log2(j + 2.0); any = 1; }
+    }
+    *hit += any;
+    *ndcg += idcg > 0 ? dcg / idcg : 0;
+}
+
+// This rank's sums per group (acc: n_groups, zeroed); 0 when the task has no next items (nothing to report).
+static int eval_rec_tally(const Task *task, const EvalShare *e, RecTotals *acc) {
+    int any = 0, next[TASK_MAX_SEQ];
+    for (int i = 0; i < e->np; i++) {
+        int nn = task_next_items(task, &e->pr[i], next, TASK_MAX_SEQ);
+        if (nn <= 0) continue;
+        any = 1;
+        RecTotals *g = &acc[e->pr[i].group];
+        for (int s = 0; s < e->S; s++) {
+            int k = i * e->S + s;
+            eval_rec_one(e->ctok + (size_t)k * e->Tc, e->clen[k], next, nn, &g->hit_s, &g->ndcg_s);
+            g->samples += 1;
+        }
+        eval_rec_one(e->gtok + (size_t)i * e->Tc, e->glen[i], next, nn, &g->hit_g, &g->ndcg_g);
+        g->prompts += 1;
+    }
+    return any;
+}
+
+// Rank 0: the table (one row per group, then all groups) into rows ((ng + 1) x N_REC_COLUMNS), printed.
+static void eval_rec_report(const Task *task, const RecTotals *acc, double *rows) {
+    int ng = task_n_groups(task);
+    RecTotals tot = {0};
+    printf("recommendation vs the held-back next movies (K = %d)\n%-3s %-22s %7s %9s %9s %9s %9s\n", EVAL_REC_K,
+           "grp", "name", "prompts", "hit@K", "ndcg@K", "hit@K g", "ndcg@K g");
+    for (int g = 0; g <= ng; g++) {
+        if (g < ng) for (int f = 0; f < REC_TOTALS_N; f++) ((double *)&tot)[f] += ((const double *)&acc[g])[f];
+        const RecTotals *v = g < ng ? &acc[g] : &tot;
+        double *r = rows + (size_t)g * N_REC_COLUMNS, c = v->samples > 0 ? v->samples : 1, p = v->prompts > 0 ? v->prompts : 1;
+        r[R_PROMPTS] = v->prompts, r[R_HIT_S] = v->hit_s / c, r[R_NDCG_S] = v->ndcg_s / c;
+        r[R_HIT_G] = v->hit_g / p, r[R_NDCG_G] = v->ndcg_g / p;
+        printf("%-3s %-22s %7.0f %9.4f %9.4f %9.4f %9.4f\n", g < ng ? "" : "all",
+               g < ng ? task_group_name(task, g) : "(all groups)", r[R_PROMPTS], r[R_HIT_S], r[R_NDCG_S], r[R_HIT_G],
+               r[R_NDCG_G]);
+    }
+}
+
+static void eval_rec_write(StoreWriter *w, const double *rows, int n_rows) {
+    size_t dims[2] = {(size_t)n_rows, N_REC_COLUMNS};
+    store_put(w, "recommend", STORE_F64, rows, 2, dims);
+    store_put_attr_str(w, "recommend", "columns", REC_COLUMNS);
+    store_put_attr_int(w, "recommend", "k", EVAL_REC_K);
+    store_put_attr_str(w, "recommend", "description", "hit rate@k and NDCG@k against the held-back next items, "
+                       "sampled (mean over samples) and greedy; one row per preference group, last row all groups");
+}
+
 static void eval_write(const App *a, const Task *task, const char *path, const double *col, int rows, double nll,
-                       double nll_base) {
+                       double nll_base, const double *rec) {
     char out[1100], err[1024];
     app_out_path(a, "eval.h5", out, sizeof out);
     StoreWriter *w = store_writer_create(out, STORE_KIND_EVAL, deck_text(a->deck), err, sizeof err);
@@ -226,13 +296,14 @@ static void eval_write(const App *a, const Task *task, const char *path, const d
     store_put(w, "heldout_nll_base", STORE_F64, &nll_base, 0, NULL);
     store_put_attr_str(w, "/", "policy", path);
     store_put_attr_str(w, "/", "task", task_name(task));
+    if (rec) eval_rec_write(w, rec, rows);
     if (store_commit(w, err, sizeof err)) die_user(EXIT_RUNTIME, "check run.out_dir", "%s", err);
     printf("eval: wrote %s\n", out);
 }
 
 // Rank 0: the table (one row per group, then all groups) and eval.h5.
 static void eval_report(const App *a, const Task *task, const char *path, const GroupTotals *acc, const Gathered *all,
-                        int Tc, double nll, double nll_base) {
+                        int Tc, double nll, double nll_base, const RecTotals *rec) {
     int ng = task_n_groups(task);
     printf("eval: %s on %d held-out prompts x %d samples (task %s)\n", path, a->cfg.eval.prompts,
            a->cfg.eval.samples, task_name(task));
@@ -254,7 +325,10 @@ static void eval_report(const App *a, const Task *task, const char *path, const 
                row[C_ORACLE], row[C_NORM], row[C_LEN], row[C_D1], row[C_D2]);
     }
     printf("held-out NLL: %.4f nats/token (SFT base: %.4f)\n", nll, nll_base);
-    eval_write(a, task, path, col, ng + 1, nll, nll_base);
+    double *rrows = rec ? xcalloc((size_t)(ng + 1) * N_REC_COLUMNS, sizeof(double)) : NULL;
+    if (rec) eval_rec_report(task, rec, rrows);
+    eval_write(a, task, path, col, ng + 1, nll, nll_base, rrows);
+    free(rrows);
     free(col);
 }
 
@@ -272,15 +346,33 @@ int cmd_eval(App *a) {
     GroupTotals *acc = xcalloc((size_t)ng, sizeof(GroupTotals));
     eval_tally(a, task, &e, acc);
     comm_sum_doubles((double *)acc, ng * GROUP_TOTALS_N, a->world);
+    RecTotals *rec = xcalloc((size_t)ng, sizeof(RecTotals));
+    double has_rec = eval_rec_tally(task, &e, rec);   // summed over ranks: > 0 when any rank saw next items
+    comm_sum_doubles((double *)rec, ng * REC_TOTALS_N, a->world);
+    comm_sum_doubles(&has_rec, 1, a->world);
     Gathered all = eval_gather(a, &e);
     double nll, nll_base;
     eval_nll(a, m, task, path, &nll, &nll_base);
-    if (a->rank == 0) eval_report(a, task, path, acc, &all, Tc, nll, nll_base);
-    free(all.tok); free(all.len); free(all.grp); free(acc);
+    if (a->rank == 0) eval_report(a, task, path, acc, &all, Tc, nll, nll_base, has_rec > 0 ? rec : NULL);
+    free(all.tok); free(all.len); free(all.grp); free(acc); free(rec);
     eval_share_free(&e);
     model_free(m);
     task_free(task);
     return 0;
+}
+
+// Tokens whose label is not the word itself (movielens: the movies' titles), one line; nothing when none is.
+static void sample_titles(const Task *task, const char *what, const int *tok, int n) {
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        const char *l = task_token_label(task, tok[i]);
+        if (l == task_token_str(task, tok[i]) || !strcmp(l, task_token_str(task, tok[i]))) continue;
+        printf("%s%s", any ? " | " : "  titles (", any ? "" : what);
+        if (!any) printf("): ");
+        printf("%s", l);
+        any = 1;
+    }
+    if (any) printf("\n");
 }
 
 // One example: the prompt, a sampled and a greedy completion (tok: 2 rows of Tc, lp scratch), printed as text with
@@ -305,7 +397,9 @@ static void sample_show(Model *m, const Task *task, RewardSource *src, const Pro
     printf("  sampled: %s   (reward %+.3f)\n", buf, rw[0]);
     task_decode(task, tok + Tc, len[1], buf, cap);
     printf("  greedy : %s   (reward %+.3f, oracle %+.3f)\n", buf, rw[1],
-           task_oracle(task, p));
+           task_has_builtin_reward(task) ? task_oracle(task, p) : NAN);
+    sample_titles(task, "watched", p->tok, p->len);
+    sample_titles(task, "greedy", tok + Tc, len[1]);
     free(buf);
 }
 

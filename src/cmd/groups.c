@@ -7,6 +7,9 @@
 
 int cmd_groups(App *a) {
     // The task is needed only to simulate feedback; a user's own feedback.h5 stands alone.
+    if (a->cfg.task.kind == TASK_KIND_FILE && a->cfg.groups.feedback == FEEDBACK_FROM_TASK)
+        deck_fail(a->deck, "groups.feedback", "use groups.feedback = file with a feedback.h5 of your users (README, Groups)",
+                  "task.name = file has no built-in reward to probe the users with");
     Task *t = a->cfg.groups.feedback == FEEDBACK_FROM_TASK ? app_task(a) : NULL;
     char dummy[1100];
     app_out_path(a, "groups.h5", dummy, sizeof dummy);   // creates run.out_dir on rank 0

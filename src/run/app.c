@@ -15,6 +15,15 @@ void app_log(const App *a, const char *fmt, ...) {
     fflush(stdout);
 }
 
+// The deck key a task_create message is about (the families name the key's field in their messages).
+static const char *task_error_key(const TaskSection *c, const char *err) {
+    if (c->n_shares || strstr(err, "shares")) return "task.shares";
+    if (strstr(err, "n_eval_users")) return "task.n_eval_users";
+    if (strstr(err, "ml_groups")) return "task.ml_groups";
+    if (c->kind == TASK_KIND_MOVIELENS || c->kind == TASK_KIND_FILE) return "task.path";
+    return "task.name";
+}
+
 Task *app_task(const App *a) {
     const TaskSection *c = &a->cfg.task;
     TaskConfig tc;
@@ -24,12 +33,25 @@ Task *app_task(const App *a) {
     tc.n_users = c->n_users;
     tc.n_eval_users = c->n_eval_users;
     tc.n_items = c->n_items;
+    tc.path = c->path;
+    tc.ml_groups = c->ml_groups;
     for (int g = 0; g < c->n_shares; g++) tc.group_shares[g] = c->shares[g];
-    char err[512] = "";
+    char err[1024] = "";
     Task *t = task_create(&tc, err, sizeof err);
-    if (!t)
-        deck_fail(a->deck, c->n_shares ? "task.shares" : "task.name", "check the [task] section against `pgrpo --help-deck`",
-                  "%s", err);
+    if (!t) {
+        // Messages carry their own hint: split it off so it is said once. Rules about deck values ("task ..."):
+        // a deck error naming the key; a data file's own error (path:line: ...): that line, exit 3 (2 when the
+        // file cannot be read at all).
+        char *h = strstr(err, " (HINT: ");
+        const char *hint = "check the [task] section against `pgrpo --help-deck`";
+        if (h && h[strlen(h) - 1] == ')') { h[strlen(h) - 1] = 0; *h = 0; hint = h + 8; }
+        if (!strncmp(err, "task ", 5) || !strncmp(err, "unknown task", 12))
+            deck_fail(a->deck, task_error_key(c, err), hint, "%s", err);
+        die_user(!strncmp(err, "cannot read ", 12) ? EXIT_USAGE : EXIT_RUNTIME, hint, "%s", err);
+    }
+    // Data tasks: their populations come from the data, so the deck's n_users means nothing; said once, not silently.
+    if (*task_summary(t))
+        app_log(a, "task: %s (task.n_users is not used: the data decides)\n", task_summary(t));
     return t;
 }
 

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const TASK_NAMES[] = {"personas", "recsys", "reviews"};
+static const char *const TASK_NAMES[] = {"personas", "recsys", "reviews", "movielens", "file"};
+#define N_TASK_NAMES 5
 static const char *const GROUP_NAMES[] = {"truth", "random", "file", "discover"};
 static const char *const FEEDBACK_NAMES[] = {"task", "file"};
 static const char *const METHOD_NAMES[] = {"pca", "spectral"};
@@ -17,7 +18,7 @@ static int lookup(const char *s, const char *const *names, int n) {
     return -1;
 }
 
-const char *config_task_name(TaskKind k) { return (unsigned)k < 3 ? TASK_NAMES[k] : "?"; }
+const char *config_task_name(TaskKind k) { return (unsigned)k < N_TASK_NAMES ? TASK_NAMES[k] : "?"; }
 const char *config_groups_name(GroupSource g) { return (unsigned)g < 4 ? GROUP_NAMES[g] : "?"; }
 const char *config_method_name(DiscoverMethod m) { return (unsigned)m < 2 ? METHOD_NAMES[m] : "?"; }
 const char *config_criterion_name(KCriterion k) { return (unsigned)k < 3 ? CRIT_NAMES[k] : "?"; }
@@ -63,6 +64,8 @@ static void read_plain(const Deck *d, Config *c) {
     c->task.n_users = (int)deck_int(d, "task.n_users");
     c->task.n_eval_users = (int)deck_int(d, "task.n_eval_users");
     c->task.n_items = (int)deck_int(d, "task.n_items");
+    c->task.path = deck_str(d, "task.path");
+    c->task.ml_groups = deck_str(d, "task.ml_groups");
     SftSection *s = &c->sft;
     s->steps = (int)deck_int(d, "sft.steps"), s->batch = (int)deck_int(d, "sft.batch");
     s->warmup = (int)deck_int(d, "sft.warmup"), s->lr = deck_float(d, "sft.lr");
@@ -105,7 +108,7 @@ static void read_groups(const Deck *d, GroupsSection *g) {
 }
 
 static int read_enums(const Deck *d, Config *c, char *err, size_t errlen) {
-    ENUM("task.name", lookup(deck_str(d, "task.name"), TASK_NAMES, 3), c->task.kind);
+    ENUM("task.name", lookup(deck_str(d, "task.name"), TASK_NAMES, N_TASK_NAMES), c->task.kind);
     ENUM("sft.schedule", lookup(deck_str(d, "sft.schedule"), SCHED_NAMES, 2), c->sft.schedule);
     ENUM("train.schedule", lookup(deck_str(d, "train.schedule"), SCHED_NAMES, 2), c->train.schedule);
     ENUM("train.groups", lookup(deck_str(d, "train.groups"), GROUP_NAMES, 4), c->train.groups);
@@ -138,6 +141,14 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
                           err, errlen, "%s normalises over the G completions of a prompt", adv_kind_name(c->adv.kind));
     if ((msg = loss_config_check(&c->loss, &key)))
         return deck_error(d, key, "see `pgrpo --help-deck`", err, errlen, "%s", msg);
+    if ((c->task.kind == TASK_KIND_MOVIELENS || c->task.kind == TASK_KIND_FILE) && !*c->task.path)
+        return deck_error(d, "task.path", c->task.kind == TASK_KIND_MOVIELENS ?
+                          "name the MovieLens-1M folder (ratings.dat, movies.dat, users.dat)" :
+                          "name the folder with users.jsonl, prompts.jsonl and sft.jsonl (README \"Your own data\")",
+                          err, errlen, "task.name = %s reads its data from task.path", c->task.name);
+    if (c->task.kind == TASK_KIND_FILE && c->train.groups == GROUPS_DISCOVER && c->groups.feedback == FEEDBACK_FROM_TASK)
+        return deck_error(d, "groups.feedback", "use groups.feedback = file with a feedback.h5 of your users (README, Groups)",
+                          err, errlen, "task.name = file has no built-in reward to probe the users with");
     if (c->train.groups == GROUPS_FILE && !*c->train.groups_file)
         return deck_error(d, "train.groups_file", "name an HDF5 file with /user_group", err, errlen,
                           "train.groups = file needs a file");

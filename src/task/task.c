@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const TaskFamily *const task_families[] = { &task_family_personas, &task_family_recsys, &task_family_reviews };
+static const TaskFamily *const task_families[] = { &task_family_personas, &task_family_recsys, &task_family_reviews,
+                                                   &task_family_movielens, &task_family_file };
 #define TASK_N_FAMILIES ((int)(sizeof task_families / sizeof task_families[0]))
 
 // Distinct "rank" slots of the RNG_TASK role, so the world, the prompts and the SFT completions never share bits.
@@ -50,11 +51,48 @@ const TaskUser *task_user_of(const Task *t, const Prompt *p) {
 // ---------------------------------------------------------------------------------------------------------------
 // vocabulary
 
+// FNV-1a of a word, for the id index.
+static uint32_t task_word_hash(const char *w) {
+    uint32_t h = 2166136261u;
+    for (; *w; w++) h = (h ^ (uint8_t)*w) * 16777619u;
+    return h;
+}
+
+// Slot of word in the index: where it is, or the empty slot where it would go.
+static int task_index_slot(const Task *t, const char *word) {
+    int mask = t->index_cap - 1, s = (int)(task_word_hash(word) & (uint32_t)mask);
+    while (t->index[s] >= 0 && strcmp(t->words[t->index[s]], word)) s = (s + 1) & mask;
+    return s;
+}
+
+// Keeps the index at most half full: doubles it and reinserts every word (vocabulary growth only, never per token).
+static void task_index_grow(Task *t) {
+    if (2 * (t->n_vocab + 1) <= t->index_cap) return;
+    free(t->index);
+    t->index_cap = t->index_cap ? 2 * t->index_cap : 1024;
+    t->index = xmalloc(sizeof(int) * (size_t)t->index_cap);
+    for (int i = 0; i < t->index_cap; i++) t->index[i] = -1;
+    for (int i = 0; i < t->n_vocab; i++) {
+        int s = task_index_slot(t, t->words[i]);
+        if (t->index[s] < 0) t->index[s] = i;   // a repeated word ("<unk>") keeps its first id
+    }
+}
+
 int task_vocab_add(Task *t, const char *word) {
-    CHECK(t->n_vocab < TASK_MAX_VOCAB, "vocabulary of task %s exceeds %d words", t->fam->name, TASK_MAX_VOCAB);
+    CHECK(t->n_vocab < t->vocab_max, "vocabulary of task %s exceeds %d words", t->fam->name, t->vocab_max);
     CHECK(strlen(word) < TASK_WORD_MAX && !strchr(word, ' '), "bad vocabulary word '%s'", word);
     CHECK(task_token_id(t, word) == TOK_UNK || !strcmp(word, "<unk>"), "duplicate vocabulary word '%s'", word);
+    if (t->n_vocab == t->vocab_cap) {
+        t->vocab_cap = t->vocab_cap ? 2 * t->vocab_cap : 256;
+        char (*w)[TASK_WORD_MAX] = xmalloc(sizeof *w * (size_t)t->vocab_cap);
+        if (t->n_vocab) memcpy(w, t->words, sizeof *w * (size_t)t->n_vocab);
+        free(t->words);
+        t->words = w;
+    }
+    task_index_grow(t);
     memcpy(t->words[t->n_vocab], word, strlen(word) + 1);
+    int s = task_index_slot(t, word);
+    if (t->index[s] < 0) t->index[s] = t->n_vocab;
     return t->n_vocab++;
 }
 
@@ -64,10 +102,15 @@ const char *task_token_str(const Task *t, int tok) {
     return tok >= 0 && tok < t->n_vocab ? t->words[tok] : "<unk>";
 }
 
+const char *task_token_label(const Task *t, int tok) {
+    const char *l = t->fam->token_label && tok >= 0 && tok < t->n_vocab ? t->fam->token_label(t, tok) : NULL;
+    return l ? l : task_token_str(t, tok);
+}
+
 int task_token_id(const Task *t, const char *word) {
-    // Linear search: vocabularies are a few hundred words and lookup is only used for text, never in a hot loop.
-    for (int i = 0; i < t->n_vocab; i++) if (!strcmp(t->words[i], word)) return i;
-    return TOK_UNK;
+    if (!t->index_cap) return TOK_UNK;
+    int id = t->index[task_index_slot(t, word)];
+    return id >= 0 ? id : TOK_UNK;
 }
 
 int task_encode(const Task *t, const char *text, int *tok, int max) {
@@ -103,12 +146,13 @@ int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize)
 }
 
 int task_prompt_text(const Task *t, const Prompt *p, char *buf, size_t bufsize) {
+    if (t->fam->prompt_text) return t->fam->prompt_text(t, p, buf, bufsize);
     int a = p->len > 0 && p->tok[0] == TOK_BOS, b = p->len;
     if (b > a && p->tok[b - 1] == TOK_SEP) b--;
     return task_decode(t, p->tok + a, b - a, buf, bufsize);
 }
 
-int task_has_builtin_reward(const Task *t) { (void)t; return 1; }
+int task_has_builtin_reward(const Task *t) { return t->fam->reward != NULL; }
 
 // ---------------------------------------------------------------------------------------------------------------
 // users
@@ -160,9 +204,9 @@ static TaskUser *task_make_users(const TaskConfig *cfg, int n_groups, Split s, i
     return u;
 }
 
-int task_n_groups(const Task *t) { return t->fam->n_groups; }
+int task_n_groups(const Task *t) { return t->n_groups; }
 const char *task_group_name(const Task *t, int g) {
-    return g >= 0 && g < t->fam->n_groups ? t->fam->group_names[g] : "?";
+    return g >= 0 && g < t->n_groups ? t->group_names[g] : "?";
 }
 int task_n_users(const Task *t, Split s) { return t->n_users[s == SPLIT_EVAL]; }
 int task_user_group(const Task *t, Split s, int user) {
@@ -174,16 +218,52 @@ int task_user_group(const Task *t, Split s, int user) {
 // ---------------------------------------------------------------------------------------------------------------
 // life cycle
 
+// The share rules of the built-in families (data families take their groups from the data: no shares at all).
+static int task_check_shares(const TaskFamily *fam, const TaskConfig *cfg, TaskConfig *c, char *err, size_t errlen) {
+    double sum = 0;
+    int any = 0;
+    for (int g = 0; g < TASK_MAX_GROUPS; g++) {
+        double x = cfg->group_shares[g];
+        if (x != 0) any = 1;
+        if (fam->data && x != 0) {
+            snprintf(err, errlen, "task %s: group shares do not apply, the groups come from the data (leave "
+                     "task.shares empty)", fam->name);
+            return 1;
+        }
+        if (!(x >= 0 && x <= 1) || (g >= fam->n_groups && x != 0)) {
+            snprintf(err, errlen, "task %s: group_shares[%d] = %g invalid (need %d shares in [0,1] summing to 1)",
+                     fam->name, g, x, fam->n_groups);
+            return 1;
+        }
+        sum += x;
+    }
+    if (any && fabs(sum - 1.0) > 1e-6) {
+        snprintf(err, errlen, "task %s: group_shares sum to %g, not 1 (give %d shares, or all 0 for the default)",
+                 fam->name, sum, fam->n_groups);
+        return 1;
+    }
+    if (!any && !fam->data) for (int g = 0; g < fam->n_groups; g++) c->group_shares[g] = fam->default_shares[g];
+    return 0;
+}
+
+static const TaskFamily *task_family_of(const char *name) {
+    for (int i = 0; i < TASK_N_FAMILIES && name; i++)
+        if (!strcmp(name, task_families[i]->name)) return task_families[i];
+    return NULL;
+}
+
 Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
     if (errlen) err[0] = 0;
-    const TaskFamily *fam = NULL;
-    for (int i = 0; i < TASK_N_FAMILIES && cfg->name; i++)
-        if (!strcmp(cfg->name, task_families[i]->name)) fam = task_families[i];
+    const TaskFamily *fam = task_family_of(cfg->name);
     if (!fam) {
-        snprintf(err, errlen, "unknown task '%s' (allowed: personas, recsys, reviews)", cfg->name ? cfg->name : "");
+        snprintf(err, errlen, "unknown task '%s' (allowed: personas, recsys, reviews, movielens, file)",
+                 cfg->name ? cfg->name : "");
         return NULL;
     }
-    if (cfg->n_users < 1 || cfg->n_users > 10000000 || cfg->n_eval_users < 1 || cfg->n_eval_users > 10000000) {
+    // Data families read their populations from the data; n_eval_users may still mean something to them (movielens:
+    // how many users to hold out), so it is only range-checked here.
+    if ((!fam->data && (cfg->n_users < 1 || cfg->n_users > 10000000)) || cfg->n_eval_users < 1 ||
+        cfg->n_eval_users > 10000000) {
         snprintf(err, errlen, "task %s: n_users (%d) and n_eval_users (%d) must be in [1, 10000000]",
                  fam->name, cfg->n_users, cfg->n_eval_users);
         return NULL;
@@ -195,32 +275,25 @@ Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
     }
     TaskConfig c = *cfg;
     c.name = fam->name;
-    double sum = 0;
-    int any = 0;
-    for (int g = 0; g < TASK_MAX_GROUPS; g++) {
-        double x = cfg->group_shares[g];
-        if (x != 0) any = 1;
-        if (!(x >= 0 && x <= 1) || (g >= fam->n_groups && x != 0)) {
-            snprintf(err, errlen, "task %s: group_shares[%d] = %g invalid (need %d shares in [0,1] summing to 1)",
-                     fam->name, g, x, fam->n_groups);
-            return NULL;
-        }
-        sum += x;
-    }
-    if (any && fabs(sum - 1.0) > 1e-6) {
-        snprintf(err, errlen, "task %s: group_shares sum to %g, not 1 (give %d shares, or all 0 for the default)",
-                 fam->name, sum, fam->n_groups);
-        return NULL;
-    }
-    if (!any) for (int g = 0; g < fam->n_groups; g++) c.group_shares[g] = fam->default_shares[g];
+    if (task_check_shares(fam, cfg, &c, err, errlen)) return NULL;
     if (!c.max_new) c.max_new = fam->default_max_new;
 
     Task *t = xcalloc(1, sizeof *t);
     t->fam = fam;
     t->cfg = c;
-    t->words = xcalloc(TASK_MAX_VOCAB, sizeof *t->words);
+    t->vocab_max = fam->data ? TASK_MAX_DATA_VOCAB : TASK_MAX_VOCAB;
+    t->n_groups = fam->n_groups;
+    t->group_names = fam->group_names;
     for (int i = 0; i < 5; i++) task_vocab_add(t, task_specials[i]);
     if (fam->build(t, err, errlen)) { task_free(t); return NULL; }
+    if (fam->data) {
+        CHECK(t->n_groups >= 1 && t->n_groups <= TASK_MAX_GROUPS && t->group_names, "task %s: %d groups", fam->name,
+              t->n_groups);
+        CHECK(t->n_users[0] >= 1 && t->n_users[1] >= 1 && t->users[0] && t->users[1], "task %s: no users", fam->name);
+        t->cfg.n_users = t->n_users[0];
+        t->cfg.n_eval_users = t->n_users[1];
+        return t;
+    }
     for (int s = 0; s < 2; s++) {
         t->n_users[s] = s == SPLIT_TRAIN ? c.n_users : c.n_eval_users;
         t->users[s] = task_make_users(&t->cfg, fam->n_groups, (Split)s, t->n_users[s]);
@@ -234,10 +307,15 @@ void task_free(Task *t) {
     free(t->users[0]);
     free(t->users[1]);
     free(t->words);
+    free(t->index);
     free(t);
 }
 
 const char *task_name(const Task *t) { return t->fam->name; }
+const char *task_summary(const Task *t) { return t->fam->summary ? t->fam->summary(t) : ""; }
+int task_next_items(const Task *t, const Prompt *p, int *tok, int max) {
+    return t->fam->next_items ? t->fam->next_items(t, p, tok, max) : 0;
+}
 int task_max_new(const Task *t) { return t->cfg.max_new; }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -250,22 +328,42 @@ void task_prompt(const Task *t, uint64_t seed, Split s, long index, Prompt *out)
     rng_seed(&r, rng_hash(t->cfg.seed, seed), RNG_TASK, TASK_STREAM_PROMPT + (uint64_t)k, (uint64_t)index);
     memset(out, 0, sizeof *out);
     out->split = k;
-    out->user = (int)rng_below(&r, (uint32_t)t->n_users[k]);
-    out->group = t->users[k][out->user].group;
-    t->fam->prompt(t, &r, out);
+    if (t->fam->own_user) {
+        out->user = -1;
+        t->fam->prompt(t, &r, out);
+        CHECK(out->user >= 0 && out->user < t->n_users[k], "task %s: prompt user %d", t->fam->name, out->user);
+        out->group = t->users[k][out->user].group;
+    } else {
+        out->user = (int)rng_below(&r, (uint32_t)t->n_users[k]);
+        out->group = t->users[k][out->user].group;
+        t->fam->prompt(t, &r, out);
+    }
     CHECK(out->len >= 2 && out->len <= TASK_MAX_PROMPT && out->tok[0] == TOK_BOS && out->tok[out->len - 1] == TOK_SEP,
           "task %s made a malformed prompt (len %d)", t->fam->name, out->len);
 }
 
 float task_reward(const Task *t, const Prompt *p, const int *comp, int n) {
+    CHECK(t->fam->reward, "task %s has no built-in reward: the reward must come from [reward]", t->fam->name);
     if (n <= 0 || !comp) return -1.0f;
     float r = t->fam->reward(t, p, comp, n);
     return task_clampf(r, -1.0f, 1.0f);
 }
 
-float task_oracle(const Task *t, const Prompt *p) { return task_clampf(t->fam->oracle(t, p), -1.0f, 1.0f); }
+float task_oracle(const Task *t, const Prompt *p) {
+    CHECK(t->fam->oracle, "task %s has no built-in reward, hence no oracle", t->fam->name);
+    return task_clampf(t->fam->oracle(t, p), -1.0f, 1.0f);
+}
 
 int task_sft_example(const Task *t, uint64_t seed, Split s, long index, int *tok, int *prompt_len) {
+    if (t->fam->sft_example) {
+        Rng r;
+        rng_seed(&r, rng_hash(t->cfg.seed, seed), RNG_TASK, TASK_STREAM_SFT + (uint64_t)(s == SPLIT_EVAL),
+                 (uint64_t)index);
+        int n = t->fam->sft_example(t, &r, s, index, tok, prompt_len);
+        CHECK(n >= 2 && n <= TASK_MAX_SEQ && *prompt_len >= 1 && *prompt_len < n && tok[n - 1] == TOK_EOS,
+              "task %s made a malformed SFT example", t->fam->name);
+        return n;
+    }
     Prompt p;
     task_prompt(t, seed, s, index, &p);
     Rng r;

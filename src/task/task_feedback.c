@@ -5,7 +5,10 @@
 #include "check.h"
 #include <string.h>
 
-#define FB_VOCAB_WORDS ((TASK_MAX_VOCAB + 63) / 64)
+// Tokens the overlap bitmap covers: every built-in vocabulary and the ML-1M catalogue (3883 movies); a token beyond
+// (a larger data vocabulary) is never counted as overlapping.
+#define FB_MAX_TOKENS 4096
+#define FB_VOCAB_WORDS ((FB_MAX_TOKENS + 63) / 64)
 
 // The per-user prompt pool, built lazily: only the prompts some probe actually needs are made.
 typedef struct {
@@ -27,6 +30,7 @@ static void fb_user_prompt(const Task *t, Rng *r, int u, Prompt *p) {
 
 void task_probe(const Task *t, uint64_t seed, int j, TaskProbe *out) {
     CHECK(j >= 0, "probe index %d", j);
+    CHECK(t->fam->reward && !t->fam->own_user, "task %s has no built-in reward to probe", t->fam->name);
     Rng r;
     rng_seed(&r, seed, RNG_GROUPS, TASK_FB_STREAM_PROBE, (uint64_t)j);
     Prompt p;
@@ -45,7 +49,7 @@ static const Prompt *fb_pool_get(const Task *t, uint64_t seed, FbPool *pool, lon
         memset(pool->toks[k], 0, sizeof pool->toks[k]);
         for (int i = 0; i < p->len; i++) {
             int tok = p->tok[i];
-            if (tok >= 0 && tok < TASK_MAX_VOCAB) pool->toks[k][tok >> 6] |= 1ULL << (tok & 63);
+            if (tok >= 0 && tok < FB_MAX_TOKENS) pool->toks[k][tok >> 6] |= 1ULL << (tok & 63);
         }
         pool->built |= 1u << k;
     }
@@ -56,7 +60,7 @@ static const Prompt *fb_pool_get(const Task *t, uint64_t seed, FbPool *pool, lon
 static int fb_overlaps(const FbPool *pool, int k, const TaskProbe *pr) {
     for (int i = 0; i < pr->n; i++) {
         int tok = pr->comp[i];
-        if (tok != TOK_EOS && tok >= 0 && tok < TASK_MAX_VOCAB && (pool->toks[k][tok >> 6] >> (tok & 63) & 1))
+        if (tok != TOK_EOS && tok >= 0 && tok < FB_MAX_TOKENS && (pool->toks[k][tok >> 6] >> (tok & 63) & 1))
             return 1;
     }
     return 0;

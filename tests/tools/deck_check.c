@@ -16,7 +16,7 @@ static const char *config_insane(const Config *c) {
         !isfinite(c->run.step_timeout) || c->run.step_timeout < 0) return "[run]";
     if (c->model.n_layer < 1 || c->model.n_head < 1 || c->model.d_model % c->model.n_head || c->model.context < 8)
         return "[model]";
-    if ((unsigned)c->task.kind > TASK_KIND_REVIEWS || c->task.n_users < 10 || c->task.n_shares < 0 ||
+    if ((unsigned)c->task.kind > TASK_KIND_FILE || c->task.n_users < 10 || c->task.n_shares < 0 ||
         c->task.n_shares > TASK_MAX_GROUPS) return "[task]";
     for (int g = 0; g < c->task.n_shares; g++) if (!(c->task.shares[g] >= 0) || !isfinite(c->task.shares[g])) return "task.shares";
     if (c->sft.batch < 1 || !isfinite(c->sft.lr) || c->sft.lr < 0 || (unsigned)c->sft.schedule > SCHED_COSINE) return "[sft]";
