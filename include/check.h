@@ -21,6 +21,10 @@ void check_set_fatal_hook(CheckFatalHook hook);
 // Ends the process after a fatal error has been printed (the hook, else exit(code)).
 void check_fatal_exit(int code) __attribute__((noreturn));
 
+// The library side of "return errors with a message": formats into err (when errlen > 0) and returns -1, so a
+// failing check reads `return check_errf(err, errlen, "...", ...)`.
+int check_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 // Internal invariant; a failure here is a pgrpo bug, reported with file:line.
 #define CHECK(cond, ...) do { if (!(cond)) { \
     fprintf(stderr, "pgrpo: internal error at %s:%d: ", __FILE__, __LINE__); \

@@ -28,6 +28,14 @@ void check_fatal_exit(int code) {
     exit(code);
 }
 
+int check_errf(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (errlen) vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void die_user(int code, const char *hint, const char *fmt, ...) {
     // A deck error is seen by every rank at once: let rank 0 say it (its fatal exit then stops the others), and
     // speak from another rank only when the error is that rank's alone.

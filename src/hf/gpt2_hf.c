@@ -1,21 +1,12 @@
 // gpt2_hf.c — Hugging Face GPT-2 (config.json + safetensors) to pgrpo's parameter block and back (gpt2_io.h).
+#include "check.h"
 #include "gpt2_io.h"
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "safetensors.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 // pgrpo tensor indices (model.h order).
 enum { T_WTE, T_WPE, T_LN1W, T_LN1B, T_QKVW, T_QKVB, T_APW, T_APB, T_LN2W, T_LN2B, T_FCW, T_FCB, T_FCPW, T_FCPB,
@@ -90,10 +81,10 @@ static int cfg_int(json_t *root, const char *key, const char *alias, long dflt, 
     if (!v && alias) v = json_object_get(root, alias);
     if (!v || json_is_null(v)) {
         if (dflt >= 0) { *out = dflt; return 0; }
-        return fail(err, errlen, "%s: key '%s' missing (expected a positive integer)", path, key);
+        return check_errf(err, errlen, "%s: key '%s' missing (expected a positive integer)", path, key);
     }
     if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 1000000000)
-        return fail(err, errlen, "%s: key '%s' must be a positive integer", path, key);
+        return check_errf(err, errlen, "%s: key '%s' must be a positive integer", path, key);
     *out = (long)json_integer_value(v);
     return 0;
 }
@@ -103,23 +94,23 @@ static int cfg_bool(json_t *root, const char *key, int want, const char *path, c
     json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) return 0;
     if (!json_is_boolean(v) || json_is_true(v) != want)
-        return fail(err, errlen, "%s: key '%s' must be %s for a GPT-2 pgrpo can run", path, key, want ? "true" : "false");
+        return check_errf(err, errlen, "%s: key '%s' must be %s for a GPT-2 pgrpo can run", path, key, want ? "true" : "false");
     return 0;
 }
 
 static int cfg_model(json_t *root, const char *path, ModelConfig *c, int *n_positions, char *err, size_t errlen) {
     json_t *v = json_object_get(root, "model_type");
     if (!json_is_string(v) || strcmp(json_string_value(v), "gpt2"))
-        return fail(err, errlen, "%s: model_type is %s, expected \"gpt2\"", path,
+        return check_errf(err, errlen, "%s: model_type is %s, expected \"gpt2\"", path,
                     json_is_string(v) ? json_string_value(v) : "missing or not a string");
     v = json_object_get(root, "activation_function");
     const char *act = v ? json_string_value(v) : "gelu_new";
     if (!act || (strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")))
-        return fail(err, errlen, "%s: activation_function is \"%s\", expected \"gelu_new\" or \"gelu_pytorch_tanh\" (pgrpo's GELU is the tanh form)",
+        return check_errf(err, errlen, "%s: activation_function is \"%s\", expected \"gelu_new\" or \"gelu_pytorch_tanh\" (pgrpo's GELU is the tanh form)",
                     path, act ? act : "(not a string)");
     v = json_object_get(root, "layer_norm_epsilon");
     if (v && (!json_is_number(v) || json_number_value(v) != 1e-5))
-        return fail(err, errlen, "%s: layer_norm_epsilon is %g, expected 1e-05 (pgrpo's LayerNorm)", path,
+        return check_errf(err, errlen, "%s: layer_norm_epsilon is %g, expected 1e-05 (pgrpo's LayerNorm)", path,
                     json_is_number(v) ? json_number_value(v) : NAN);
     long L, H, C, V, P, inner;
     if (cfg_int(root, "n_layer", "num_hidden_layers", -1, &L, path, err, errlen) ||
@@ -131,12 +122,12 @@ static int cfg_model(json_t *root, const char *path, ModelConfig *c, int *n_posi
     if (!P && cfg_int(root, "n_ctx", NULL, -1, &P, path, err, errlen)) return -1;
     if (cfg_int(root, "n_inner", NULL, 0, &inner, path, err, errlen)) return -1;
     if (inner && inner != 4 * C)
-        return fail(err, errlen, "%s: n_inner is %ld, expected null or 4*n_embd = %ld (pgrpo's MLP width)", path, inner, 4 * C);
-    if (C % H) return fail(err, errlen, "%s: n_embd %ld is not divisible by n_head %ld", path, C, H);
+        return check_errf(err, errlen, "%s: n_inner is %ld, expected null or 4*n_embd = %ld (pgrpo's MLP width)", path, inner, 4 * C);
+    if (C % H) return check_errf(err, errlen, "%s: n_embd %ld is not divisible by n_head %ld", path, C, H);
     // Before any size arithmetic: a parameter count beyond 2^40 is a broken file, and would overflow below.
     double np = (double)V * C + (double)P * C + (double)L * (12.0 * C * C + 13.0 * C) + 2.0 * C;
     if (np > 1099511627776.0)
-        return fail(err, errlen, "%s: n_layer %ld, n_embd %ld, vocab_size %ld, n_positions %ld make %.3g parameters (expected < 2^40)",
+        return check_errf(err, errlen, "%s: n_layer %ld, n_embd %ld, vocab_size %ld, n_positions %ld make %.3g parameters (expected < 2^40)",
                     path, L, C, V, P, np);
     if (cfg_bool(root, "scale_attn_by_inverse_layer_idx", 0, path, err, errlen) ||
         cfg_bool(root, "add_cross_attention", 0, path, err, errlen) ||
@@ -153,9 +144,9 @@ static int read_config(const char *dir, Gpt2Weights *w, char *err, size_t errlen
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return fail(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
+    if (!root) return check_errf(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
     int rc = json_is_object(root) ? cfg_model(root, path, &w->cfg, &w->n_positions, err, errlen)
-                                  : fail(err, errlen, "%s: not a JSON object", path);
+                                  : check_errf(err, errlen, "%s: not a JSON object", path);
     json_t *e = json_object_get(root, "eos_token_id");
     w->eos_id = json_is_integer(e) && json_integer_value(e) >= 0 && json_integer_value(e) < w->cfg.vocab
                     ? (int)json_integer_value(e) : -1;
@@ -199,7 +190,7 @@ static int load_one(const StFile *f, const StTensor *t, const Want *x, const siz
         char got[96], want[96];
         shape_str(got, sizeof got, t->ndim, t->shape);
         shape_str(want, sizeof want, x->ndim, x->shape);
-        return fail(err, errlen, "%s: tensor '%s': shape %s, expected %s from config.json", t->file, t->name, got, want);
+        return check_errf(err, errlen, "%s: tensor '%s': shape %s, expected %s from config.json", t->file, t->name, got, want);
     }
     size_t per = per_layer(x->tensor) ? sizes[x->tensor] / (size_t)c->n_layer : sizes[x->tensor];
     float *dst = params + offs[x->tensor] + (size_t)x->layer * per;
@@ -219,12 +210,12 @@ static int check_lm_head(const StFile *f, const StTensor *t, const float *wte, c
                          char *err, size_t errlen) {
     uint64_t V = (uint64_t)c->vocab, C = (uint64_t)c->d_model;
     if (t->ndim != 2 || t->shape[0] != V || t->shape[1] != C)
-        return fail(err, errlen, "%s: tensor 'lm_head.weight': shape differs from wte [%llu, %llu]", t->file,
+        return check_errf(err, errlen, "%s: tensor 'lm_head.weight': shape differs from wte [%llu, %llu]", t->file,
                     (unsigned long long)V, (unsigned long long)C);
     if (st_read_f32(f, t, tmp, (size_t)(V * C), err, errlen)) return -1;
     for (size_t i = 0; i < V * C; i++)
         if (memcmp(&tmp[i], &wte[i], sizeof(float)))
-            return fail(err, errlen, "%s: tensor 'lm_head.weight' differs from wte at element %zu (%g vs %g): an untied head is not supported",
+            return check_errf(err, errlen, "%s: tensor 'lm_head.weight' differs from wte at element %zu (%g vs %g): an untied head is not supported",
                         t->file, i, tmp[i], wte[i]);
     return 0;
 }
@@ -245,20 +236,20 @@ static int load_tensors(const StFile *f, Want *wt, int nw, Gpt2Weights *w, char 
         const StTensor *t = st_tensor(f, i);
         if (!strcmp(t->name, "lm_head.weight")) { head = t; continue; }
         if (strncmp(t->name, prefix, pl))
-            return fail(err, errlen, "%s: tensor '%s': unexpected name (the file's other tensors carry the prefix '%s')", t->file, t->name, prefix);
+            return check_errf(err, errlen, "%s: tensor '%s': unexpected name (the file's other tensors carry the prefix '%s')", t->file, t->name, prefix);
         const char *nm = t->name + pl;
         if (is_buffer(nm, w->cfg.n_layer)) continue;   // causal-mask buffers: skipped by name, whatever their dtype
         Want *x = NULL;
         for (int j = 0; j < nw && !x; j++)
             if (!strcmp(wt[j].name, nm)) x = &wt[j];
-        if (!x) return fail(err, errlen, "%s: tensor '%s': not a GPT-2 tensor for n_layer=%d (unexpected extra tensor)", t->file, t->name, w->cfg.n_layer);
+        if (!x) return check_errf(err, errlen, "%s: tensor '%s': not a GPT-2 tensor for n_layer=%d (unexpected extra tensor)", t->file, t->name, w->cfg.n_layer);
         x->seen = 1;
     }
     for (int j = 0; j < nw; j++)
-        if (!wt[j].seen) return fail(err, errlen, "%s: tensor '%s%s' missing (expected by config.json n_layer=%d)",
+        if (!wt[j].seen) return check_errf(err, errlen, "%s: tensor '%s%s' missing (expected by config.json n_layer=%d)",
                                      f && st_count(f) ? st_tensor(f, 0)->file : "model.safetensors", prefix, wt[j].name, w->cfg.n_layer);
     float *tmp = malloc(biggest * sizeof *tmp);
-    if (!tmp) return fail(err, errlen, "out of memory (%zu floats)", biggest);
+    if (!tmp) return check_errf(err, errlen, "out of memory (%zu floats)", biggest);
     int rc = 0;
     char full[128];
     for (int j = 0; j < nw && !rc; j++) {
@@ -274,11 +265,11 @@ int gpt2_hf_read(const char *dir, int context, Gpt2Weights *w, char *err, size_t
     memset(w, 0, sizeof *w);
     if (read_config(dir, w, err, errlen)) return -1;
     if (context < 0 || context > w->n_positions)
-        return fail(err, errlen, "%s/config.json: n_positions is %d but a context of %d was asked for (expected <= n_positions)",
+        return check_errf(err, errlen, "%s/config.json: n_positions is %d but a context of %d was asked for (expected <= n_positions)",
                     dir, w->n_positions, context);
     w->cfg.max_t = context ? context : w->n_positions;
     const char *e = model_config_error(&w->cfg);
-    if (e) return fail(err, errlen, "%s/config.json: %s", dir, e);
+    if (e) return check_errf(err, errlen, "%s/config.json: %s", dir, e);
     StFile *f = st_open_dir(dir, err, errlen);
     if (!f) return -1;
     int nw;
@@ -286,7 +277,7 @@ int gpt2_hf_read(const char *dir, int context, Gpt2Weights *w, char *err, size_t
     size_t sizes[MODEL_NUM_TENSORS];
     model_param_sizes(&w->cfg, sizes, &w->n_params);
     w->params = malloc(w->n_params * sizeof *w->params);
-    int rc = !wt || !w->params ? fail(err, errlen, "%s: out of memory for %zu parameters", dir, w->n_params)
+    int rc = !wt || !w->params ? check_errf(err, errlen, "%s: out of memory for %zu parameters", dir, w->n_params)
                                : load_tensors(f, wt, nw, w, err, errlen);
     free(wt);
     st_close(f);
@@ -332,7 +323,7 @@ static int write_config(const char *dir, const ModelConfig *c, int eos_id, char 
     snprintf(path, sizeof path, "%s/config.json", dir);
     int rc = json_dump_file(r, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(r);
-    return rc ? fail(err, errlen, "%s: cannot write", path) : 0;
+    return rc ? check_errf(err, errlen, "%s: cannot write", path) : 0;
 }
 
 int gpt2_hf_write(const char *dir, const ModelConfig *c, const float *params, int eos_id, char *err, size_t errlen) {
@@ -345,7 +336,7 @@ int gpt2_hf_write(const char *dir, const ModelConfig *c, const float *params, in
     size_t n_tr = sizes[T_QKVW] + sizes[T_APW] + sizes[T_FCW] + sizes[T_FCPW];
     float *tr = malloc(n_tr * sizeof *tr), *q = tr;   // the Conv1D weights in HF's (in,out) layout
     StWriteTensor *st = malloc((size_t)nw * sizeof *st);
-    if (!wt || !tr || !st) { free(wt); free(tr); free(st); return fail(err, errlen, "%s: out of memory", dir); }
+    if (!wt || !tr || !st) { free(wt); free(tr); free(st); return check_errf(err, errlen, "%s: out of memory", dir); }
     for (int j = 0; j < nw; j++) {
         const Want *x = &wt[j];
         size_t per = per_layer(x->tensor) ? sizes[x->tensor] / (size_t)c->n_layer : sizes[x->tensor];

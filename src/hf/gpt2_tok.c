@@ -1,22 +1,13 @@
 // gpt2_tok.c — GPT-2 tokenizer files (vocab.json/merges.txt, encoder.json/vocab.bpe) as tables (gpt2_io.h).
 // The files are read and written by bpe.h (one parser); this module turns them into the tables a policy stores.
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "check.h"
 #include "gpt2_io.h"
 #include "bpe.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *dupn(const char *s, size_t n) {
     char *d = malloc(n + 1);
@@ -41,14 +32,14 @@ static int tables_from_bpe(const Bpe *b, Gpt2Tokenizer *t, char *err, size_t err
     t->eos_id = bpe_eos_id(b);
     t->tokens = calloc((size_t)t->n_tokens, sizeof *t->tokens);
     t->merges = calloc((size_t)(t->n_merges > 0 ? t->n_merges : 1), sizeof *t->merges);
-    if (!t->tokens || !t->merges) return fail(err, errlen, "tokenizer: out of memory");
+    if (!t->tokens || !t->merges) return check_errf(err, errlen, "tokenizer: out of memory");
     for (int i = 0; i < t->n_tokens; i++) {
         const char *s = bpe_token(b, i);
-        if (!(t->tokens[i] = dupn(s, strlen(s)))) return fail(err, errlen, "tokenizer: out of memory");
+        if (!(t->tokens[i] = dupn(s, strlen(s)))) return check_errf(err, errlen, "tokenizer: out of memory");
     }
     for (int r = 0; r < t->n_merges; r++) {
         const char *s = bpe_merge(b, r);
-        if (!(t->merges[r] = dupn(s, strlen(s)))) return fail(err, errlen, "tokenizer: out of memory");
+        if (!(t->merges[r] = dupn(s, strlen(s)))) return check_errf(err, errlen, "tokenizer: out of memory");
     }
     return 0;
 }
@@ -96,7 +87,7 @@ int gpt2_tok_unblob(const char *blob, size_t nbytes, int n, char ***strs, char *
     if (!s || i != n || p != end) {
         for (int j = 0; s && j < i; j++) free(s[j]);
         free(s);
-        return fail(err, errlen, "holds %d strings in %zu bytes, expected exactly %d", i, nbytes, n);
+        return check_errf(err, errlen, "holds %d strings in %zu bytes, expected exactly %d", i, nbytes, n);
     }
     *strs = s;
     return 0;

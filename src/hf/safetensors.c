@@ -1,9 +1,9 @@
 // safetensors.c — safetensors reader and writer (see safetensors.h for the rules checked).
+#include "check.h"
 #include "safetensors.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +21,6 @@ struct StFile {
     int n_files;
     json_t *meta;           // the first file's __metadata__ object (or NULL)
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
@@ -84,42 +75,42 @@ static int add_entry(StFile *f, const StTensor *t, int fi) {
 // One header entry "name": {"dtype", "shape", "data_offsets"} -> t (name/dtype strdup'd).
 static int parse_entry(const char *path, const char *name, json_t *v, StTensor *t, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
-    if (!json_is_object(v)) return fail(err, errlen, "%s: tensor '%s': header entry is not an object", path, name);
+    if (!json_is_object(v)) return check_errf(err, errlen, "%s: tensor '%s': header entry is not an object", path, name);
     const char *key;
     json_t *x;
     json_object_foreach(v, key, x) {
         if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets"))
-            return fail(err, errlen, "%s: tensor '%s': unknown header field '%s' (expected dtype, shape, data_offsets)",
+            return check_errf(err, errlen, "%s: tensor '%s': unknown header field '%s' (expected dtype, shape, data_offsets)",
                         path, name, key);
     }
     json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"), *off = json_object_get(v, "data_offsets");
-    if (!json_is_string(dt)) return fail(err, errlen, "%s: tensor '%s': dtype missing or not a string", path, name);
+    if (!json_is_string(dt)) return check_errf(err, errlen, "%s: tensor '%s': dtype missing or not a string", path, name);
     unsigned bits = dtype_bits(json_string_value(dt));
-    if (!bits) return fail(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dt));
+    if (!bits) return check_errf(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, json_string_value(dt));
     if (!json_is_array(sh) || json_array_size(sh) > ST_MAX_DIMS)
-        return fail(err, errlen, "%s: tensor '%s': shape missing, not an array or over %d dims", path, name, ST_MAX_DIMS);
+        return check_errf(err, errlen, "%s: tensor '%s': shape missing, not an array or over %d dims", path, name, ST_MAX_DIMS);
     t->ndim = (int)json_array_size(sh);
     uint64_t n = 1, nbits;
     for (int i = 0; i < t->ndim; i++) {
         if (!json_u64(json_array_get(sh, (size_t)i), &t->shape[i]))
-            return fail(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", path, name, i);
-        if (!mul_ok(n, t->shape[i], &n)) return fail(err, errlen, "%s: tensor '%s': shape overflows", path, name);
+            return check_errf(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", path, name, i);
+        if (!mul_ok(n, t->shape[i], &n)) return check_errf(err, errlen, "%s: tensor '%s': shape overflows", path, name);
     }
     t->n_elems = n;
-    if (!mul_ok(n, bits, &nbits)) return fail(err, errlen, "%s: tensor '%s': byte size overflows", path, name);
-    if (nbits % 8) return fail(err, errlen, "%s: tensor '%s': %llu bits is not whole bytes", path, name, (unsigned long long)nbits);
+    if (!mul_ok(n, bits, &nbits)) return check_errf(err, errlen, "%s: tensor '%s': byte size overflows", path, name);
+    if (nbits % 8) return check_errf(err, errlen, "%s: tensor '%s': %llu bits is not whole bytes", path, name, (unsigned long long)nbits);
     if (!json_is_array(off) || json_array_size(off) != 2 || !json_u64(json_array_get(off, 0), &t->begin) ||
         !json_u64(json_array_get(off, 1), &t->end))
-        return fail(err, errlen, "%s: tensor '%s': data_offsets must be two non-negative integers", path, name);
+        return check_errf(err, errlen, "%s: tensor '%s': data_offsets must be two non-negative integers", path, name);
     if (t->end < t->begin)
-        return fail(err, errlen, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", path, name,
+        return check_errf(err, errlen, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", path, name,
                     (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end - t->begin != nbits / 8)
-        return fail(err, errlen, "%s: tensor '%s': data_offsets span %llu bytes but dtype %s x shape needs %llu", path,
+        return check_errf(err, errlen, "%s: tensor '%s': data_offsets span %llu bytes but dtype %s x shape needs %llu", path,
                     name, (unsigned long long)(t->end - t->begin), json_string_value(dt), (unsigned long long)(nbits / 8));
     t->name = xstrdup(name);
     t->dtype = xstrdup(json_string_value(dt));
-    return t->name && t->dtype ? 0 : fail(err, errlen, "%s: out of memory", path);
+    return t->name && t->dtype ? 0 : check_errf(err, errlen, "%s: out of memory", path);
 }
 
 static int by_offset(const void *a, const void *b) {
@@ -135,15 +126,15 @@ static int check_tiling(StFile *f, int first, const char *path, uint64_t buflen,
     for (int i = first; i < f->n; i++) {
         const StTensor *t = &f->e[i].t;
         if (t->begin < at)
-            return fail(err, errlen, "%s: tensor '%s': data_offsets begin at %llu, overlapping the previous tensor (expected %llu)",
+            return check_errf(err, errlen, "%s: tensor '%s': data_offsets begin at %llu, overlapping the previous tensor (expected %llu)",
                         path, t->name, (unsigned long long)t->begin, (unsigned long long)at);
         if (t->begin > at)
-            return fail(err, errlen, "%s: tensor '%s': data_offsets begin at %llu, leaving a hole after byte %llu (expected %llu)",
+            return check_errf(err, errlen, "%s: tensor '%s': data_offsets begin at %llu, leaving a hole after byte %llu (expected %llu)",
                         path, t->name, (unsigned long long)t->begin, (unsigned long long)at, (unsigned long long)at);
         at = t->end;
     }
     if (at != buflen)
-        return fail(err, errlen, "%s: the tensors cover %llu bytes but the data section holds %llu (%s)", path,
+        return check_errf(err, errlen, "%s: the tensors cover %llu bytes but the data section holds %llu (%s)", path,
                     (unsigned long long)at, (unsigned long long)buflen,
                     at < buflen ? "bytes after the last tensor" : "file truncated");
     return 0;
@@ -165,34 +156,34 @@ static int read_full(int fd, void *buf, size_t n, uint64_t off) {
 // Reads the 8-byte length and the header of one open file; returns the parsed root object or NULL.
 static json_t *load_header(int fd, const char *path, uint64_t *n_out, uint64_t *size_out, char *err, size_t errlen) {
     struct stat st;
-    if (fstat(fd, &st)) { fail(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
+    if (fstat(fd, &st)) { check_errf(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
     uint64_t size = (uint64_t)st.st_size;
     unsigned char len8[8];
     if (size < 8 || read_full(fd, len8, 8, 0)) {
-        fail(err, errlen, "%s: truncated: %llu bytes, a safetensors file starts with an 8-byte header length",
+        check_errf(err, errlen, "%s: truncated: %llu bytes, a safetensors file starts with an 8-byte header length",
              path, (unsigned long long)size);
         return NULL;
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
     if (n > ST_MAX_HEADER) {
-        fail(err, errlen, "%s: header length %llu exceeds the 100000000-byte limit", path, (unsigned long long)n);
+        check_errf(err, errlen, "%s: header length %llu exceeds the 100000000-byte limit", path, (unsigned long long)n);
         return NULL;
     }
     if (n > size - 8) {
-        fail(err, errlen, "%s: header length %llu is longer than the %llu bytes after it (truncated file?)", path,
+        check_errf(err, errlen, "%s: header length %llu is longer than the %llu bytes after it (truncated file?)", path,
              (unsigned long long)n, (unsigned long long)(size - 8));
         return NULL;
     }
     char *h = malloc(n ? n : 1);
-    if (!h || read_full(fd, h, n, 8)) { free(h); fail(err, errlen, "%s: cannot read the header", path); return NULL; }
+    if (!h || read_full(fd, h, n, 8)) { free(h); check_errf(err, errlen, "%s: cannot read the header", path); return NULL; }
     json_error_t je;
     json_t *root = json_loadb(h, n, JSON_REJECT_DUPLICATES, &je);
     free(h);
-    if (!root) { fail(err, errlen, "%s: header is not valid JSON: %s (byte %d)", path, je.text, je.position); return NULL; }
+    if (!root) { check_errf(err, errlen, "%s: header is not valid JSON: %s (byte %d)", path, je.text, je.position); return NULL; }
     if (!json_is_object(root)) {
         json_decref(root);
-        fail(err, errlen, "%s: header is not a JSON object", path);
+        check_errf(err, errlen, "%s: header is not a JSON object", path);
         return NULL;
     }
     *n_out = n;
@@ -201,11 +192,11 @@ static json_t *load_header(int fd, const char *path, uint64_t *n_out, uint64_t *
 }
 
 static int check_metadata(const char *path, json_t *m, char *err, size_t errlen) {
-    if (!json_is_object(m)) return fail(err, errlen, "%s: __metadata__ is not an object of strings", path);
+    if (!json_is_object(m)) return check_errf(err, errlen, "%s: __metadata__ is not an object of strings", path);
     const char *k;
     json_t *v;
     json_object_foreach(m, k, v) {
-        if (!json_is_string(v)) return fail(err, errlen, "%s: __metadata__ '%s' is not a string", path, k);
+        if (!json_is_string(v)) return check_errf(err, errlen, "%s: __metadata__ '%s' is not a string", path, k);
     }
     return 0;
 }
@@ -213,14 +204,14 @@ static int check_metadata(const char *path, json_t *m, char *err, size_t errlen)
 // Opens path, validates it and appends its tensors to f.
 static int add_file(StFile *f, const char *path, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd < 0) return check_errf(err, errlen, "%s: %s", path, strerror(errno));
     char **paths = realloc(f->paths, (size_t)(f->n_files + 1) * sizeof *paths);
     if (paths) f->paths = paths;
     int *fds = realloc(f->fds, (size_t)(f->n_files + 1) * sizeof *fds);
     if (fds) f->fds = fds;
     uint64_t *ds = realloc(f->data_start, (size_t)(f->n_files + 1) * sizeof *ds);
     if (ds) f->data_start = ds;
-    if (!paths || !fds || !ds) { close(fd); return fail(err, errlen, "%s: out of memory", path); }
+    if (!paths || !fds || !ds) { close(fd); return check_errf(err, errlen, "%s: out of memory", path); }
     int fi = f->n_files++;
     f->fds[fi] = fd;
     f->paths[fi] = xstrdup(path);
@@ -240,7 +231,7 @@ static int add_file(StFile *f, const char *path, char *err, size_t errlen) {
         StTensor t;
         if ((rc = parse_entry(path, key, v, &t, err, errlen))) break;
         t.file = f->paths[fi];
-        if ((rc = add_entry(f, &t, fi))) { fail(err, errlen, "%s: out of memory", path); break; }
+        if ((rc = add_entry(f, &t, fi))) { check_errf(err, errlen, "%s: out of memory", path); break; }
     }
     json_decref(root);
     return rc ? rc : check_tiling(f, first, path, size - 8 - n, err, errlen);
@@ -248,7 +239,7 @@ static int add_file(StFile *f, const char *path, char *err, size_t errlen) {
 
 StFile *st_open(const char *path, char *err, size_t errlen) {
     StFile *f = calloc(1, sizeof *f);
-    if (!f) { fail(err, errlen, "%s: out of memory", path); return NULL; }
+    if (!f) { check_errf(err, errlen, "%s: out of memory", path); return NULL; }
     if (add_file(f, path, err, errlen)) { st_close(f); return NULL; }
     return f;
 }
@@ -259,9 +250,9 @@ static int check_index(StFile *f, json_t *wm, const char *index, char *err, size
         const StTensor *t = &f->e[i].t;
         json_t *s = json_object_get(wm, t->name);
         const char *base = strrchr(t->file, '/') ? strrchr(t->file, '/') + 1 : t->file;
-        if (!s) return fail(err, errlen, "%s: tensor '%s' of shard %s is not in weight_map", index, t->name, base);
+        if (!s) return check_errf(err, errlen, "%s: tensor '%s' of shard %s is not in weight_map", index, t->name, base);
         if (strcmp(json_string_value(s), base))
-            return fail(err, errlen, "%s: tensor '%s': weight_map says %s but it is in %s", index, t->name,
+            return check_errf(err, errlen, "%s: tensor '%s': weight_map says %s but it is in %s", index, t->name,
                         json_string_value(s), base);
     }
     if (json_object_size(wm) != (size_t)f->n) {
@@ -269,7 +260,7 @@ static int check_index(StFile *f, json_t *wm, const char *index, char *err, size
         json_t *v;
         json_object_foreach(wm, k, v) {
             if (!st_find(f, k))
-                return fail(err, errlen, "%s: tensor '%s': weight_map names %s but that shard does not hold it", index, k,
+                return check_errf(err, errlen, "%s: tensor '%s': weight_map names %s but that shard does not hold it", index, k,
                             json_string_value(v));
         }
     }
@@ -279,17 +270,17 @@ static int check_index(StFile *f, json_t *wm, const char *index, char *err, size
 static int open_sharded(StFile *f, const char *dir, const char *index, char *err, size_t errlen) {
     json_error_t je;
     json_t *root = json_load_file(index, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return fail(err, errlen, "%s: not valid JSON: %s (line %d)", index, je.text, je.line);
+    if (!root) return check_errf(err, errlen, "%s: not valid JSON: %s (line %d)", index, je.text, je.line);
     json_t *wm = json_object_get(root, "weight_map");
     int rc = 0;
-    if (!json_is_object(wm) || !json_object_size(wm)) rc = fail(err, errlen, "%s: no weight_map object", index);
+    if (!json_is_object(wm) || !json_object_size(wm)) rc = check_errf(err, errlen, "%s: no weight_map object", index);
     const char *k;
     json_t *v;
     char path[4096];
     json_object_foreach(wm, k, v) {   // each shard once, in order of first mention
         if (rc) break;
         const char *s = json_string_value(v);
-        if (!s || !*s || strchr(s, '/') || !strcmp(s, "..")) { rc = fail(err, errlen, "%s: tensor '%s': shard name is not a file name in the folder", index, k); break; }
+        if (!s || !*s || strchr(s, '/') || !strcmp(s, "..")) { rc = check_errf(err, errlen, "%s: tensor '%s': shard name is not a file name in the folder", index, k); break; }
         int seen = 0;
         for (int i = 0; i < f->n_files; i++) {
             const char *b = strrchr(f->paths[i], '/');
@@ -310,11 +301,11 @@ StFile *st_open_dir(const char *dir, char *err, size_t errlen) {
     if (access(path, F_OK) == 0) return st_open(path, err, errlen);
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
     if (access(path, F_OK)) {
-        fail(err, errlen, "%s: neither model.safetensors nor model.safetensors.index.json found", dir);
+        check_errf(err, errlen, "%s: neither model.safetensors nor model.safetensors.index.json found", dir);
         return NULL;
     }
     StFile *f = calloc(1, sizeof *f);
-    if (!f) { fail(err, errlen, "%s: out of memory", dir); return NULL; }
+    if (!f) { check_errf(err, errlen, "%s: out of memory", dir); return NULL; }
     if (open_sharded(f, dir, path, err, errlen)) { st_close(f); return NULL; }
     return f;
 }
@@ -373,7 +364,7 @@ static const Entry *entry_of(const StFile *f, const StTensor *t) {
 int st_read_raw(const StFile *f, const StTensor *t, void *out, char *err, size_t errlen) {
     const Entry *e = entry_of(f, t);
     if (read_full(f->fds[e->fi], out, t->end - t->begin, f->data_start[e->fi] + t->begin))
-        return fail(err, errlen, "%s: tensor '%s': cannot read %llu bytes", t->file, t->name,
+        return check_errf(err, errlen, "%s: tensor '%s': cannot read %llu bytes", t->file, t->name,
                     (unsigned long long)(t->end - t->begin));
     return 0;
 }
@@ -381,20 +372,20 @@ int st_read_raw(const StFile *f, const StTensor *t, void *out, char *err, size_t
 // Converts in chunks so a large F16/BF16 tensor needs no second full-size buffer.
 int st_read_f32(const StFile *f, const StTensor *t, float *out, size_t n, char *err, size_t errlen) {
     if (n != t->n_elems)
-        return fail(err, errlen, "%s: tensor '%s': %llu elements, expected %zu", t->file, t->name,
+        return check_errf(err, errlen, "%s: tensor '%s': %llu elements, expected %zu", t->file, t->name,
                     (unsigned long long)t->n_elems, n);
     if (!st_dtype_is_float(t->dtype))
-        return fail(err, errlen, "%s: tensor '%s': dtype %s, expected F32, F16, BF16 or F64", t->file, t->name, t->dtype);
+        return check_errf(err, errlen, "%s: tensor '%s': dtype %s, expected F32, F16, BF16 or F64", t->file, t->name, t->dtype);
     if (!strcmp(t->dtype, "F32")) return st_read_raw(f, t, out, err, errlen);
     const Entry *e = entry_of(f, t);
     size_t es = !strcmp(t->dtype, "F64") ? 8 : 2, chunk = 1 << 16;
     unsigned char *buf = malloc(chunk * es);
-    if (!buf) return fail(err, errlen, "%s: out of memory", t->file);
+    if (!buf) return check_errf(err, errlen, "%s: out of memory", t->file);
     for (size_t i = 0; i < n; i += chunk) {
         size_t m = n - i < chunk ? n - i : chunk;
         if (read_full(f->fds[e->fi], buf, m * es, f->data_start[e->fi] + t->begin + i * es)) {
             free(buf);
-            return fail(err, errlen, "%s: tensor '%s': cannot read its data", t->file, t->name);
+            return check_errf(err, errlen, "%s: tensor '%s': cannot read its data", t->file, t->name);
         }
         for (size_t j = 0; j < m; j++) {
             if (es == 8) { double d; memcpy(&d, buf + 8 * j, 8); out[i + j] = (float)d; continue; }
@@ -445,9 +436,9 @@ int st_write_f32(const char *path, const StWriteTensor *t, int n, const char *co
                  const char *const *values, int n_meta, char *err, size_t errlen) {
     size_t hl;
     char *h = write_header(t, n, keys, values, n_meta, &hl);
-    if (!h) return fail(err, errlen, "%s: cannot build the header (out of memory)", path);
+    if (!h) return check_errf(err, errlen, "%s: cannot build the header (out of memory)", path);
     FILE *fp = fopen(path, "wb");
-    if (!fp) { free(h); return fail(err, errlen, "%s: %s", path, strerror(errno)); }
+    if (!fp) { free(h); return check_errf(err, errlen, "%s: %s", path, strerror(errno)); }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     int bad = fwrite(len8, 1, 8, fp) != 8 || fwrite(h, 1, hl, fp) != hl;
@@ -459,5 +450,5 @@ int st_write_f32(const char *path, const StWriteTensor *t, int n, const char *co
     }
     bad |= fflush(fp) != 0 || fsync(fileno(fp)) != 0;
     bad |= fclose(fp) != 0;
-    return bad ? fail(err, errlen, "%s: write failed: %s", path, strerror(errno)) : 0;
+    return bad ? check_errf(err, errlen, "%s: write failed: %s", path, strerror(errno)) : 0;
 }
