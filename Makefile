@@ -89,6 +89,9 @@ install: bin/pgrpo
 	install -m 644 inputs/*.deck $(PREFIX)/share/pgrpo/inputs/
 	install -m 644 inputs/study/*.grid $(PREFIX)/share/pgrpo/inputs/study/
 	install -m 755 postproc/*.py $(PREFIX)/share/pgrpo/postproc/
+	install -d $(PREFIX)/include $(PREFIX)/share/pgrpo/inputs/plugins
+	install -m 644 include/pgrpo_reward.h $(PREFIX)/include/   # what a reward plugin compiles against
+	install -m 644 inputs/plugins/* $(PREFIX)/share/pgrpo/inputs/plugins/
 
 clean:
 	rm -rf build bin
