@@ -82,6 +82,16 @@ case_ groups_bad_feedback 3 amp 2 "$A" "${GR[@]}" --set run.out_dir=$D/g5 --set 
 case_ eval 0 "$A" eval $TINY --checkpoint $BASE --set run.out_dir=$D/ev --set eval.prompts=8 --quiet
 case_ sample 0 "$A" sample $TINY --checkpoint $BASE --set run.out_dir=$D/ev
 case_ inspect 0 "$A" inspect $BASE
+# The MovieLens-format task (parser, Latin-1 titles, ALS fallback reward, hit rate/NDCG in eval) on 2 ranks, and
+# a malformed ratings row, which must end as a user error (3) through the same cleanup paths.
+/usr/bin/python3 tests/reference/ml_fixture.py $D/ml >/dev/null
+ML=(inputs/movielens_fixture.deck --set task.path=$D/ml --set sft.steps=4 --set train.steps=2 --set eval.prompts=8 --quiet)
+case_ ml_sft 0 amp 2 "$A" sft "${ML[@]}" --set run.out_dir=$D/mlr
+case_ ml_train 0 amp 2 "$A" train "${ML[@]}" --set run.out_dir=$D/mlr
+case_ ml_eval 0 amp 2 "$A" eval "${ML[@]}" --set run.out_dir=$D/mlr
+/usr/bin/python3 tests/reference/ml_fixture.py $D/mlbad --malformed fields >/dev/null
+case_ ml_malformed 3 "$A" sft "${ML[@]}" --set task.path=$D/mlbad --set run.out_dir=$D/mlbad_run
+
 # Error exits run the same cleanup paths: a corrupt file (3) and a bad deck value (2).
 cp $BASE $D/bad.h5; truncate -s 4000 $D/bad.h5
 case_ inspect_corrupt 3 "$A" inspect $D/bad.h5
