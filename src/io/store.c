@@ -10,10 +10,14 @@
 #include <unistd.h>
 
 // ---------------------------------------------------------------------------------------------------------------
-// CRC-32, slicing-by-8. The tables are rebuilt per call (8 KiB, ~2k operations) rather than cached in a static,
-// because the project keeps no global mutable state; that cost is noise next to any dataset read.
+// CRC-32 (the zlib/IEEE polynomial, reflected). Checkpoints are GBs and every byte is summed twice on a write and
+// twice on a read, so on x86-64 with PCLMULQDQ the bulk is folded 64 bytes at a time with carry-less multiplies
+// (Gopal et al., "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ", Intel 2009; the constants are
+// zlib/Chromium's crc32_sse42_simd_); the same value as the table code, which does the rest and other CPUs.
 
-uint32_t store_crc32(uint32_t crc, const void *data, size_t n) {
+// Slicing-by-8. The tables are rebuilt per call (8 KiB, ~2k operations) rather than cached in a static,
+// because the project keeps no global mutable state; that cost is noise next to any dataset read.
+static uint32_t crc32_tables(uint32_t crc, const unsigned char *p, size_t n) {
     uint32_t t[8][256];
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
@@ -22,7 +26,6 @@ uint32_t store_crc32(uint32_t crc, const void *data, size_t n) {
     }
     for (int s = 1; s < 8; s++)
         for (int i = 0; i < 256; i++) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
-    const unsigned char *p = data;
     crc = ~crc;
     while (n >= 8) {
         uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
@@ -34,6 +37,66 @@ uint32_t store_crc32(uint32_t crc, const void *data, size_t n) {
     }
     while (n--) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CRC_FOLD_MIN 64
+
+// state: the running CRC register (the complement of a CRC value); n >= 64, a multiple of 16. Returns the
+// register after the n bytes.
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_fold(uint32_t state, const unsigned char *p,
+                                                                      size_t n) {
+    const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4), k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+    const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124), poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+    __m128i x1 = _mm_loadu_si128((const __m128i *)p), x2 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 32)), x4 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)state));
+    p += 64; n -= 64;
+    for (; n >= 64; p += 64, n -= 64) { // four independent 128-bit lanes, each folded 512 bits ahead
+        __m128i x5 = _mm_clmulepi64_si128(x1, k1k2, 0x00), x6 = _mm_clmulepi64_si128(x2, k1k2, 0x00);
+        __m128i x7 = _mm_clmulepi64_si128(x3, k1k2, 0x00), x8 = _mm_clmulepi64_si128(x4, k1k2, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, k1k2, 0x11); x2 = _mm_clmulepi64_si128(x2, k1k2, 0x11);
+        x3 = _mm_clmulepi64_si128(x3, k1k2, 0x11); x4 = _mm_clmulepi64_si128(x4, k1k2, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), _mm_loadu_si128((const __m128i *)p));
+        x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), _mm_loadu_si128((const __m128i *)(p + 16)));
+        x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), _mm_loadu_si128((const __m128i *)(p + 32)));
+        x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), _mm_loadu_si128((const __m128i *)(p + 48)));
+    }
+    __m128i lanes[3] = {x2, x3, x4}; // fold the four lanes into one, then 16 bytes at a time
+    for (int i = 0; i < 3; i++) {
+        __m128i lo = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, k3k4, 0x11), lanes[i]), lo);
+    }
+    for (; n >= 16; p += 16, n -= 16) {
+        __m128i lo = _mm_clmulepi64_si128(x1, k3k4, 0x00);
+        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, k3k4, 0x11), _mm_loadu_si128((const __m128i *)p)),
+                           lo);
+    }
+    // 128 -> 64 bits, then Barrett reduction to 32
+    const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+    __m128i x2r = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+    x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2r);
+    x2r = _mm_srli_si128(x1, 4);
+    x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask32), k5, 0x00), x2r);
+    x2r = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), poly, 0x10);
+    x2r = _mm_clmulepi64_si128(_mm_and_si128(x2r, mask32), poly, 0x00);
+    x1 = _mm_xor_si128(x1, x2r);
+    return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+#endif
+
+uint32_t store_crc32(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = data;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (n >= CRC_FOLD_MIN && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
+        size_t bulk = n & ~(size_t)15;
+        crc = ~crc32_fold(~crc, p, bulk);
+        p += bulk;
+        n -= bulk;
+    }
+#endif
+    return crc32_tables(crc, p, n);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

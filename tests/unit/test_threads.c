@@ -1,6 +1,8 @@
-// test_threads.c — threads per rank (model_set_threads): the learner's forward and backward and the sampler give
-// the same bits on 1, 2 and 3 threads (static splits, no split float sums), the OpenBLAS thread count the caller
-// set survives the model's calls, and the model takes its default thread count from OpenBLAS's.
+// test_threads.c — threads per rank (model_set_threads): on a given thread count the learner's forward and
+// backward and the sampler give the same bits run after run (static splits, no split float sums); across thread
+// counts they agree to rounding (OpenBLAS rounds a GEMM split in two slices differently from the whole, so the
+// bits may differ: README "Performance"); the OpenBLAS thread count the caller set survives the model's calls,
+// and the model takes its default thread count from OpenBLAS's.
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>          // openblas_{get,set}_num_threads
@@ -61,25 +63,37 @@ static void run_all(int threads, Run *out) {
     model_free(m);
 }
 
-static void test_same_bits_across_thread_counts(void) {
-    static Run one, many;
+static int same_bits(const Run *a, const Run *b, size_t np) {
+    return !memcmp(a->logp, b->logp, sizeof a->logp) && !memcmp(a->ent, b->ent, sizeof a->ent) &&
+           !memcmp(a->grads, b->grads, np * sizeof(float)) && !memcmp(a->tok, b->tok, sizeof a->tok) &&
+           !memcmp(a->lp, b->lp, sizeof a->lp) && !memcmp(a->len, b->len, sizeof a->len);
+}
+
+static size_t num_params(void) {
+    ModelConfig cfg = {.n_layer = L, .n_head = NH, .d_model = C, .max_t = MAXT, .vocab = V};
+    size_t sizes[MODEL_NUM_TENSORS], np;
+    model_param_sizes(&cfg, sizes, &np);
+    return np;
+}
+
+// Twice on each thread count: the same bits. Against one thread: within rounding, tensor by tensor.
+static void test_threads_deterministic_and_close(void) {
+    static Run one, a, b;
+    size_t np = num_params();
     run_all(1, &one);
-    for (int threads = 2; threads <= 3; threads++) {
-        run_all(threads, &many);
-        size_t np;
-        ModelConfig cfg = {.n_layer = L, .n_head = NH, .d_model = C, .max_t = MAXT, .vocab = V};
-        size_t sizes[MODEL_NUM_TENSORS];
-        model_param_sizes(&cfg, sizes, &np);
-        T_ASSERT(!memcmp(one.logp, many.logp, sizeof one.logp), "logp differs at %d threads", threads);
-        T_ASSERT(!memcmp(one.ent, many.ent, sizeof one.ent), "entropy differs at %d threads", threads);
-        size_t off = 0;
-        for (int t = 0; t < MODEL_NUM_TENSORS; off += sizes[t], t++)
-            T_ASSERT(!memcmp(one.grads + off, many.grads + off, sizes[t] * sizeof(float)),
-                     "gradient of %s differs at %d threads", MODEL_TENSOR_NAMES[t], threads);
-        T_ASSERT(!memcmp(one.tok, many.tok, sizeof one.tok), "sampled tokens differ at %d threads", threads);
-        T_ASSERT(!memcmp(one.lp, many.lp, sizeof one.lp), "sampled log-probs differ at %d threads", threads);
-        T_ASSERT(!memcmp(one.len, many.len, sizeof one.len), "lengths differ at %d threads", threads);
-        free(many.grads);
+    for (int threads = 1; threads <= 3; threads++) {
+        run_all(threads, &a);
+        run_all(threads, &b);
+        T_ASSERT(same_bits(&a, &b, np), "two runs on %d threads differ", threads);
+        double dl = 0, dg = 0, gmax = 0;
+        for (int i = 0; i < B * T; i++) dl = fmax(dl, fabs((double)a.logp[i] - one.logp[i]));
+        for (size_t i = 0; i < np; i++) {
+            dg = fmax(dg, fabs((double)a.grads[i] - one.grads[i]));
+            gmax = fmax(gmax, fabs((double)one.grads[i]));
+        }
+        printf("# %d threads vs 1: max |dlogp| %.3g, max |dgrad| %.3g (max |grad| %.3g)\n", threads, dl, dg, gmax);
+        T_ASSERT(dl <= 1e-5 && dg <= 1e-5 * gmax, "%d threads: logp off by %g, grads by %g", threads, dl, dg);
+        free(a.grads); free(b.grads);
     }
     free(one.grads);
 }
@@ -105,7 +119,7 @@ static void test_blas_threads_restored(void) {
 }
 
 int main(void) {
-    T_RUN(test_same_bits_across_thread_counts);
+    T_RUN(test_threads_deterministic_and_close);
     T_RUN(test_blas_threads_restored);
     T_EXIT();
 }
