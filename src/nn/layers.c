@@ -162,20 +162,45 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     }
 }
 
-// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
-// Folding the residual add into the GEMM's accumulator saves a pass over the stream.
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add,
-                           int N, int IC, int OC) {
-#pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
-    for (int n = 0; n < N; n++) {
+// Rows [r0,r1) x columns [c0,c1) of out (N,OC) = add + bias (either may be NULL; out may be add).
+static void bias_add_init(float *out, const float *add, const float *bias, int r0, int r1, int c0, int c1, int OC) {
+    for (int n = r0; n < r1; n++) {
         float *o = out + (size_t)n * OC;
         const float *a = add ? add + (size_t)n * OC : NULL;
-        if (a && bias) for (int j = 0; j < OC; j++) o[j] = a[j] + bias[j];
-        else if (a) { if (o != a) memcpy(o, a, OC * sizeof(float)); }
-        else if (bias) memcpy(o, bias, OC * sizeof(float));
-        else memset(o, 0, OC * sizeof(float));
+        if (a && bias) for (int j = c0; j < c1; j++) o[j] = a[j] + bias[j];
+        else if (a) { if (o != a) memcpy(o + c0, a + c0, (size_t)(c1 - c0) * sizeof(float)); }
+        else if (bias) memcpy(o + c0, bias + c0, (size_t)(c1 - c0) * sizeof(float));
+        else memset(o + c0, 0, (size_t)(c1 - c0) * sizeof(float));
     }
-    nn_sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+}
+
+// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
+// Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
+// fills and multiplies its own slice (rows, or columns when the rows are few) in one parallel region: one
+// fork/join per product, which matters in the decode step's many small ones.
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add,
+                           int N, int IC, int OC) {
+    int nt = nn_team();
+    if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN || (N < 32 && OC < 32)) {
+        bias_add_init(out, add, bias, 0, N, 0, OC, OC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+        return;
+    }
+    int by_rows = N >= OC; // nn_sgemm's split, so the bits are those of nn_sgemm
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        nn_part_here(by_rows ? N : OC, 16, &lo, &hi);
+        if (hi > lo && by_rows) {
+            bias_add_init(out, add, bias, lo, hi, 0, OC, OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, IC, 1.0f, inp + (size_t)lo * IC, IC, w,
+                        IC, 1.0f, out + (size_t)lo * OC, OC);
+        } else if (hi > lo) {
+            bias_add_init(out, add, bias, 0, N, lo, hi, OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, IC, 1.0f, inp, IC, w + (size_t)lo * IC, IC,
+                        1.0f, out + lo, OC);
+        }
+    }
 }
 
 // dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
