@@ -20,7 +20,7 @@ machine() {
     local isa=SSE
     grep -qw avx2 /proc/cpuinfo && isa=AVX2
     grep -qw avx512f /proc/cpuinfo && isa=AVX-512
-    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $isa, OpenBLAS core $(OPENBLAS_VERBOSE=2 build/bench/bench_model 0 1 none 2>&1 | sed -n 's/^Core: *//p' | head -1)"
+    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores, $isa, OpenBLAS core $(OPENBLAS_VERBOSE=2 build/bench/bench_model 0 1 none 2>&1 | sed -n 's/^Core: *//p' | head -1)"
 }
 mkdir -p "$OUT"
 
@@ -266,7 +266,7 @@ for k in m:
 EOF2
     # The GPT-2-small shape: P=8, G=4 on 2 ranks (colocated), one run; the mean over steps 1.. of each phase.
     local g2=tests/bench/gpt2s_rl.deck
-    echo "-- GPT-2-small shape ($g2: 12 layers, d_model 768, context 256, personas vocabulary), P=8 G=4, 2 ranks colocated, $(nproc) cores"
+    echo "-- GPT-2-small shape ($g2: 12 layers, d_model 768, context 256, personas vocabulary), P=8 G=4, 2 ranks colocated, $(getconf _NPROCESSORS_ONLN) cores"
     [ -f build/bench/rl_gpt2s_base.h5 ] || bin/pgrpo sft "$g2" --quiet >"$OUT/rl_gpt2s_sft.log" 2>&1 ||
         { echo "# FAILED: sft $g2 (see $OUT/rl_gpt2s_sft.log)"; return 1; }
     rm -rf "$OUT/rl_gpt2s"
