@@ -14,10 +14,12 @@
 // Threads
 
 NnThreads nn_enter(int threads) {
-    NnThreads s = {openblas_get_num_threads(), 1};
+    NnThreads s = {openblas_get_num_threads(), 1, 1};
 #ifdef _OPENMP
     s.omp = omp_get_max_threads();
+    s.levels = omp_get_max_active_levels();
     omp_set_num_threads(threads > 0 ? threads : 1);
+    omp_set_max_active_levels(1); // a thread's share (the decode step's) runs its kernels on that thread alone
 #else
     (void)threads;
 #endif
@@ -29,12 +31,13 @@ void nn_leave(NnThreads saved) {
     if (saved.blas != 1) openblas_set_num_threads(saved.blas);
 #ifdef _OPENMP
     omp_set_num_threads(saved.omp);
+    omp_set_max_active_levels(saved.levels);
 #endif
 }
 
 int nn_team(void) {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return omp_in_parallel() ? 1 : omp_get_max_threads(); // inside a thread's share: that thread alone
 #else
     return 1;
 #endif

@@ -98,10 +98,10 @@ static inline void embed_row(float *x, const float *wte, const float *wpe, int t
 // work over the team themselves (rows, columns, (sequence, head) pairs), each GEMM slice on one BLAS thread.
 // Every split is static and no float sum is split across threads (column sums are cut into column ranges,
 // each summed over the rows in row order), so a thread count gives the same bits on every run.
-typedef struct { int blas, omp; } NnThreads;
+typedef struct { int blas, omp, levels; } NnThreads;
 NnThreads nn_enter(int threads);
 void nn_leave(NnThreads saved);
-int nn_team(void);           // the team size the kernels use now (1 without OpenMP)
+int nn_team(void);           // the team size the kernels use now (1 without OpenMP, or inside a parallel region)
 int nn_thread(void);         // this thread's index in the team (0 outside a parallel region)
 int nn_threads_here(void);   // the size of the team running this code (1 outside a parallel region)
 

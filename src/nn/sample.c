@@ -257,7 +257,7 @@ typedef struct {
     size_t seq_stride;        // maxT*C
     const int *act, *pos;
     int na;
-    float *scores;            // (threads,maxT) scratch
+    float *scores;            // (threads,maxT) scratch, or one thread's (maxT) slice when called per thread
     int max_t;
     int C, NH;
 } DecodeAttention;
@@ -273,6 +273,8 @@ static void decode_attend(void *ctx, float *atty, const float *qkv) {
         float *krow = da->kc + i * da->seq_stride, *vrow = da->vc + i * da->seq_stride;
         memcpy(krow + (size_t)t * C, qr + C, C * sizeof(float));
         memcpy(vrow + (size_t)t * C, qr + 2 * C, C * sizeof(float));
+        // scores is this call's scratch base: per op, one slice per thread; per thread (decode_step's split,
+        // where this loop runs nested on one thread, nn_thread() 0), the caller's own slice
         float *y = atty + (size_t)r * C, *sc = da->scores + (size_t)nn_thread() * da->max_t;
         for (int h = 0; h < NH; h++) {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, hs, scale, krow + h * hs, C, qr + h * hs, 1, 0.0f, sc,
@@ -376,15 +378,14 @@ static void copy_duplicates(SampleCache *c, const ModelConfig *cfg, const Prompt
 // Where the sampled tokens go: out_tok, out_logp (n,max_new), out_len (n), as model_sample documents.
 typedef struct { int *tok; float *logp; int *len; int max_new; } SampleOut;
 
-// Draws one token for each row r < n of c->logits (sequence seq[r], or r when seq is NULL; its token index
-// is pos[i] + 1 - plen[i], or 0 when pos is NULL) into o. The uniforms come from rng first, one per row in row
-// order, so the rows can then run in parallel, each thread with its own probs and pairs.
-static void draw_tokens(SampleCache *c, int V, const SampleParams *sp, Rng *rng, const int *seq, int n,
+// Draws the token of rows [r0, r1) of c->logits (sequence seq[r], or r when seq is NULL; its token index is
+// pos[i] + 1 - plen[i], or 0 when pos is NULL) into o, with the uniforms c->uni[r] drawn before, one per row in
+// row order: so rows can run on any thread (each with its own probs and pairs) and draw the same tokens.
+static void sample_rows(SampleCache *c, int V, const SampleParams *sp, const int *seq, int r0, int r1,
                         const int *pos, const int *plen, SampleOut *o) {
-    for (int r = 0; r < n; r++) c->uni[r] = rng_uniformf(rng);
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < n; r++) {
-        int i = seq ? seq[r] : r, g = pos ? pos[i] + 1 - plen[i] : 0, t = nn_thread();
+    int t = nn_thread();
+    for (int r = r0; r < r1; r++) {
+        int i = seq ? seq[r] : r, g = pos ? pos[i] + 1 - plen[i] : 0;
         float lp;
         int tk = sample_token(c->logits + (size_t)r * V, V, sp, c->uni[r], c->probs + (size_t)t * V,
                               c->pairs + (size_t)t * V, &lp);
@@ -393,28 +394,69 @@ static void draw_tokens(SampleCache *c, int V, const SampleParams *sp, Rng *rng,
     }
 }
 
+static void draw_uniforms(SampleCache *c, Rng *rng, int n) {
+    for (int r = 0; r < n; r++) c->uni[r] = rng_uniformf(rng);
+}
+
+// The first tokens: rows 0..n-1 of c->logits are sequences 0..n-1.
+static void draw_first_tokens(SampleCache *c, int V, const SampleParams *sp, Rng *rng, int n, SampleOut *o) {
+    draw_uniforms(c, rng, n);
+#pragma omp parallel
+    {
+        int lo, hi;
+        nn_part_here(n, 1, &lo, &hi);
+        sample_rows(c, V, sp, NULL, lo, hi, NULL, NULL, o);
+    }
+}
+
+// The decode step over active rows [r0, r1): embed each row's last sample at its position, run the blocks,
+// the final LayerNorm and the LM head, and draw the rows' tokens (uniforms already in c->uni). scores is this
+// call's slice of the attention scratch.
+static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
+                        const SampleParams *sp, int r0, int r1, float *scores, SampleOut *o) {
+    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new, n = r1 - r0;
+    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
+    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
+    for (int r = r0; r < r1; r++) {
+        int i = act[r], t = pos[i];
+        embed_row(c->x + (size_t)r * C, p->wte, p->wpe, o->tok[(size_t)i * max_new + t - pr->len[i]], t, C);
+    }
+    float *x = c->x + (size_t)r0 * C, *xn = c->xn + (size_t)r0 * C;
+    BlockBufs b = {.in = x, .ln1 = xn, .qkv = c->qkv + (size_t)r0 * 3 * C, .atty = c->y + (size_t)r0 * C, .res2 = x,
+                   .ln2 = xn, .fch = c->h + (size_t)r0 * 4 * C, .fch_gelu = c->h + (size_t)r0 * 4 * C, .out = x};
+    for (int l = 0; l < L; l++) {
+        LayerTensors w = layer_tensors(p, l, C);
+        DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act + r0, pos,
+                              n, scores, cfg->max_t, C, NH};
+        block_forward(&w, &b, n, C, decode_attend, &da);
+    }
+    layernorm_forward(xn, NULL, NULL, x, p->lnfw, p->lnfb, n, C);
+    lm_head_forward(c->logits + (size_t)r0 * V, xn, p->wte, n, C, V);
+    sample_rows(c, V, sp, act, r0, r1, pos, pr->len, o);
+}
+
+// A thread's share of a decode step is its own slice of the sequences when each gets at least this many rows:
+// one fork/join per step instead of several per layer (the GEMMs stay large enough), which matters most when
+// the cores are shared. With fewer rows the threads split each operation instead.
+#define DECODE_ROWS_PER_THREAD 8
+
 // One decode step: every active sequence (act, na of them) feeds its last sample at its own position pos[i],
 // and draws its next token. Sequences that drew EOS or reached max_new are marked done.
 static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
                         const SampleParams *sp, Rng *rng, int na, SampleOut *o) {
-    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new;
+    int max_new = sp->max_new, nt = nn_team();
     int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
-    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
-    for (int r = 0; r < na; r++) {
-        int i = act[r], t = pos[i];
-        embed_row(c->x + (size_t)r * C, p->wte, p->wpe, o->tok[(size_t)i * max_new + t - pr->len[i]], t, C);
+    draw_uniforms(c, rng, na);
+    if (nt > 1 && na >= nt * DECODE_ROWS_PER_THREAD) {
+#pragma omp parallel num_threads(nt)
+        {
+            int lo, hi;
+            nn_part_here(na, 4, &lo, &hi);
+            if (hi > lo) decode_rows(c, cfg, p, pr, sp, lo, hi, c->scores + (size_t)nn_thread() * cfg->max_t, o);
+        }
+    } else {
+        decode_rows(c, cfg, p, pr, sp, 0, na, c->scores, o);
     }
-    BlockBufs b = {.in = c->x, .ln1 = c->xn, .qkv = c->qkv, .atty = c->y, .res2 = c->x, .ln2 = c->xn,
-                   .fch = c->h, .fch_gelu = c->h, .out = c->x};
-    for (int l = 0; l < L; l++) {
-        LayerTensors w = layer_tensors(p, l, C);
-        DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act, pos, na,
-                              c->scores, cfg->max_t, C, NH};
-        block_forward(&w, &b, na, C, decode_attend, &da);
-    }
-    layernorm_forward(c->xn, NULL, NULL, c->x, p->lnfw, p->lnfb, na, C);
-    lm_head_forward(c->logits, c->xn, p->wte, na, C, V);
-    draw_tokens(c, V, sp, rng, act, na, pos, pr->len, o);
     for (int r = 0; r < na; r++) {
         int i = act[r], g = pos[i] + 1 - pr->len[i]; // index of the token drawn now
         int tk = o->tok[(size_t)i * max_new + g];
@@ -458,7 +500,7 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     copy_duplicates(c, cfg, &pr, src);
     lm_head_forward(c->logits, c->xn, p.wte, n, cfg->d_model, V);
     SampleOut o = {out_tok, out_logp, out_len, max_new};
-    draw_tokens(c, V, sp, rng, NULL, n, NULL, NULL, &o); // first tokens in sequence order, then decode steps
+    draw_first_tokens(c, V, sp, rng, n, &o); // first tokens in sequence order, then decode steps
     for (int i = 0; i < n; i++) {
         int tk = out_tok[(size_t)i * max_new];
         pos[i] = prompt_len[i];
