@@ -5,7 +5,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>          // cblas_sgemm: the LM head's backward, the sgemm roof
+#include <cblas.h>          // openblas_get_num_threads (the default threads), cblas_sgemm (the sgemm roof)
 #include "model.h"
 #include "check.h"          // CHECK, xmalloc, xcalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
