@@ -356,6 +356,10 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
     if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
         bench_learner(bc, m, &opt, &r, reps, sgemm);
         bench_sample(bc, m, &r, reps);
+    } else { // one update, so the moments are resident as after training (calloc'd pages are not)
+        unsigned char *mask = calloc(model_num_params(m), 1);
+        adamw_step(&opt, model_params(m), model_grads(m), mask);
+        free(mask);
     }
     printf("%s.activation_mib %.1f\n", bc->tag, model_activation_bytes(m) / 1048576.0);
     if (!strcmp(bc->tag, "gpt2s") && !getenv("BENCH_NO_CKPT")) bench_checkpoint(bc->tag, m, &opt);

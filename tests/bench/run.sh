@@ -42,8 +42,9 @@ def medians(prefix):
         for line in open(fn):
             p = line.split()
             if len(p) == 2:
-                try: vals.setdefault(p[0], []).append(float(p[1]))
-                except ValueError: pass
+                try: v = float(p[1])
+                except ValueError: continue   # a text value (a path): not a figure
+                vals.setdefault(p[0], []).append(v)
     return {k: statistics.median(v) for k, v in vals.items()}
 c, p = medians(os.environ["C_PREFIX"]), medians(os.environ["P_PREFIX"])
 cname, pname = os.environ.get("C_NAME", "C"), os.environ.get("P_NAME", "peer")
@@ -106,8 +107,9 @@ for fn in glob.glob(os.environ["C_PREFIX"] + ".[0-9]*"):
     for line in open(fn):
         p = line.split()
         if len(p) == 2:
-            try: vals.setdefault(p[0], []).append(float(p[1]))
-            except ValueError: pass
+            try: v = float(p[1])
+            except ValueError: continue   # a text value (a path): not a figure
+            vals.setdefault(p[0], []).append(v)
 m = {k: statistics.median(v) for k, v in vals.items()}
 targets = {"learner": 85, "decode": 80}
 print(f"{'phase':<18} {'GFLOP/s':>9} {'roof':>9} {'% roof':>8} {'target':>8} {'met':>5}")
@@ -156,8 +158,9 @@ def med(prefix):
         for line in open(fn):
             p = line.split()
             if len(p) == 2:
-                try: vals.setdefault(p[0], []).append(float(p[1]))
-                except ValueError: pass
+                try: v = float(p[1])
+                except ValueError: continue   # a text value (a path): not a figure
+                vals.setdefault(p[0], []).append(v)
     return {k: statistics.median(v) for k, v in vals.items()}
 cols = {k: med(k) for k in ("thr_c11", "thr_c12", "thr_c21", "thr_t1", "thr_t2")}
 print(f"{'tokens/s':<22} {'C 1x1':>9} {'C 1x2':>9} {'C 2x1':>9} {'1x2/1x1':>8} {'(>=1.7)':>7} {'torch 1':>9} {'torch 2':>9} {'C/torch@2':>9}")
