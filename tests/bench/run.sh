@@ -187,7 +187,7 @@ section_gpt2s() {
     echo "   machine: $(machine)"
     rm -f "$OUT"/g2_*
     for ((i = 1; i <= RUNS; i++)); do
-        run_to "$OUT/g2_c.$i" build/bench/bench_model "$reps" 1 gpt2s || continue
+        BENCH_CKPT_DIR="$OUT" run_to "$OUT/g2_c.$i" build/bench/bench_model "$reps" 1 gpt2s || continue
         local ck mb
         ck=$(awk '$1 == "gpt2s.ckpt_path" {print $2}' "$OUT/g2_c.$i")
         mb=$(awk '$1 == "gpt2s.ckpt_mb" {printf "%d", $2}' "$OUT/g2_c.$i")
