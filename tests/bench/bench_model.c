@@ -323,8 +323,10 @@ static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
     store_put(w, "optim/m", STORE_F32, opt->m, 1, &n);
     store_put(w, "optim/v", STORE_F32, opt->v, 1, &n);
+    double tp = wall_s();
     if (store_commit(w, err, sizeof err)) { fprintf(stderr, "bench_model: %s\n", err); return; }
     double t1 = wall_s();
+    printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, tp - t0, tag, t1 - tp); // commit: CRC pass + fsync
     int fd = open(path, O_RDONLY);
     if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); } // clean after the fsync: evicted
     float *buf = malloc(n * sizeof(float));
