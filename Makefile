@@ -4,7 +4,8 @@ PKGS     = hdf5-openmpi scalapack-openmpi openblas jansson
 ARCH    ?= -march=native
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -g
-CFLAGS  += -std=c11 -Wall -Wextra -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# -fopenmp: the threads per rank of src/nn (model_set_threads); it links libgomp through the CFLAGS on the link lines.
+CFLAGS  += -std=c11 -fopenmp -Wall -Wextra -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS   = $(PKG_LIBS) -ldl -lm

@@ -61,6 +61,13 @@ void model_zero_grad(Model *m);
 // LayerNorm parameters, nanoGPT's rule. Pass it to adamw_step.
 void model_decay_mask(const Model *m, unsigned char *mask);
 
+// Threads per rank: forward, backward and sampling split their work over this many threads (OpenMP), with
+// OpenBLAS on one thread inside them so the two never oversubscribe. model_create takes OpenBLAS's thread count
+// at that moment (run.threads, which the command layer sets first). The bits are fixed for a given thread
+// count; see README "Performance" for whether they also match across thread counts.
+void model_set_threads(Model *m, int threads);
+int model_threads(const Model *m);
+
 // Reserve activations for batches up to (B,T) and a KV cache for up to n_seq sequences (0: none) for
 // model_sample (sample.h). All later forward/backward/sample calls within those sizes allocate nothing.
 void model_reserve(Model *m, int B, int T, int n_seq);

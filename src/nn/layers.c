@@ -1,25 +1,114 @@
 // layers.c — the transformer's kernels and its block (see layers.h), shared by the learner and the sampler.
-#include <cblas.h>          // cblas_sgemm: every dense product
+#include <cblas.h>          // cblas_sgemm: every dense product; openblas_{get,set}_num_threads
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "layers.h"
+
+// Below this many multiply-adds a GEMM runs on one thread: splitting it costs more than it gains.
+#define GEMM_SPLIT_MIN (1 << 20)
+// Elementwise loops over fewer values than this stay on one thread (no fork/join for a few rows).
+#define PAR_MIN 8192
+
+// ----------------------------------------------------------------------------------------------------------
+// Threads
+
+NnThreads nn_enter(int threads) {
+    NnThreads s = {openblas_get_num_threads(), 1, 1};
+#ifdef _OPENMP
+    s.omp = omp_get_max_threads();
+    s.levels = omp_get_max_active_levels();
+    omp_set_num_threads(threads > 0 ? threads : 1);
+    omp_set_max_active_levels(1); // a thread's share (the decode step's) runs its kernels on that thread alone
+#else
+    (void)threads;
+#endif
+    if (s.blas != 1) openblas_set_num_threads(1);
+    return s;
+}
+
+void nn_leave(NnThreads saved) {
+    if (saved.blas != 1) openblas_set_num_threads(saved.blas);
+#ifdef _OPENMP
+    omp_set_num_threads(saved.omp);
+    omp_set_max_active_levels(saved.levels);
+#endif
+}
+
+int nn_team(void) {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads(); // inside a thread's share: that thread alone
+#else
+    return 1;
+#endif
+}
+
+int nn_thread(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+int nn_threads_here(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+    int nt = nn_team();
+    if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN || (M < 32 && N < 32)) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int by_rows = M >= N;
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        nn_part_here(by_rows ? M : N, 16, &lo, &hi);
+        if (hi > lo && by_rows)
+            cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, trans_a ? A + lo : A + (size_t)lo * lda, lda, B,
+                        ldb, beta, C + (size_t)lo * ldc, ldc);
+        else if (hi > lo)
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo,
+                        ldb, beta, C + lo, ldc);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Kernels
 
 // out (B,T,C) = wte[tokens] + wpe[t]
 void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C) {
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) embed_row(out + ((size_t)b * T + t) * C, wte, wpe, tokens[b * T + t], t, C);
+    int BT = B * T;
+#pragma omp parallel for schedule(static) if ((size_t)BT * C >= PAR_MIN)
+    for (int r = 0; r < BT; r++) embed_row(out + (size_t)r * C, wte, wpe, tokens[r], r % T, C);
 }
 
+// Each thread owns a range of columns and adds the rows in row order: a repeated token adds up as on one thread.
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C) {
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const float *d = dout + ((size_t)b * T + t) * C;
-            float *dwe = dwte + (size_t)tokens[b * T + t] * C, *dpe = dwpe + (size_t)t * C;
-            for (int i = 0; i < C; i++) { dwe[i] += d[i]; dpe[i] += d[i]; }
+#pragma omp parallel if ((size_t)B * T * C >= PAR_MIN)
+    {
+        int c0, c1;
+        nn_part_here(C, 16, &c0, &c1);
+        for (int r = 0; r < B * T; r++) {
+            const float *d = dout + (size_t)r * C;
+            float *dwe = dwte + (size_t)tokens[r] * C, *dpe = dwpe + (size_t)(r % T) * C;
+            for (int i = c0; i < c1; i++) { dwe[i] += d[i]; dpe[i] += d[i]; }
         }
+    }
 }
 
 // out (N,C) = LayerNorm(inp (N,C)) * w + b; mean, rstd (N) may be NULL (sampling keeps no statistics).
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                               const float *b, int N, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -31,9 +120,12 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
     }
 }
 
-// dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored.
+// dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored. Two parallel
+// passes: rows for dinp, then column ranges for dw and db (each column summed over the rows in order).
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                const float *w, const float *mean, const float *rstd, int N, int C) {
+    int par = (size_t)N * C >= PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -55,110 +147,172 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         sa /= C; sb /= C;
         for (i = 0; i < C; i++) {
             float xh = (x[i] - mu) * s;
-            db[i] += dy[i];
-            dw[i] += xh * dy[i];
             dx[i] += (w[i] * dy[i] - sa - xh * sb) * s;
+        }
+    }
+#pragma omp parallel if (par)
+    {
+        int c0, c1;
+        nn_part_here(C, 16, &c0, &c1);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float mu = mean[n], s = rstd[n];
+            for (int i = c0; i < c1; i++) {
+                db[i] += dy[i];
+                dw[i] += (x[i] - mu) * s * dy[i];
+            }
         }
     }
 }
 
-// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
-// Folding the residual add into the GEMM's accumulator saves a pass over the stream.
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add,
-                           int N, int IC, int OC) {
-    for (int n = 0; n < N; n++) {
+// Rows [r0,r1) x columns [c0,c1) of out (N,OC) = add + bias (either may be NULL; out may be add).
+static void bias_add_init(float *out, const float *add, const float *bias, int r0, int r1, int c0, int c1, int OC) {
+    for (int n = r0; n < r1; n++) {
         float *o = out + (size_t)n * OC;
         const float *a = add ? add + (size_t)n * OC : NULL;
-        if (a && bias) for (int j = 0; j < OC; j++) o[j] = a[j] + bias[j];
-        else if (a) memcpy(o, a, OC * sizeof(float));
-        else if (bias) memcpy(o, bias, OC * sizeof(float));
-        else memset(o, 0, OC * sizeof(float));
+        if (a && bias) for (int j = c0; j < c1; j++) o[j] = a[j] + bias[j];
+        else if (a) { if (o != a) memcpy(o + c0, a + c0, (size_t)(c1 - c0) * sizeof(float)); }
+        else if (bias) memcpy(o + c0, bias + c0, (size_t)(c1 - c0) * sizeof(float));
+        else memset(o + c0, 0, (size_t)(c1 - c0) * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+}
+
+// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
+// Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
+// fills and multiplies its own slice (rows, or columns when the rows are few) in one parallel region: one
+// fork/join per product, which matters in the decode step's many small ones.
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add,
+                           int N, int IC, int OC) {
+    int nt = nn_team();
+    if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN || (N < 32 && OC < 32)) {
+        bias_add_init(out, add, bias, 0, N, 0, OC, OC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+        return;
+    }
+    int by_rows = N >= OC; // nn_sgemm's split, so the bits are those of nn_sgemm
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        nn_part_here(by_rows ? N : OC, 16, &lo, &hi);
+        if (hi > lo && by_rows) {
+            bias_add_init(out, add, bias, lo, hi, 0, OC, OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, IC, 1.0f, inp + (size_t)lo * IC, IC, w,
+                        IC, 1.0f, out + (size_t)lo * OC, OC);
+        } else if (hi > lo) {
+            bias_add_init(out, add, bias, 0, N, lo, hi, OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, IC, 1.0f, inp, IC, w + (size_t)lo * IC, IC,
+                        1.0f, out + lo, OC);
+        }
+    }
 }
 
 // dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                             const float *w, int N, int IC, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
-    if (dbias)
-        for (int n = 0; n < N; n++) {
-            const float *d = dout + (size_t)n * OC;
-            for (int j = 0; j < OC; j++) dbias[j] += d[j];
+    nn_sgemm(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
+    nn_sgemm(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+    if (dbias) {
+#pragma omp parallel if ((size_t)N * OC >= PAR_MIN)
+        {
+            int j0, j1;
+            nn_part_here(OC, 16, &j0, &j1);
+            for (int n = 0; n < N; n++) {
+                const float *d = dout + (size_t)n * OC;
+                for (int j = j0; j < j1; j++) dbias[j] += d[j];
+            }
         }
+    }
+}
+
+// Causal softmax of one row of scores in place: exponentiate keys [0, see), zero the rest up to T.
+static void causal_softmax_row(float *row, int see, int T) {
+    float mx = vmax(row, see);
+    vexp(row, row, mx, see);
+    float inv = 1.0f / vsum(row, see);
+    for (int j = 0; j < see; j++) row[j] *= inv;
+    memset(row + see, 0, (size_t)(T - see) * sizeof(float)); // masked: never exponentiated
+}
+
+// One (sequence, head) of attention_forward.
+static void attention_head_forward(float *y, float *A, const float *q, int T, int C, int hs, float scale) {
+    int C3 = 3 * C;
+    const float *k = q + C, *v = q + 2 * C;
+    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs, scale, q + (size_t)i0 * C3, C3, k, C3,
+                    0.0f, A + (size_t)i0 * T, T);
+        for (int i = i0; i < i1; i++) causal_softmax_row(A + (size_t)i * T, i + 1, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1, 1.0f, A + (size_t)i0 * T, T, v, C3,
+                    0.0f, y + (size_t)i0 * C, C);
+    }
 }
 
 // Causal self-attention. qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the probabilities for backward.
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-            float *A = att + ((size_t)b * NH + h) * T * T;
-            float *y = out + (size_t)b * T * C + h * hs;
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs, scale, q + (size_t)i0 * C3,
-                            C3, k, C3, 0.0f, A + (size_t)i0 * T, T);
-            }
-            for (int i = 0; i < T; i++) {
-                float *row = A + (size_t)i * T;
-                float mx = vmax(row, i + 1);
-                vexp(row, row, mx, i + 1);
-                float inv = 1.0f / vsum(row, i + 1);
-                for (int j = 0; j <= i; j++) row[j] *= inv;
-                memset(row + i + 1, 0, (size_t)(T - i - 1) * sizeof(float)); // masked: never exponentiated
-            }
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1, 1.0f, A + (size_t)i0 * T, T,
-                            v, C3, 0.0f, y + (size_t)i0 * C, C);
-            }
-        }
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        attention_head_forward(out + (size_t)b * T * C + h * hs, att + (size_t)bh * T * T,
+                               qkv + (size_t)b * T * 3 * C + h * hs, T, C, hs, scale);
+    }
 }
 
-// dqkv (B,T,3C) = d attention (overwritten); dS is built in the (T,T) scratch one (b,h) at a time.
+// One (sequence, head) of attention_backward; dq, dk, dv (columns of dqkv) are zero on entry.
+static void attention_head_backward(float *dq, float *dS, const float *dy, const float *q, const float *A, int T,
+                                    int C, int hs, float scale) {
+    int C3 = 3 * C;
+    const float *k = q + C, *v = q + 2 * C;
+    float *dk = dq + C, *dv = dq + 2 * C;
+    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
+        // dP = dY V^T, and dV += P^T dY, over the lower block-triangle only
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, i1, hs, 1.0f, dy + (size_t)i0 * C, C, v, C3, 0.0f,
+                    dS + (size_t)i0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, A + (size_t)i0 * T, T,
+                    dy + (size_t)i0 * C, C, 1.0f, dv, C3);
+    }
+    for (int i = 0; i < T; i++) {
+        // softmax backward: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik), with the 1/sqrt(hs) folded in
+        const float *p = A + (size_t)i * T;
+        float *d = dS + (size_t)i * T;
+        float dot = vdot(p, d, i + 1);
+        for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
+        memset(d + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
+    }
+    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, hs, i1, 1.0f, dS + (size_t)i0 * T, T, k, C3, 0.0f,
+                    dq + (size_t)i0 * C3, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, dS + (size_t)i0 * T, T,
+                    q + (size_t)i0 * C3, C3, 1.0f, dk, C3);
+    }
+}
+
+// dqkv (B,T,3C) = d attention (overwritten); each thread builds dS in its own (T,T) slice of the scratch.
 void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att,
                                int B, int T, int C, int NH) {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    memset(dqkv, 0, (size_t)B * T * C3 * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-            const float *A = att + ((size_t)b * NH + h) * T * T;
-            const float *dy = dout + (size_t)b * T * C + h * hs;
-            float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
-                // dP = dY V^T, and dV += P^T dY, over the lower block-triangle only
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, i1, hs, 1.0f, dy + (size_t)i0 * C, C, v, C3,
-                            0.0f, dS + (size_t)i0 * T, T);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, A + (size_t)i0 * T, T,
-                            dy + (size_t)i0 * C, C, 1.0f, dv, C3);
-            }
-            for (int i = 0; i < T; i++) {
-                // softmax backward: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik), with the 1/sqrt(hs) folded in
-                const float *p = A + (size_t)i * T;
-                float *d = dS + (size_t)i * T;
-                float dot = vdot(p, d, i + 1);
-                for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
-                memset(d + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
-            }
-            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, hs, i1, 1.0f, dS + (size_t)i0 * T, T, k,
-                            C3, 0.0f, dq + (size_t)i0 * C3, C3);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, dS + (size_t)i0 * T, T,
-                            q + (size_t)i0 * C3, C3, 1.0f, dk, C3);
-            }
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int b = 0; b < B; b++) memset(dqkv + (size_t)b * T * 3 * C, 0, (size_t)T * 3 * C * sizeof(float));
+        float *my_dS = dS + (size_t)nn_thread() * T * T;
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < B * NH; bh++) {
+            int b = bh / NH, h = bh % NH;
+            size_t o3 = (size_t)b * T * 3 * C + h * hs;
+            attention_head_backward(dqkv + o3, my_dS, dout + (size_t)b * T * C + h * hs, qkv + o3,
+                                    att + (size_t)bh * T * T, T, C, hs, scale);
         }
+    }
 }
 
 // GELU, tanh approximation (GPT-2's): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 void gelu_forward(float *out, const float *inp, size_t N) {
+#pragma omp parallel for schedule(static) if (N >= PAR_MIN)
     for (size_t i = 0; i < N; i++) {
         float x = inp[i];
         float t = tanh_fast(GELU_K * (x + GELU_C * x * x * x));
@@ -168,6 +322,7 @@ void gelu_forward(float *out, const float *inp, size_t N) {
 
 // d (N): dout in, dinp out (in place); inp is the GELU input.
 void gelu_backward(float *d, const float *inp, size_t N) {
+#pragma omp parallel for schedule(static) if (N >= PAR_MIN)
     for (size_t i = 0; i < N; i++) {
         float x = inp[i];
         float t = tanh_fast(GELU_K * (x + GELU_C * x * x * x));
@@ -178,7 +333,7 @@ void gelu_backward(float *d, const float *inp, size_t N) {
 
 
 void lm_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
+    nn_sgemm(0, 1, N, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
 }
 
 // ----------------------------------------------------------------------------------------------------------

@@ -92,6 +92,37 @@ static inline void embed_row(float *x, const float *wte, const float *wpe, int t
 }
 
 // ----------------------------------------------------------------------------------------------------------
+// Threads. A model runs on model_threads(m) threads (run.threads): the entry points (model_forward,
+// model_backward, model_sample) open with nn_enter and close with nn_leave, which run OpenBLAS on one thread
+// meanwhile and set the OpenMP team, so the two never oversubscribe the cores: the kernels below split their
+// work over the team themselves (rows, columns, (sequence, head) pairs), each GEMM slice on one BLAS thread.
+// Every split is static and no float sum is split across threads (column sums are cut into column ranges,
+// each summed over the rows in row order), so a thread count gives the same bits on every run.
+typedef struct { int blas, omp, levels; } NnThreads;
+NnThreads nn_enter(int threads);
+void nn_leave(NnThreads saved);
+int nn_team(void);           // the team size the kernels use now (1 without OpenMP, or inside a parallel region)
+int nn_thread(void);         // this thread's index in the team (0 outside a parallel region)
+int nn_threads_here(void);   // the size of the team running this code (1 outside a parallel region)
+
+// [*lo, *hi): part tid of nt of [0, n), cut at multiples of align (the last part takes the rest).
+static inline void nn_part(int n, int align, int tid, int nt, int *lo, int *hi) {
+    long units = (n + align - 1) / align;
+    long u0 = units * tid / nt, u1 = units * (tid + 1) / nt;
+    *lo = u0 * align < n ? (int)(u0 * align) : n;
+    *hi = u1 * align < n ? (int)(u1 * align) : n;
+}
+// This thread's part of [0, n) in the team running this code.
+static inline void nn_part_here(int n, int align, int *lo, int *hi) {
+    nn_part(n, align, nn_thread(), nn_threads_here(), lo, hi);
+}
+
+// Row-major C (M,N) = alpha op(A) op(B) + beta C, as cblas_sgemm, split over the team along the larger of M
+// and N when the product is large enough to pay for it (K, the summed dimension, is never split).
+void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
+// ----------------------------------------------------------------------------------------------------------
 // Kernels (layers.c)
 
 // out (B,T,C) = wte[tokens] + wpe[t]; backward accumulates into dwte (V,C) and dwpe (maxT,C).
@@ -110,7 +141,8 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC);
 // Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
-// probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (T,T) scratch.
+// probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (nn_team(),T,T) scratch.
+// Both run the (sequence, head) pairs in parallel.
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, int B,
                         int T, int C, int NH);

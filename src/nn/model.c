@@ -5,7 +5,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>          // cblas_sgemm: the LM head's backward, the sgemm roof
+#include <cblas.h>          // openblas_get_num_threads (the default threads), cblas_sgemm (the sgemm roof)
 #include "model.h"
 #include "check.h"          // CHECK, xmalloc, xcalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
@@ -41,7 +41,7 @@ typedef struct {
     float *dresidual;  // (B,T,C)
     float *dbuf_a;     // (B,T,4C)
     float *dbuf_b;     // (B,T,4C)
-    float *datt;       // (T,T) one (b,h) at a time
+    float *datt;       // (threads,T,T) one (b,h) at a time per thread
 } Acts;
 #define NUM_ACTS 24
 
@@ -59,6 +59,8 @@ struct Model {
     size_t act_floats;
     Acts a;
     int B, T;          // shape of the last forward (0: none yet)
+    int threads;       // threads per rank (model_set_threads); cap_threads: what datt and the cache are sized for
+    int cap_threads;
     SampleCache *cache; // KV cache and decode buffers of model_sample (sample.c); NULL until reserved
 };
 
@@ -108,6 +110,8 @@ Model *model_create(const ModelConfig *cfg, Rng *init_rng) {
     m->grads = xcalloc(m->n_params, sizeof(float));
     m->p = point_tensors(m->params, m->sizes);
     m->g = point_tensors(m->grads, m->sizes);
+    m->threads = openblas_get_num_threads(); // run.threads, as the command layer set it
+    if (m->threads < 1) m->threads = 1;
     // GPT-2 init; the projections back into the residual stream are scaled by 1/sqrt(2L) so the stream's
     // variance does not grow with depth. Tensors are drawn in header order so a seed fixes every weight.
     float std = 0.02f, res_std = 0.02f / sqrtf(2.0f * cfg->n_layer);
@@ -164,7 +168,8 @@ static void reserve_acts(Model *m, int nb, int nt) {
     size_t BT = (size_t)nb * nt, TT = (size_t)nt * nt;
     size_t sz[NUM_ACTS] = {BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * nb * NH * TT,
                            L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
-                           BT * C, BT, BT, BT * V, BT, BT * V, BT * C, BT * 4 * C, BT * 4 * C, TT};
+                           BT * C, BT, BT, BT * V, BT, BT * V, BT * C, BT * 4 * C, BT * 4 * C,
+                           TT * m->threads};
     Acts *a = &m->a;
     float **ptrs[NUM_ACTS] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty, &a->att,
                               &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu,
@@ -179,20 +184,31 @@ static void reserve_acts(Model *m, int nb, int nt) {
     float *base = m->act_mem;
     for (int i = 0; i < NUM_ACTS; i++) { *ptrs[i] = base; base += sz[i]; }
     m->cap_b = nb; m->cap_t = nt;
+    m->cap_threads = m->threads;
     m->B = m->T = 0; // the last forward's activations are gone
 }
 
 void model_reserve(Model *m, int B, int T, int n_seq) {
     CHECK(B >= 0 && T >= 0 && n_seq >= 0 && T <= m->cfg.max_t, "model_reserve(%d,%d,%d)", B, T, n_seq);
     int nb = B > m->cap_b ? B : m->cap_b, nt = T > m->cap_t ? T : m->cap_t;
-    if ((nb != m->cap_b || nt != m->cap_t) && nb > 0 && nt > 0) reserve_acts(m, nb, nt);
-    if (n_seq > 0) m->cache = sample_cache_grow(m->cache, &m->cfg, n_seq);
+    if ((nb != m->cap_b || nt != m->cap_t || m->threads > m->cap_threads) && nb > 0 && nt > 0)
+        reserve_acts(m, nb, nt);
+    if (n_seq > 0) m->cache = sample_cache_grow(m->cache, &m->cfg, n_seq, m->threads);
 }
 
 SampleCache *model_sample_cache(Model *m, int n_seq) {
     model_reserve(m, 0, 0, n_seq);
     return m->cache;
 }
+
+void model_set_threads(Model *m, int threads) {
+    CHECK(threads >= 1, "model_set_threads(%d)", threads);
+    m->threads = threads;
+    if (threads > m->cap_threads && m->cap_b > 0) reserve_acts(m, m->cap_b, m->cap_t);
+    if (m->cache) m->cache = sample_cache_grow(m->cache, &m->cfg, 1, threads);
+}
+
+int model_threads(const Model *m) { return m->threads; }
 
 size_t model_activation_bytes(const Model *m) {
     return m->act_floats * sizeof(float) + (size_t)2 * m->cap_b * m->cap_t * sizeof(int) +
@@ -242,6 +258,7 @@ static void keep_batch(Model *m, const int *tokens, const int *targets, int BT) 
 // e (BT,V) is scratch for the exponentials.
 static void logits_to_logp(const float *logits, float *e, float *lse, const int *tgt, int BT, int V, float *logp,
                            float *entropy) {
+#pragma omp parallel for schedule(static)
     for (int r = 0; r < BT; r++) {
         const float *z = logits + (size_t)r * V;
         float *er = e + (size_t)r * V;
@@ -259,8 +276,9 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
     const ModelConfig *cfg = &m->cfg;
     int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab;
     CHECK(B >= 1 && T >= 1 && T <= cfg->max_t, "model_forward: B=%d T=%d (max_t %d)", B, T, cfg->max_t);
-    if (B > m->cap_b || T > m->cap_t) model_reserve(m, B, T, 0);
+    if (B > m->cap_b || T > m->cap_t || m->threads > m->cap_threads) model_reserve(m, B, T, 0);
     int BT = B * T;
+    NnThreads saved = nn_enter(m->threads);
     keep_batch(m, tokens, targets, BT);
     m->B = B; m->T = T;
     Acts *a = &m->a;
@@ -277,6 +295,7 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res_out, p->lnfw, p->lnfb, BT, C);
     lm_head_forward(a->logits, a->lnf, p->wte, BT, C, V);
     logits_to_logp(a->logits, a->dlogits, a->lse, m->act_tok + BT, BT, V, logp, entropy); // dlogits: free now
+    nn_leave(saved);
 }
 
 // Backward of one block (layer l) of the last forward: dres (B*T,C) is d(block output) on entry and d(block
@@ -309,7 +328,9 @@ void model_backward(Model *m, const float *dlogp) {
     Acts *a = &m->a;
     const ParamTensors *p = &m->p;
     const ParamTensors *g = &m->g;
+    NnThreads saved = nn_enter(m->threads);
     // log-softmax: dlogits[v] = dlogp * (1[v == target] - softmax[v])
+#pragma omp parallel for schedule(static)
     for (int r = 0; r < BT; r++) {
         float *dl = a->dlogits + (size_t)r * V;
         float d = dlogp[r];
@@ -319,14 +340,14 @@ void model_backward(Model *m, const float *dlogp) {
         dl[tgt[r]] += d;
     }
     // tied LM head: dlnf = dlogits wte; dwte += dlogits^T lnf
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, C, V, 1.0f, a->dlogits, V, p->wte, C, 0.0f,
-                a->dbuf_a, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, BT, 1.0f, a->dlogits, V, a->lnf, C, 1.0f, g->wte, C);
+    nn_sgemm(0, 0, BT, C, V, 1.0f, a->dlogits, V, p->wte, C, 0.0f, a->dbuf_a, C);
+    nn_sgemm(1, 0, V, C, BT, 1.0f, a->dlogits, V, a->lnf, C, 1.0f, g->wte, C);
     memset(a->dresidual, 0, (size_t)BT * C * sizeof(float));
     layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dbuf_a, layer_acts(m, L - 1).out, p->lnfw,
                        a->lnf_mean, a->lnf_rstd, BT, C);
     for (int l = L - 1; l >= 0; l--) layer_backward(m, l);
     encoder_backward(g->wte, g->wpe, a->dresidual, tok, B, T, C);
+    nn_leave(saved);
 }
 
 // FLOPs of one forward+backward over (B,T), nanoGPT/PaLM convention: 6 N per token for the weights (N = all

@@ -19,6 +19,7 @@ typedef struct { float v; int i; } SortPair;
 // KV cache and per-step buffers of model_sample, for up to cap_n sequences. One float allocation.
 struct SampleCache {
     int cap_n;         // sequences
+    int cap_threads;   // per-thread scratch (probs, scores, patt, pairs) for this many threads
     int cap_pre;       // R, rows of a prefill chunk
     int vocab;         // V
     size_t floats;     // size of mem
@@ -31,37 +32,45 @@ struct SampleCache {
     float *y;          // (cap_n,C)
     float *h;          // (cap_n,4C)
     float *logits;     // (cap_n,V)
-    float *probs;      // (V)
-    float *scores;     // (maxT)
+    float *probs;      // (threads,V)
+    float *scores;     // (threads,maxT)
+    float *uni;        // (cap_n) the uniforms of one round of draws, drawn in order before the parallel sampling
     // prefill of a chunk of R packed prompt positions
     float *px;         // (R,C) residual stream
     float *pxn;        // (R,C) LayerNorm output, then attention output (free again once qkv is computed)
     float *pbig;       // (R,4C) qkv (R,3C), then the MLP hidden (R,4C)
-    float *patt;       // (ATT_BLOCK,maxT) attention scores of one row block
+    float *patt;       // (threads,ATT_BLOCK,maxT) attention scores of one row block
     int *ints;         // pos, done, act, srow: (cap_n) each
-    SortPair *pairs;   // (V)
+    SortPair *pairs;   // (threads,V)
 };
-#define NUM_CACHE_BUFS 14
+#define NUM_CACHE_BUFS 15
 
-SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq) {
-    if (c && n_seq <= c->cap_n) return c;
+SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq, int threads) {
+    if (c && n_seq <= c->cap_n && threads <= c->cap_threads) return c;
+    if (c) {
+        n_seq = n_seq > c->cap_n ? n_seq : c->cap_n;
+        threads = threads > c->cap_threads ? threads : c->cap_threads;
+    }
     sample_cache_free(c);
-    size_t L = cfg->n_layer, C = cfg->d_model, V = cfg->vocab, maxT = cfg->max_t;
+    size_t L = cfg->n_layer, C = cfg->d_model, V = cfg->vocab, maxT = cfg->max_t, P = threads;
     size_t N = n_seq, R = N * maxT < PREFILL_ROWS ? N * maxT : PREFILL_ROWS;
     size_t sz[NUM_CACHE_BUFS] = {L * N * maxT * C, L * N * maxT * C, N * C, N * C, N * 3 * C, N * C,
-                                 N * 4 * C, N * V, V, maxT, R * C, R * C, R * 4 * C, ATT_BLOCK * maxT};
+                                 N * 4 * C, N * V, P * V, P * maxT, N, R * C, R * C, R * 4 * C,
+                                 P * ATT_BLOCK * maxT};
     c = xcalloc(1, sizeof *c);
     float **ptrs[NUM_CACHE_BUFS] = {&c->kcache, &c->vcache, &c->x, &c->xn, &c->qkv, &c->y, &c->h,
-                                    &c->logits, &c->probs, &c->scores, &c->px, &c->pxn, &c->pbig, &c->patt};
+                                    &c->logits, &c->probs, &c->scores, &c->uni, &c->px, &c->pxn, &c->pbig,
+                                    &c->patt};
     size_t total = 0;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) total += sz[i];
     c->mem = xmalloc(total * sizeof(float));
     c->ints = xmalloc(4 * N * sizeof(int));
-    c->pairs = xmalloc(V * sizeof(SortPair));
+    c->pairs = xmalloc(P * V * sizeof(SortPair));
     c->floats = total;
     float *base = c->mem;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) { *ptrs[i] = base; base += sz[i]; }
     c->cap_n = n_seq;
+    c->cap_threads = threads;
     c->cap_pre = (int)R;
     c->vocab = (int)V;
     return c;
@@ -75,7 +84,8 @@ void sample_cache_free(SampleCache *c) {
 
 size_t sample_cache_bytes(const SampleCache *c) {
     if (!c) return 0;
-    return c->floats * sizeof(float) + (size_t)4 * c->cap_n * sizeof(int) + (size_t)c->vocab * sizeof(SortPair);
+    return c->floats * sizeof(float) + (size_t)4 * c->cap_n * sizeof(int) +
+           (size_t)c->cap_threads * c->vocab * sizeof(SortPair);
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -125,14 +135,14 @@ static void sort_best_first(SortPair *x, int n) {
     }
 }
 
-// Draws one token from logits z (V) under temperature/top-k/top-p; *logp1 gets its log-prob at temperature 1.
-// Exactly one uniform is drawn per token, so the stream stays aligned whatever the filters do.
-static int sample_token(const float *z, int V, const SampleParams *sp, Rng *rng, float *probs, SortPair *pairs,
+// Draws one token from logits z (V) under temperature/top-k/top-p with the uniform u; *logp1 gets its log-prob
+// at temperature 1. The caller draws exactly one uniform per token, so the stream stays aligned whatever the
+// filters do.
+static int sample_token(const float *z, int V, const SampleParams *sp, float u, float *probs, SortPair *pairs,
                         float *logp1) {
     float mx = vmax(z, V);
     vexp(probs, z, mx, V);
     float lse1 = mx + logf(vsum(probs, V));
-    float u = rng_uniformf(rng);
     int tok = V - 1;
     int filtered = (sp->top_k > 0 && sp->top_k < V) || sp->top_p < 1.0f;
     float inv_t = 1.0f / sp->temperature;
@@ -170,67 +180,85 @@ static int sample_token(const float *z, int V, const SampleParams *sp, Rng *rng,
     return tok;
 }
 
-// Causal attention of one prefill segment: rows at positions [t0, t0+nr) of one sequence, whose keys and
-// values for positions [0, t0+nr) are already in its cache kc, vc (maxT,C). q comes from qkv (nr,3C),
-// y (nr,C) is written. Row blocks of ATT_BLOCK only score the keys they can see; sc is (ATT_BLOCK,maxT).
+// Causal attention of one prefill segment and one head h: rows at positions [t0, t0+nr) of one sequence, whose
+// keys and values for positions [0, t0+nr) are already in its cache kc, vc (maxT,C). q comes from qkv (nr,3C),
+// y (nr,C) is written in head h's columns. Row blocks of ATT_BLOCK only score the keys they can see; sc is
+// (ATT_BLOCK,maxT).
 static void prefill_attention(float *y, const float *qkv, const float *kc, const float *vc, float *sc, int t0,
-                              int nr, int C, int NH) {
-    int hs = C / NH, C3 = 3 * C;
+                              int nr, int C, int hs, int h) {
+    int C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    for (int h = 0; h < NH; h++)
-        for (int r0 = 0; r0 < nr; r0 += ATT_BLOCK) {
-            int r1 = r0 + ATT_BLOCK < nr ? r0 + ATT_BLOCK : nr, nk = t0 + r1;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, nk, hs, scale, qkv + (size_t)r0 * C3 + h * hs,
-                        C3, kc + h * hs, C, 0.0f, sc, nk);
-            for (int j = 0; j < r1 - r0; j++) {
-                float *row = sc + (size_t)j * nk;
-                int see = t0 + r0 + j + 1; // causal: keys [0, own position]
-                float mx = vmax(row, see);
-                vexp(row, row, mx, see);
-                float inv = 1.0f / vsum(row, see);
-                for (int c = 0; c < see; c++) row[c] *= inv;
-                memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, nk, 1.0f, sc, nk, vc + h * hs, C, 0.0f,
-                        y + (size_t)r0 * C + h * hs, C);
+    for (int r0 = 0; r0 < nr; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < nr ? r0 + ATT_BLOCK : nr, nk = t0 + r1;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, nk, hs, scale, qkv + (size_t)r0 * C3 + h * hs,
+                    C3, kc + h * hs, C, 0.0f, sc, nk);
+        for (int j = 0; j < r1 - r0; j++) {
+            float *row = sc + (size_t)j * nk;
+            int see = t0 + r0 + j + 1; // causal: keys [0, own position]
+            float mx = vmax(row, see);
+            vexp(row, row, mx, see);
+            float inv = 1.0f / vsum(row, see);
+            for (int c = 0; c < see; c++) row[c] *= inv;
+            memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, nk, 1.0f, sc, nk, vc + h * hs, C, 0.0f,
+                    y + (size_t)r0 * C + h * hs, C);
+    }
 }
 
 // The prefill's attention for one layer: the chunk's rows are segments (sequence seg_seq[k], positions
 // [seg_t0[k], +seg_len[k])) packed back to back. Each segment's K and V go into its sequence's cache first, so
-// a prompt split across two chunks still sees its earlier positions.
+// a prompt split across two chunks still sees its earlier positions; then the (segment, head) pairs run in
+// parallel, each thread scoring in its own slice of patt.
 typedef struct {
     float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
     size_t seq_stride;        // maxT*C
     const int *seg_seq, *seg_t0, *seg_len;
     int nseg;
-    float *patt;              // (ATT_BLOCK,maxT) scratch
+    float *patt;              // (threads,ATT_BLOCK,maxT) scratch
+    size_t patt_stride;       // ATT_BLOCK*maxT
     int C, NH;
 } PrefillAttention;
 
 static void prefill_attend(void *ctx, float *atty, const float *qkv) {
     const PrefillAttention *pa = ctx;
-    int C = pa->C, C3 = 3 * C;
-    for (int k = 0, r = 0; k < pa->nseg; r += pa->seg_len[k], k++) {
-        int i = pa->seg_seq[k], t0 = pa->seg_t0[k], len = pa->seg_len[k];
-        float *krow = pa->kc + i * pa->seq_stride, *vrow = pa->vc + i * pa->seq_stride;
-        for (int j = 0; j < len; j++) {
-            const float *qr = qkv + (size_t)(r + j) * C3;
-            memcpy(krow + (size_t)(t0 + j) * C, qr + C, C * sizeof(float));
-            memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
+    int C = pa->C, C3 = 3 * C, NH = pa->NH, hs = C / NH;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int k = 0; k < pa->nseg; k++) {
+            int r = 0;
+            for (int q = 0; q < k; q++) r += pa->seg_len[q];
+            int i = pa->seg_seq[k], t0 = pa->seg_t0[k];
+            float *krow = pa->kc + i * pa->seq_stride, *vrow = pa->vc + i * pa->seq_stride;
+            for (int j = 0; j < pa->seg_len[k]; j++) {
+                const float *qr = qkv + (size_t)(r + j) * C3;
+                memcpy(krow + (size_t)(t0 + j) * C, qr + C, C * sizeof(float));
+                memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
+            }
         }
-        prefill_attention(atty + (size_t)r * C, qkv + (size_t)r * C3, krow, vrow, pa->patt, t0, len, C, pa->NH);
+        float *sc = pa->patt + nn_thread() * pa->patt_stride;
+#pragma omp for schedule(static)
+        for (int kh = 0; kh < pa->nseg * NH; kh++) {
+            int k = kh / NH, h = kh % NH, r = 0;
+            for (int q = 0; q < k; q++) r += pa->seg_len[q];
+            int i = pa->seg_seq[k];
+            prefill_attention(atty + (size_t)r * C, qkv + (size_t)r * C3, pa->kc + i * pa->seq_stride,
+                              pa->vc + i * pa->seq_stride, sc, pa->seg_t0[k], pa->seg_len[k], C, hs, h);
+        }
     }
 }
 
 // The decode step's attention for one layer: active row r is sequence act[r] at position pos[act[r]]; its
-// K and V join the cache, then its one query attends over positions [0, pos] with two GEMVs per head.
+// K and V join the cache, then its one query attends over positions [0, pos] with two GEMVs per head. The
+// rows run in parallel, each thread scoring in its own slice of scores.
 typedef struct {
     float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
     size_t seq_stride;        // maxT*C
     const int *act, *pos;
     int na;
-    float *scores;            // (maxT) scratch
+    float *scores;            // (threads,maxT) scratch, or one thread's (maxT) slice when called per thread
+    int max_t;
     int C, NH;
 } DecodeAttention;
 
@@ -238,13 +266,16 @@ static void decode_attend(void *ctx, float *atty, const float *qkv) {
     const DecodeAttention *da = ctx;
     int C = da->C, C3 = 3 * C, NH = da->NH, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
     for (int r = 0; r < da->na; r++) {
         int i = da->act[r], t = da->pos[i];
         const float *qr = qkv + (size_t)r * C3;
         float *krow = da->kc + i * da->seq_stride, *vrow = da->vc + i * da->seq_stride;
         memcpy(krow + (size_t)t * C, qr + C, C * sizeof(float));
         memcpy(vrow + (size_t)t * C, qr + 2 * C, C * sizeof(float));
-        float *y = atty + (size_t)r * C, *sc = da->scores;
+        // scores is this call's scratch base: per op, one slice per thread; per thread (decode_step's split,
+        // where this loop runs nested on one thread, nn_thread() 0), the caller's own slice
+        float *y = atty + (size_t)r * C, *sc = da->scores + (size_t)nn_thread() * da->max_t;
         for (int h = 0; h < NH; h++) {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, hs, scale, krow + h * hs, C, qr + h * hs, 1, 0.0f, sc,
                         1);
@@ -313,7 +344,7 @@ static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *
         for (int l = 0; l < L; l++) {
             LayerTensors w = layer_tensors(p, l, C);
             PrefillAttention pa = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride,
-                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, C, NH};
+                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, (size_t)ATT_BLOCK * cfg->max_t, C, NH};
             block_forward(&w, &b, ch.rows, C, prefill_attend, &pa);
         }
         for (int k = 0, r = 0; k < ch.nseg; r += ch.len[k], k++) {
@@ -345,35 +376,90 @@ static void copy_duplicates(SampleCache *c, const ModelConfig *cfg, const Prompt
 // Decode
 
 // Where the sampled tokens go: out_tok, out_logp (n,max_new), out_len (n), as model_sample documents.
-typedef struct { int *tok; float *logp; int *len; } SampleOut;
+typedef struct { int *tok; float *logp; int *len; int max_new; } SampleOut;
+
+// Draws the token of rows [r0, r1) of c->logits (sequence seq[r], or r when seq is NULL; its token index is
+// pos[i] + 1 - plen[i], or 0 when pos is NULL) into o, with the uniforms c->uni[r] drawn before, one per row in
+// row order: so rows can run on any thread (each with its own probs and pairs) and draw the same tokens.
+static void sample_rows(SampleCache *c, int V, const SampleParams *sp, const int *seq, int r0, int r1,
+                        const int *pos, const int *plen, SampleOut *o) {
+    int t = nn_thread();
+    for (int r = r0; r < r1; r++) {
+        int i = seq ? seq[r] : r, g = pos ? pos[i] + 1 - plen[i] : 0;
+        float lp;
+        int tk = sample_token(c->logits + (size_t)r * V, V, sp, c->uni[r], c->probs + (size_t)t * V,
+                              c->pairs + (size_t)t * V, &lp);
+        o->tok[(size_t)i * o->max_new + g] = tk;
+        o->logp[(size_t)i * o->max_new + g] = lp;
+    }
+}
+
+static void draw_uniforms(SampleCache *c, Rng *rng, int n) {
+    for (int r = 0; r < n; r++) c->uni[r] = rng_uniformf(rng);
+}
+
+// The first tokens: rows 0..n-1 of c->logits are sequences 0..n-1.
+static void draw_first_tokens(SampleCache *c, int V, const SampleParams *sp, Rng *rng, int n, SampleOut *o) {
+    draw_uniforms(c, rng, n);
+#pragma omp parallel
+    {
+        int lo, hi;
+        nn_part_here(n, 1, &lo, &hi);
+        sample_rows(c, V, sp, NULL, lo, hi, NULL, NULL, o);
+    }
+}
+
+// The decode step over active rows [r0, r1): embed each row's last sample at its position, run the blocks,
+// the final LayerNorm and the LM head, and draw the rows' tokens (uniforms already in c->uni). scores is this
+// call's slice of the attention scratch.
+static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
+                        const SampleParams *sp, int r0, int r1, float *scores, SampleOut *o) {
+    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new, n = r1 - r0;
+    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
+    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
+    for (int r = r0; r < r1; r++) {
+        int i = act[r], t = pos[i];
+        embed_row(c->x + (size_t)r * C, p->wte, p->wpe, o->tok[(size_t)i * max_new + t - pr->len[i]], t, C);
+    }
+    float *x = c->x + (size_t)r0 * C, *xn = c->xn + (size_t)r0 * C;
+    BlockBufs b = {.in = x, .ln1 = xn, .qkv = c->qkv + (size_t)r0 * 3 * C, .atty = c->y + (size_t)r0 * C, .res2 = x,
+                   .ln2 = xn, .fch = c->h + (size_t)r0 * 4 * C, .fch_gelu = c->h + (size_t)r0 * 4 * C, .out = x};
+    for (int l = 0; l < L; l++) {
+        LayerTensors w = layer_tensors(p, l, C);
+        DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act + r0, pos,
+                              n, scores, cfg->max_t, C, NH};
+        block_forward(&w, &b, n, C, decode_attend, &da);
+    }
+    layernorm_forward(xn, NULL, NULL, x, p->lnfw, p->lnfb, n, C);
+    lm_head_forward(c->logits + (size_t)r0 * V, xn, p->wte, n, C, V);
+    sample_rows(c, V, sp, act, r0, r1, pos, pr->len, o);
+}
+
+// A thread's share of a decode step is its own slice of the sequences when each gets at least this many rows:
+// one fork/join per step instead of several per layer (the GEMMs stay large enough), which matters most when
+// the cores are shared. With fewer rows the threads split each operation instead.
+#define DECODE_ROWS_PER_THREAD 8
 
 // One decode step: every active sequence (act, na of them) feeds its last sample at its own position pos[i],
 // and draws its next token. Sequences that drew EOS or reached max_new are marked done.
 static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
                         const SampleParams *sp, Rng *rng, int na, SampleOut *o) {
-    int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new;
+    int max_new = sp->max_new, nt = nn_team();
     int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
-    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
-    for (int r = 0; r < na; r++) {
-        int i = act[r], t = pos[i];
-        embed_row(c->x + (size_t)r * C, p->wte, p->wpe, o->tok[(size_t)i * max_new + t - pr->len[i]], t, C);
+    draw_uniforms(c, rng, na);
+    if (nt > 1 && na >= nt * DECODE_ROWS_PER_THREAD) {
+#pragma omp parallel num_threads(nt)
+        {
+            int lo, hi;
+            nn_part_here(na, 4, &lo, &hi);
+            if (hi > lo) decode_rows(c, cfg, p, pr, sp, lo, hi, c->scores + (size_t)nn_thread() * cfg->max_t, o);
+        }
+    } else {
+        decode_rows(c, cfg, p, pr, sp, 0, na, c->scores, o);
     }
-    BlockBufs b = {.in = c->x, .ln1 = c->xn, .qkv = c->qkv, .atty = c->y, .res2 = c->x, .ln2 = c->xn,
-                   .fch = c->h, .fch_gelu = c->h, .out = c->x};
-    for (int l = 0; l < L; l++) {
-        LayerTensors w = layer_tensors(p, l, C);
-        DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act, pos, na,
-                              c->scores, C, NH};
-        block_forward(&w, &b, na, C, decode_attend, &da);
-    }
-    layernorm_forward(c->xn, NULL, NULL, c->x, p->lnfw, p->lnfb, na, C);
-    lm_head_forward(c->logits, c->xn, p->wte, na, C, V);
     for (int r = 0; r < na; r++) {
         int i = act[r], g = pos[i] + 1 - pr->len[i]; // index of the token drawn now
-        float lp;
-        int tk = sample_token(c->logits + (size_t)r * V, V, sp, rng, c->probs, c->pairs, &lp);
-        o->tok[(size_t)i * max_new + g] = tk;
-        o->logp[(size_t)i * max_new + g] = lp;
+        int tk = o->tok[(size_t)i * max_new + g];
         if (tk == sp->eos || g + 1 == max_new) { done[i] = 1; o->len[i] = g + 1; }
         pos[i]++;
     }
@@ -406,26 +492,26 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     for (int i = 0; i < n; i++) out_len[i] = 0;
     if (n == 0 || max_new == 0) return;
     SampleCache *c = model_sample_cache(m, n);
+    NnThreads saved = nn_enter(model_threads(m));
     int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
     int *src = pos; // during prefill pos holds each sequence's source prompt
     find_sources(&pr, src);
     prefill(c, cfg, &p, &pr, src);
     copy_duplicates(c, cfg, &pr, src);
     lm_head_forward(c->logits, c->xn, p.wte, n, cfg->d_model, V);
-    for (int i = 0; i < n; i++) { // first tokens in sequence order, then decode steps: one draw order per Rng
-        float lp;
-        int tk = sample_token(c->logits + (size_t)i * V, V, sp, rng, c->probs, c->pairs, &lp);
-        out_tok[(size_t)i * max_new] = tk;
-        out_logp[(size_t)i * max_new] = lp;
+    SampleOut o = {out_tok, out_logp, out_len, max_new};
+    draw_first_tokens(c, V, sp, rng, n, &o); // first tokens in sequence order, then decode steps
+    for (int i = 0; i < n; i++) {
+        int tk = out_tok[(size_t)i * max_new];
         pos[i] = prompt_len[i];
         done[i] = tk == sp->eos || max_new == 1;
         if (done[i]) out_len[i] = 1;
     }
-    SampleOut o = {out_tok, out_logp, out_len};
     for (;;) {
         int na = 0;
         for (int i = 0; i < n; i++) if (!done[i]) act[na++] = i;
         if (na == 0) break;
         decode_step(c, cfg, &p, &pr, sp, rng, na, &o);
     }
+    nn_leave(saved);
 }

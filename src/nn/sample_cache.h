@@ -8,9 +8,9 @@
 
 typedef struct SampleCache SampleCache;
 
-// Returns a cache for at least n_seq sequences: c itself when it is large enough, else a new one (c freed).
-// c may be NULL.
-SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq);
+// Returns a cache for at least n_seq sequences and per-thread scratch for `threads` threads: c itself when it
+// is large enough, else a new one (c freed). c may be NULL.
+SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq, int threads);
 void sample_cache_free(SampleCache *c);
 size_t sample_cache_bytes(const SampleCache *c); // 0 for NULL
 

@@ -1,18 +1,38 @@
-// bench_model.c — learner step and KV-cache sampling throughput, against single-thread sgemm measured in the
-// same run. Prints one `key value` line per figure (medians). Run with OPENBLAS_NUM_THREADS=1.
-// Usage: bench_model [reps]   (default 5)
+// bench_model.c — learner step and KV-cache sampling throughput, each phase against the roofline of the very
+// GEMM/GEMV shapes it issues (timed alone with OpenBLAS in the same run), and for the GPT-2-small shape the
+// peak memory and the checkpoint write/read speed. Prints one `key value` line per figure (medians).
+// Usage: bench_model [reps] [threads] [configs]
+//   reps     timed repetitions after one warm-up (default 5); the figures are their medians
+//   threads  threads per rank (model_set_threads; default 1). OpenBLAS runs on one thread inside the model.
+//   configs  comma list of c256, c128, gpt2s (default c256,c128). gpt2s is d_model 768, 12 layers, 12 heads,
+//            context 256, vocabulary 8192; with it the run also writes and reads a checkpoint-sized store file
+//            (params + AdamW moments, fsync included) in $BENCH_CKPT_DIR (default build/bench/out).
+// Times are process CPU time unless BENCH_WALL is set (wall clock: needed when threads > 1). The roofline shape
+// timings always run on one thread; they are what a 1-thread phase is compared against.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <cblas.h>          // cblas_sgemm: the reference figure
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <cblas.h>          // cblas_sgemm/sgemv: the roofline figures
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
+#include "store.h"          // the checkpoint container, for the write/read figure
+
+static int g_wall;
 
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(getenv("BENCH_WALL") ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(g_wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double wall_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -39,25 +59,175 @@ static double sgemm_gflops(int n, int reps) {
     return 2.0 * n * n * n / median(t, reps) * 1e-9;
 }
 
-static void bench_config(const char *tag, int C, int L, int NH, int T, int B, int V, int reps, double sgemm) {
-    ModelConfig cfg = {.n_layer = L, .n_head = NH, .d_model = C, .max_t = T > 80 ? T : 80, .vocab = V};
-    Rng r;
-    rng_seed(&r, 1, RNG_TEST, 0, 0);
-    Model *m = model_create(&cfg, &r);
-    enum { NSEQ = 64, PROMPT = 16, NEW = 64 };
-    model_reserve(m, B, T, NSEQ);
-    AdamWConfig oc = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
-                      .grad_clip = 1.0f, .schedule = SCHED_CONSTANT, .warmup_steps = 0, .total_steps = 1,
-                      .min_lr_frac = 0.1f};
-    AdamW opt;
-    adamw_init(&opt, &oc, model_num_params(m));
+// ----------------------------------------------------------------------------------------------------------
+// Roofline: the BLAS calls a phase issues (mirroring src/nn/layers.c, model.c and sample.c at one thread),
+// each distinct shape timed alone; the phase's roof is the time those calls alone take.
+
+typedef struct { int gemv, ta, tb, M, N, K, lda, ldb, ldc; double count; } Shape;
+typedef struct { Shape s[4096]; int n; } Shapes;
+
+static void add_gemm(Shapes *p, int ta, int tb, int M, int N, int K, int lda, int ldb, int ldc, double count) {
+    for (int i = 0; i < p->n; i++) {
+        Shape *s = &p->s[i];
+        if (!s->gemv && s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K && s->lda == lda &&
+            s->ldb == ldb && s->ldc == ldc) { s->count += count; return; }
+    }
+    if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, tb, M, N, K, lda, ldb, ldc, count};
+}
+
+// y = op(A) x with A (M,N) row-major, leading dimension lda
+static void add_gemv(Shapes *p, int ta, int M, int N, int lda, double count) {
+    for (int i = 0; i < p->n; i++) {
+        Shape *s = &p->s[i];
+        if (s->gemv && s->ta == ta && s->M == M && s->N == N && s->lda == lda) { s->count += count; return; }
+    }
+    if (p->n < 4096) p->s[p->n++] = (Shape){1, ta, 0, M, N, 0, lda, 0, 0, count};
+}
+
+static size_t span(int trans, int rows, int cols, int ld) { // floats an operand (rows,cols) of op() spans
+    return trans ? (size_t)cols * ld : (size_t)rows * ld;
+}
+
+// Seconds one call of shape s takes: the best of 5 batches (the roof, not the noise), each of enough calls to
+// last ~2 ms.
+static double time_shape(const Shape *s) {
+    size_t na, nb, nc;
+    if (s->gemv) { na = (size_t)s->M * s->lda; nb = s->ta ? s->M : s->N; nc = s->ta ? s->N : s->M; }
+    else { na = span(s->ta, s->M, s->K, s->lda); nb = span(s->tb, s->K, s->N, s->ldb); nc = (size_t)s->M * s->ldc; }
+    float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
+    for (size_t i = 0; i < na; i++) a[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < nb; i++) b[i] = (float)(i % 7) * 0.02f;
+    for (size_t i = 0; i < nc; i++) c[i] = 0.0f;
+    double best = 1e30;
+    int calls = 1;
+    for (int rep = -1; rep < 5; rep++) {
+        double t0 = now_s();
+        for (int k = 0; k < calls; k++) {
+            if (s->gemv)
+                cblas_sgemv(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->M, s->N, 1.0f, a, s->lda, b, 1, 0.0f,
+                            c, 1);
+            else
+                cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
+                            s->N, s->K, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->ldc);
+        }
+        double dt = now_s() - t0;
+        if (rep < 0) { calls = dt > 2e-3 ? 1 : (int)(2e-3 / (dt > 1e-7 ? dt : 1e-7)) + 1; continue; } // warm-up
+        if (dt / calls < best) best = dt / calls;
+    }
+    free(a); free(b); free(c);
+    return best;
+}
+
+// The roof's seconds for all the calls in p, and their FLOPs.
+static double roof_seconds(const Shapes *p, double *flops) {
+    double sec = 0.0, f = 0.0;
+    for (int i = 0; i < p->n; i++) {
+        const Shape *s = &p->s[i];
+        sec += s->count * time_shape(s);
+        f += s->count * (s->gemv ? 2.0 * s->M * s->N : 2.0 * s->M * s->N * s->K);
+    }
+    if (flops) *flops = f;
+    return sec;
+}
+
+#define ATT_BLOCK 32 // src/nn/layers.h
+
+// Causal attention of one (sequence, head) over T positions: layers.c's attention_forward/backward row blocks.
+static void attention_shapes(Shapes *p, int T, int C, int hs, double count, int backward) {
+    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
+        if (!backward) {
+            add_gemm(p, 0, 1, ni, i1, hs, 3 * C, 3 * C, T, count);
+            add_gemm(p, 0, 0, ni, hs, i1, T, 3 * C, C, count);
+        } else {
+            add_gemm(p, 0, 1, ni, i1, hs, C, 3 * C, T, count);
+            add_gemm(p, 1, 0, i1, hs, ni, T, C, 3 * C, count);
+            add_gemm(p, 0, 0, ni, hs, i1, T, 3 * C, 3 * C, count);
+            add_gemm(p, 1, 0, i1, hs, ni, T, 3 * C, 3 * C, count);
+        }
+    }
+}
+
+// The four weight GEMMs of a block over N rows (forward: out = in W^T).
+static void block_weight_shapes(Shapes *p, int N, int C, double L) {
+    add_gemm(p, 0, 1, N, 3 * C, C, C, C, 3 * C, L);
+    add_gemm(p, 0, 1, N, C, C, C, C, C, L);
+    add_gemm(p, 0, 1, N, 4 * C, C, C, C, 4 * C, L);
+    add_gemm(p, 0, 1, N, C, 4 * C, 4 * C, 4 * C, C, L);
+}
+
+static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B, int T) {
+    int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, N = B * T, hs = C / NH;
+    block_weight_shapes(fw, N, C, L);
+    attention_shapes(fw, T, C, hs, (double)L * B * NH, 0);
+    add_gemm(fw, 0, 1, N, V, C, C, C, V, 1);
+    add_gemm(bw, 0, 0, N, C, V, V, C, C, 1);       // tied LM head
+    add_gemm(bw, 1, 0, V, C, N, V, C, C, 1);
+    int io[4][2] = {{4 * C, C}, {C, 4 * C}, {C, C}, {C, 3 * C}}; // (IC, OC) of fcproj, fc, attproj, qkv
+    for (int k = 0; k < 4; k++) {
+        int IC = io[k][0], OC = io[k][1];
+        add_gemm(bw, 0, 0, N, IC, OC, OC, IC, IC, L);
+        add_gemm(bw, 1, 0, OC, IC, N, OC, IC, IC, L);
+    }
+    attention_shapes(bw, T, C, hs, (double)L * B * NH, 1);
+}
+
+// Prefill of n distinct prompts of length P packed in one chunk (n*P <= 1024 rows), then the LM head and the
+// decode steps: na = n rows at positions P .. P+new-2, one query against the cache per head (two GEMVs).
+static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int n, int P, int new_tokens) {
+    int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, hs = C / NH;
+    block_weight_shapes(pre, n * P, C, L);
+    for (int r0 = 0; r0 < P; r0 += ATT_BLOCK) {
+        int r1 = r0 + ATT_BLOCK < P ? r0 + ATT_BLOCK : P;
+        add_gemm(pre, 0, 1, r1 - r0, r1, hs, 3 * C, C, r1, (double)L * n * NH);
+        add_gemm(pre, 0, 0, r1 - r0, hs, r1, r1, C, C, (double)L * n * NH);
+    }
+    add_gemm(pre, 0, 1, n, V, C, C, C, V, 1);
+    for (int s = 0; s + 1 < new_tokens; s++) {
+        int t = P + s;
+        block_weight_shapes(dec, n, C, L);
+        add_gemv(dec, 0, t + 1, hs, C, (double)L * n * NH);
+        add_gemv(dec, 1, t + 1, hs, C, (double)L * n * NH);
+        add_gemm(dec, 0, 1, n, V, C, C, C, V, 1);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// The benchmark of one configuration
+
+typedef struct {
+    const char *tag;
+    int C, L, NH, T, B, V;
+    int nseq, prompt, new_tokens;   // sampling: sequences, prompt length, new tokens each
+} BenchConfig;
+
+static const BenchConfig CONFIGS[] = {
+    {"c256", 256, 4, 4, 128, 16, 512, 64, 16, 64},
+    {"c128", 128, 2, 4, 64, 16, 512, 64, 16, 64},
+    {"gpt2s", 768, 12, 12, 256, 4, 8192, 32, 16, 32},
+};
+
+static Model *make_model(const BenchConfig *bc, int threads, Rng *r) {
+    ModelConfig cfg = {.n_layer = bc->L, .n_head = bc->NH, .d_model = bc->C,
+                       .max_t = bc->T > bc->prompt + bc->new_tokens ? bc->T : bc->prompt + bc->new_tokens,
+                       .vocab = bc->V};
+    rng_seed(r, 1, RNG_TEST, 0, 0);
+    Model *m = model_create(&cfg, r);
+    model_set_threads(m, threads);
+    model_reserve(m, bc->B, bc->T, bc->nseq);
+    return m;
+}
+
+// Learner steps: forward, backward, clip+AdamW; prints the medians and the roofline figures.
+static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, int reps, double sgemm) {
+    const char *tag = bc->tag;
+    int B = bc->B, T = bc->T, V = bc->V, BT = B * T;
     unsigned char *mask = malloc(model_num_params(m));
     model_decay_mask(m, mask);
-    int *tok = malloc(sizeof(int) * B * T), *tgt = malloc(sizeof(int) * B * T);
-    float *logp = malloc(sizeof(float) * B * T), *ent = malloc(sizeof(float) * B * T);
-    float *dlogp = malloc(sizeof(float) * B * T);
-    for (int i = 0; i < B * T; i++) { tok[i] = (int)rng_below(&r, V); tgt[i] = (int)rng_below(&r, V); }
-    for (int i = 0; i < B * T; i++) dlogp[i] = -1.0f / (B * T);
+    int *tok = malloc(sizeof(int) * BT), *tgt = malloc(sizeof(int) * BT);
+    float *logp = malloc(sizeof(float) * BT), *ent = malloc(sizeof(float) * BT), *dlogp = malloc(sizeof(float) * BT);
+    for (int i = 0; i < BT; i++) { tok[i] = (int)rng_below(r, V); tgt[i] = (int)rng_below(r, V); }
+    for (int i = 0; i < BT; i++) dlogp[i] = -1.0f / BT;
     double ts[64], tf[64], tb[64], to[64];
     for (int k = 0; k <= reps; k++) {
         double t0 = now_s();
@@ -66,56 +236,159 @@ static void bench_config(const char *tag, int C, int L, int NH, int T, int B, in
         double t1 = now_s();
         model_backward(m, dlogp);
         double t2 = now_s();
-        adamw_step(&opt, model_params(m), model_grads(m), mask);
+        adamw_step(opt, model_params(m), model_grads(m), mask);
         double t3 = now_s();
         if (k > 0) { ts[k - 1] = t3 - t0; tf[k - 1] = t1 - t0; tb[k - 1] = t2 - t1; to[k - 1] = t3 - t2; }
     }
-    double step = median(ts, reps), flops = model_train_flops(&cfg, B, T);
-    // the box may be shared: take the sgemm reference again right after the learner, keep the better one
-    double sg2 = sgemm_gflops(512, reps);
-    if (sg2 > sgemm) sgemm = sg2;
-    printf("%s.sgemm512_gflops %.2f\n", tag, sgemm);
+    double step = median(ts, reps), fwd = median(tf, reps), bwd = median(tb, reps);
+    double flops = model_train_flops(model_config(m), B, T);
     printf("%s.learner_step_ms %.3f\n", tag, step * 1e3);
-    printf("%s.learner_forward_ms %.3f\n", tag, median(tf, reps) * 1e3);
-    printf("%s.learner_backward_ms %.3f\n", tag, median(tb, reps) * 1e3);
+    printf("%s.learner_forward_ms %.3f\n", tag, fwd * 1e3);
+    printf("%s.learner_backward_ms %.3f\n", tag, bwd * 1e3);
     printf("%s.learner_adamw_ms %.3f\n", tag, median(to, reps) * 1e3);
-    printf("%s.learner_tokens_per_s %.1f\n", tag, B * T / step);
+    printf("%s.learner_tokens_per_s %.1f\n", tag, BT / step);
     printf("%s.learner_gflops %.2f\n", tag, flops / step * 1e-9);
     printf("%s.learner_pct_of_sgemm %.1f\n", tag, 100.0 * flops / step * 1e-9 / sgemm);
-    // sampling: 64 sequences, 16-token prompts, 64 new tokens each, no EOS stop
-    int *prompt = malloc(sizeof(int) * NSEQ * PROMPT), plen[NSEQ], out_len[NSEQ];
-    int *out = malloc(sizeof(int) * NSEQ * NEW);
-    float *out_lp = malloc(sizeof(float) * NSEQ * NEW);
-    for (int i = 0; i < NSEQ * PROMPT; i++) prompt[i] = (int)rng_below(&r, V);
-    for (int i = 0; i < NSEQ; i++) plen[i] = PROMPT;
+    static Shapes fw, bw;
+    fw.n = bw.n = 0;
+    learner_shapes(&fw, &bw, model_config(m), B, T);
+    double ff, fb, rf = roof_seconds(&fw, &ff), rb = roof_seconds(&bw, &fb);
+    printf("%s.forward_roof_gflops %.2f\n", tag, ff / rf * 1e-9);
+    printf("%s.forward_gflops %.2f\n", tag, ff / fwd * 1e-9);
+    printf("%s.forward_pct_of_roof %.1f\n", tag, 100.0 * rf / fwd);
+    printf("%s.backward_roof_gflops %.2f\n", tag, fb / rb * 1e-9);
+    printf("%s.backward_gflops %.2f\n", tag, fb / bwd * 1e-9);
+    printf("%s.backward_pct_of_roof %.1f\n", tag, 100.0 * rb / bwd);
+    printf("%s.learner_pct_of_roof %.1f\n", tag, 100.0 * (rf + rb) / (fwd + bwd));
+    free(tok); free(tgt); free(logp); free(ent); free(dlogp); free(mask);
+}
+
+// Sampling: nseq sequences of prompt tokens, new_tokens each, no EOS stop; plain and top-k/top-p. The prefill
+// alone is timed as a max_new = 1 call (prefill, LM head, first draw); decode = the rest.
+static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
+    const char *tag = bc->tag;
+    int n = bc->nseq, P = bc->prompt, NEW = bc->new_tokens, V = bc->V;
+    int *prompt = malloc(sizeof(int) * n * P), *plen = malloc(sizeof(int) * n), *out_len = malloc(sizeof(int) * n);
+    int *out = malloc(sizeof(int) * n * NEW);
+    float *out_lp = malloc(sizeof(float) * n * NEW);
+    for (int i = 0; i < n * P; i++) prompt[i] = (int)rng_below(r, V);
+    for (int i = 0; i < n; i++) plen[i] = P;
     SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = NEW, .eos = -1};
     SampleParams spf = {.temperature = 0.8f, .top_k = 50, .top_p = 0.95f, .max_new = NEW, .eos = -1};
-    for (int variant = 0; variant < 2; variant++) {
+    SampleParams sp1 = sp;
+    sp1.max_new = 1;
+    double med[3];
+    for (int variant = 0; variant < 3; variant++) {
         double t[64];
+        const SampleParams *p = variant == 0 ? &sp : variant == 1 ? &spf : &sp1;
         for (int k = 0; k <= reps; k++) {
-            rng_seed(&r, 2, RNG_SAMPLE, 0, k);
+            rng_seed(r, 2, RNG_SAMPLE, 0, k);
             double t0 = now_s();
-            model_sample(m, prompt, PROMPT, plen, NSEQ, variant ? &spf : &sp, &r, out, out_lp, out_len);
+            model_sample(m, prompt, P, plen, n, p, r, out, out_lp, out_len);
             if (k > 0) t[k - 1] = now_s() - t0;
         }
-        printf("%s.sample%s_tokens_per_s %.1f\n", tag, variant ? "_topk50_topp095" : "", NSEQ * NEW / median(t, reps));
+        med[variant] = median(t, reps);
     }
-    printf("%s.activation_mib %.1f\n", tag, model_activation_bytes(m) / 1048576.0);
-    free(prompt); free(out); free(out_lp);
-    free(tok); free(tgt); free(logp); free(ent); free(dlogp); free(mask);
+    printf("%s.sample_tokens_per_s %.1f\n", tag, n * NEW / med[0]);
+    printf("%s.sample_topk50_topp095_tokens_per_s %.1f\n", tag, n * NEW / med[1]);
+    double pre = med[2], dec = med[0] - med[2];
+    static Shapes ps, ds;
+    ps.n = ds.n = 0;
+    sample_shapes(&ps, &ds, model_config(m), n, P, NEW);
+    double fp, fd, rp = roof_seconds(&ps, &fp), rd = roof_seconds(&ds, &fd);
+    printf("%s.prefill_ms %.3f\n", tag, pre * 1e3);
+    printf("%s.decode_ms %.3f\n", tag, dec * 1e3);
+    printf("%s.prefill_roof_gflops %.2f\n", tag, fp / rp * 1e-9);
+    printf("%s.prefill_gflops %.2f\n", tag, fp / pre * 1e-9);
+    printf("%s.prefill_pct_of_roof %.1f\n", tag, 100.0 * rp / pre);
+    printf("%s.decode_roof_gflops %.2f\n", tag, fd / rd * 1e-9);
+    printf("%s.decode_gflops %.2f\n", tag, fd / dec * 1e-9);
+    printf("%s.decode_pct_of_roof %.1f\n", tag, 100.0 * rd / dec);
+    free(prompt); free(plen); free(out_len); free(out); free(out_lp);
+}
+
+// The checkpoint's bulk as ckpt_write stores it (model/params, optim/m, optim/v through the store container,
+// commit = close + CRC frame + fsync + rename + directory fsync), then read back through store_open (which
+// verifies the frame and every dataset) and store_get. MB/s over the three arrays' bytes, wall clock. The file
+// leaves the page cache before the read (as for a resume in a new job); run.sh does the same to dd's file.
+static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
+    const char *dir = getenv("BENCH_CKPT_DIR") ? getenv("BENCH_CKPT_DIR") : "build/bench/out";
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/bench_ckpt_%d.h5", dir, (int)getpid());
+    size_t n = model_num_params(m);
+    double mb = 3.0 * n * sizeof(float) / 1e6;
+    double t0 = wall_s();
+    StoreWriter *w = store_writer_create(path, "checkpoint", "", err, sizeof err);
+    if (!w) { fprintf(stderr, "bench_model: %s\n", err); return; }
+    store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
+    store_put(w, "optim/m", STORE_F32, opt->m, 1, &n);
+    store_put(w, "optim/v", STORE_F32, opt->v, 1, &n);
+    double tp = wall_s();
+    if (store_commit(w, err, sizeof err)) { fprintf(stderr, "bench_model: %s\n", err); return; }
+    double t1 = wall_s();
+    printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, tp - t0, tag, t1 - tp); // commit: CRC pass + fsync
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); } // clean after the fsync: evicted
+    float *buf = malloc(n * sizeof(float));
+    t1 = wall_s();
+    StoreReader *rd = store_open(path, "checkpoint", err, sizeof err);
+    int ok = rd != NULL;
+    const char *names[3] = {"model/params", "optim/m", "optim/v"};
+    for (int i = 0; ok && i < 3; i++) ok = store_get(rd, names[i], STORE_F32, buf, n) == 0;
+    if (rd) store_close(rd);
+    double t2 = wall_s();
+    if (!ok) fprintf(stderr, "bench_model: reading %s back failed\n", path);
+    free(buf);
+    printf("%s.ckpt_mb %.1f\n", tag, mb);
+    printf("%s.ckpt_write_mb_per_s %.1f\n", tag, mb / (t1 - t0));
+    if (ok) printf("%s.ckpt_read_mb_per_s %.1f\n", tag, mb / (t2 - t1));
+    printf("%s.ckpt_path %s\n", tag, path); // run.sh sizes its dd against this file, then removes it
+}
+
+static void bench_config(const BenchConfig *bc, int reps, int threads, double sgemm) {
+    Rng r;
+    Model *m = make_model(bc, threads, &r);
+    AdamWConfig oc = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                      .grad_clip = 1.0f, .schedule = SCHED_CONSTANT, .warmup_steps = 0, .total_steps = 1,
+                      .min_lr_frac = 0.1f};
+    AdamW opt;
+    adamw_init(&opt, &oc, model_num_params(m));
+    printf("%s.sgemm512_gflops %.2f\n", bc->tag, sgemm);
+    printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
+    if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
+        bench_learner(bc, m, &opt, &r, reps, sgemm);
+        bench_sample(bc, m, &r, reps);
+    } else { // one update, so the moments are resident as after training (calloc'd pages are not)
+        unsigned char *mask = calloc(model_num_params(m), 1);
+        adamw_step(&opt, model_params(m), model_grads(m), mask);
+        free(mask);
+    }
+    printf("%s.activation_mib %.1f\n", bc->tag, model_activation_bytes(m) / 1048576.0);
+    if (!strcmp(bc->tag, "gpt2s") && !getenv("BENCH_NO_CKPT")) bench_checkpoint(bc->tag, m, &opt);
     adamw_free(&opt);
     model_free(m);
 }
 
 int main(int argc, char **argv) {
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    int reps = argc > 1 ? atoi(argv[1]) : 5, threads = argc > 2 ? atoi(argv[2]) : 1;
+    const char *configs = argc > 3 ? argv[3] : "c256,c128";
     if (reps < 1) reps = 1;
     if (reps > 63) reps = 63;
+    if (threads < 1) threads = 1;
+    g_wall = getenv("BENCH_WALL") != NULL;
     const char *thr = getenv("OPENBLAS_NUM_THREADS");
     if (!thr || strcmp(thr, "1") != 0) fprintf(stderr, "bench_model: warning: set OPENBLAS_NUM_THREADS=1\n");
+    if (threads > 1 && !g_wall) fprintf(stderr, "bench_model: warning: %d threads timed in CPU time; set BENCH_WALL=1\n", threads);
     double sg = sgemm_gflops(512, reps);
+    printf("threads %d\n", threads);
     printf("sgemm512_gflops %.2f\n", sg);
-    bench_config("c256", 256, 4, 4, 128, 16, 512, reps, sg);
-    bench_config("c128", 128, 2, 4, 64, 16, 512, reps, sg);
+    for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++) {
+        const char *p = strstr(configs, CONFIGS[i].tag);
+        size_t k = strlen(CONFIGS[i].tag);
+        if (p && (p == configs || p[-1] == ',') && (p[k] == 0 || p[k] == ',')) bench_config(&CONFIGS[i], reps, threads, sg);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss_mib %.1f\n", ru.ru_maxrss / 1024.0);
     return 0;
 }

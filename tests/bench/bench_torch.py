@@ -8,11 +8,13 @@ Measures, per config (d_model 256 and 128; see CONFIGS):
            prompt, NEW new tokens each, multinomial sampling, torch.no_grad; tokens/s = N_SEQ*NEW / median
   sample_topk50_topp095: the same with temperature 0.8, top-k 50, top-p 0.95 (bench_model.c's variant)
 Median of REPS repetitions after one warm-up. Times are process CPU time like bench_model.c
-(BENCH_WALL=1 switches both to wall clock). Prints `key value` lines with bench_model.c's keys
-(c256.learner_tokens_per_s, ...). Run with OPENBLAS_NUM_THREADS=1 (torch.set_num_threads(1) is set here).
-usage: bench_torch.py [--reps N] [--quick]
+(BENCH_WALL=1 switches both to wall clock; needed with --threads > 1). Prints `key value` lines with
+bench_model.c's keys (c256.learner_tokens_per_s, ...) and the process's peak_rss_mib at the end (run one config
+per process to compare memory). Run with OPENBLAS_NUM_THREADS=1.
+usage: bench_torch.py [--reps N] [--quick] [--threads N] [--configs c256,c128,gpt2s]
 """
 import os
+import resource
 import statistics
 import sys
 import time
@@ -22,9 +24,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 from torch_gpt import GPT  # noqa: E402
 
-# name: (C, L, NH, T, B, V); the key suffix is the d_model
-CONFIGS = [(256, 4, 4, 128, 16, 512), (128, 2, 4, 64, 16, 512)]
-N_SEQ, PROMPT, NEW = 64, 16, 64
+# tag: (C, L, NH, T, B, V, N_SEQ, PROMPT, NEW), as bench_model.c's CONFIGS
+CONFIGS = {"c256": (256, 4, 4, 128, 16, 512, 64, 16, 64), "c128": (128, 2, 4, 64, 16, 512, 64, 16, 64),
+           "gpt2s": (768, 12, 12, 256, 4, 8192, 32, 16, 32)}
 
 
 now = time.perf_counter if os.environ.get("BENCH_WALL") else time.process_time
@@ -41,7 +43,7 @@ def median_time(fn, reps, warmup=1):
     return statistics.median(ts)
 
 
-def bench_learner(C, L, NH, T, B, V, reps):
+def bench_learner(C, L, NH, T, B, V, N_SEQ, PROMPT, NEW, reps):
     maxT = max(T, PROMPT + NEW)
     model = GPT(L, NH, C, maxT, V, dtype=torch.float32, seed=1)
     params = [p for _, p in model.named_tensors()]
@@ -72,7 +74,7 @@ def bench_learner(C, L, NH, T, B, V, reps):
             "learner_adamw_ms": m(to), "learner_tokens_per_s": B * T / t}
 
 
-def bench_sample(C, L, NH, T, B, V, reps):
+def bench_sample(C, L, NH, T, B, V, N_SEQ, PROMPT, NEW, reps):
     maxT = max(T, PROMPT + NEW)
     model = GPT(L, NH, C, maxT, V, dtype=torch.float32, seed=1)
     g = torch.Generator().manual_seed(3)
@@ -89,22 +91,28 @@ def bench_sgemm(n=512, reps=5):
 
 
 def main():
-    reps = 5
+    reps, threads, configs = 5, 1, "c256,c128"
     args = sys.argv[1:]
     if "--reps" in args:
         reps = int(args[args.index("--reps") + 1])
     if "--quick" in args:
         reps = 1
-    torch.set_num_threads(1)
+    if "--threads" in args:
+        threads = int(args[args.index("--threads") + 1])
+    if "--configs" in args:
+        configs = args[args.index("--configs") + 1]
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     print(f"torch_threads {torch.get_num_threads()}")
     print(f"sgemm512_gflops {bench_sgemm():.2f}", flush=True)
-    for (C, L, NH, T, B, V) in CONFIGS:
+    for tag in configs.split(","):
+        cfg = CONFIGS[tag]
         with torch.enable_grad():
-            res = bench_learner(C, L, NH, T, B, V, reps)
-        res.update(bench_sample(C, L, NH, T, B, V, reps))
+            res = bench_learner(*cfg, reps)
+        res.update(bench_sample(*cfg, reps))
         for k, v in res.items():
-            print(f"c{C}.{k} {v:.3f}" if k.endswith("_ms") else f"c{C}.{k} {v:.1f}", flush=True)
+            print(f"{tag}.{k} {v:.3f}" if k.endswith("_ms") else f"{tag}.{k} {v:.1f}", flush=True)
+    print(f"peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 if __name__ == "__main__":
     main()

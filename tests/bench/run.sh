@@ -14,7 +14,14 @@ export OPENBLAS_NUM_THREADS=1      # both C and PyTorch on one thread (torch.set
 export OMP_NUM_THREADS=1
 RUNS=${BENCH_RUNS:-3}
 OUT=${BENCH_OUT:-build/bench/out}
-SECTIONS="model rl groups"
+SECTIONS="model threads gpt2s rl groups"
+# The machine, once per section header: CPU model and the widest x86 vector ISA it has.
+machine() {
+    local isa=SSE
+    grep -qw avx2 /proc/cpuinfo && isa=AVX2
+    grep -qw avx512f /proc/cpuinfo && isa=AVX-512
+    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores, $isa, OpenBLAS core $(OPENBLAS_VERBOSE=2 build/bench/bench_model 0 1 none 2>&1 | sed -n 's/^Core: *//p' | head -1)"
+}
 mkdir -p "$OUT"
 
 # run_to FILE CMD...: runs CMD once, stdout into FILE (key value lines), stderr into FILE.err
@@ -35,8 +42,9 @@ def medians(prefix):
         for line in open(fn):
             p = line.split()
             if len(p) == 2:
-                try: vals.setdefault(p[0], []).append(float(p[1]))
-                except ValueError: pass
+                try: v = float(p[1])
+                except ValueError: continue   # a text value (a path): not a figure
+                vals.setdefault(p[0], []).append(v)
     return {k: statistics.median(v) for k, v in vals.items()}
 c, p = medians(os.environ["C_PREFIX"]), medians(os.environ["P_PREFIX"])
 cname, pname = os.environ.get("C_NAME", "C"), os.environ.get("P_NAME", "peer")
@@ -59,21 +67,22 @@ bench_table() { "$PY" -c "$table_py" "$@"; }
 
 # --- section: model (learner step and KV-cache sampling, C vs PyTorch) -------------------------------------
 section_model() {
-    echo "== model: C (build/bench/bench_model) vs PyTorch $("$PY" -c 'import torch; print(torch.__version__)'), 1 thread, median of $RUNS runs"
-    rm -f "$OUT"/model_c.* "$OUT"/model_torch.*
     make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || sed 's/^/# /' "$OUT/build.log" | tail -5
+    echo "== model: C (build/bench/bench_model) vs PyTorch $("$PY" -c 'import torch; print(torch.__version__)'), 1 thread, median of $RUNS runs"
+    echo "   machine: $(machine)"
+    rm -f "$OUT"/model_c.* "$OUT"/model_torch.*
     if [ ! -x build/bench/bench_model ]; then
         echo "# build/bench/bench_model is missing (tests/bench/bench_model.c not built): PyTorch column only"
     fi
     local i
     for ((i = 1; i <= RUNS; i++)); do   # interleaved, so load changes hit both sides alike
-        [ -x build/bench/bench_model ] && run_to "$OUT/model_c.$i" build/bench/bench_model
-        run_to "$OUT/model_torch.$i" "$PY" tests/bench/bench_torch.py
+        [ -x build/bench/bench_model ] && run_to "$OUT/model_c.$i" build/bench/bench_model 5 1 c256,c128
+        run_to "$OUT/model_torch.$i" "$PY" tests/bench/bench_torch.py --configs c256,c128
     done
     local rows=() c
     for c in 256 128; do
-        local t_l=1.25 t_s=3
-        [ $c = 256 ] && t_l=1.0 t_s=2
+        local t_l=1.3 t_s=3
+        [ $c = 256 ] && t_s=2
         rows+=("c$c learner tokens/s|c$c.learner_tokens_per_s|c$c.learner_tokens_per_s|$t_l"
                "c$c   forward ms|c$c.learner_forward_ms|c$c.learner_forward_ms||time"
                "c$c   backward ms|c$c.learner_backward_ms|c$c.learner_backward_ms||time"
@@ -83,26 +92,139 @@ section_model() {
     done
     rows+=("sgemm n=512 GFLOP/s|sgemm512_gflops|sgemm512_gflops|")
     C_PREFIX="$OUT/model_c" P_PREFIX="$OUT/model_torch" C_NAME=C P_NAME=PyTorch bench_table "${rows[@]}"
-    # C learner step as a fraction of single-thread cblas_sgemm n=512 measured in the same C run
-    C_PREFIX="$OUT/model_c" "$PY" - <<'EOF2'
-import glob, os, statistics
+    echo "-- roofline per phase (C, 1 thread): the phase's GEMM/GEMV FLOPs per second vs OpenBLAS on exactly the"
+    echo "   shapes the phase issues, each timed alone in the same run (% = the roof's time / the phase's time)"
+    C_PREFIX="$OUT/model_c" roof_table c256 c128
+}
+
+# roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians).
+roof_table() {
+    "$PY" - "$@" <<'EOF2'
+import glob, os, statistics, sys
 vals = {}
 for fn in glob.glob(os.environ["C_PREFIX"] + ".[0-9]*"):
     if fn.endswith(".err"): continue
     for line in open(fn):
         p = line.split()
         if len(p) == 2:
-            try: vals.setdefault(p[0], []).append(float(p[1]))
-            except ValueError: pass
+            try: v = float(p[1])
+            except ValueError: continue   # a text value (a path): not a figure
+            vals.setdefault(p[0], []).append(v)
 m = {k: statistics.median(v) for k, v in vals.items()}
-for c, tgt in ((256, 70), (128, None)):
-    pct, g = m.get(f"c{c}.learner_pct_of_sgemm"), m.get(f"c{c}.learner_gflops")
-    if pct is None:
-        print(f"c{c} learner % of sgemm n=512: n/a (bench_model printed no c{c}.learner_pct_of_sgemm)")
-        continue
-    t = f"  target >= {tgt}%: {'met' if pct >= tgt else 'NOT met'}" if tgt else ""
-    print(f"c{c} learner % of single-thread sgemm n=512: {pct:.0f}% ({g:.1f} of {m.get('sgemm512_gflops', 0):.1f} GFLOP/s){t}")
+targets = {"learner": 85, "decode": 80}
+print(f"{'phase':<18} {'GFLOP/s':>9} {'roof':>9} {'% roof':>8} {'target':>8} {'met':>5}")
+for tag in sys.argv[1:]:
+    for ph in ("forward", "backward", "learner", "prefill", "decode"):
+        pct = m.get(f"{tag}.{ph}_pct_of_roof")
+        if pct is None: continue
+        g, r = m.get(f"{tag}.{ph}_gflops"), m.get(f"{tag}.{ph}_roof_gflops")
+        if ph == "learner":
+            g, r = m.get(f"{tag}.learner_gflops"), None
+        t = targets.get(ph)
+        f = lambda v: "" if v is None else f"{v:.1f}"
+        print(f"{tag + ' ' + ph:<18} {f(g):>9} {f(r):>9} {pct:>7.0f}% {'' if t is None else '>=' + str(t) + '%':>8} "
+              f"{'-' if t is None else ('yes' if pct >= t else 'NO'):>5}")
 EOF2
+}
+
+# --- section: threads (ranks x threads: 1x1, 1x2, 2x1; wall clock) --------------------------------------------
+# 1x2 = one bench_model on 2 threads; 2x1 = two single-thread bench_model processes side by side (what 2 ranks
+# of 1 thread do), their tokens/s summed. PyTorch on 1 and 2 threads beside them.
+section_threads() {
+    make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return 1; }
+    echo "== threads: ranks x threads per rank, wall clock, median of $RUNS runs"
+    echo "   machine: $(machine)"
+    rm -f "$OUT"/thr_*
+    local i
+    export BENCH_WALL=1
+    for ((i = 1; i <= RUNS; i++)); do
+        run_to "$OUT/thr_c11.$i" build/bench/bench_model 3 1 c256,c128
+        run_to "$OUT/thr_c12.$i" build/bench/bench_model 3 2 c256,c128
+        build/bench/bench_model 3 1 c256,c128 >"$OUT/thr_c21a.$i" 2>/dev/null &
+        local pid=$!
+        build/bench/bench_model 3 1 c256,c128 >"$OUT/thr_c21b.$i" 2>/dev/null
+        wait $pid
+        awk 'FNR==NR {a[$1]=$2; next} ($1 in a) && $2 ~ /^[0-9.]+$/ {print $1, a[$1] + $2}' \
+            "$OUT/thr_c21a.$i" "$OUT/thr_c21b.$i" >"$OUT/thr_c21.$i"
+        run_to "$OUT/thr_t1.$i" "$PY" tests/bench/bench_torch.py --reps 3 --threads 1 --configs c256,c128
+        run_to "$OUT/thr_t2.$i" "$PY" tests/bench/bench_torch.py --reps 3 --threads 2 --configs c256,c128
+    done
+    unset BENCH_WALL
+    OUT="$OUT" "$PY" - <<'EOF2'
+import glob, os, statistics
+def med(prefix):
+    vals = {}
+    for fn in glob.glob(f"{os.environ['OUT']}/{prefix}.[0-9]*"):
+        for line in open(fn):
+            p = line.split()
+            if len(p) == 2:
+                try: v = float(p[1])
+                except ValueError: continue   # a text value (a path): not a figure
+                vals.setdefault(p[0], []).append(v)
+    return {k: statistics.median(v) for k, v in vals.items()}
+cols = {k: med(k) for k in ("thr_c11", "thr_c12", "thr_c21", "thr_t1", "thr_t2")}
+print(f"{'tokens/s':<22} {'C 1x1':>9} {'C 1x2':>9} {'C 2x1':>9} {'1x2/1x1':>8} {'(>=1.7)':>7} {'torch 1':>9} {'torch 2':>9} {'C/torch@2':>9}")
+for tag in ("c256", "c128"):
+    for what, key in (("learner", "learner_tokens_per_s"), ("sample", "sample_tokens_per_s")):
+        k = f"{tag}.{key}"
+        v = [cols[c].get(k) for c in cols]
+        f = lambda x: "n/a" if x is None else f"{x:.0f}"
+        r = v[1] / v[0] if v[0] and v[1] else None
+        rt = v[1] / v[4] if v[1] and v[4] else None
+        print(f"{tag + ' ' + what:<22} {f(v[0]):>9} {f(v[1]):>9} {f(v[2]):>9} "
+              f"{'n/a' if r is None else f'{r:.2f}x':>8} {'-' if r is None else ('yes' if r >= 1.7 else 'NO'):>7} "
+              f"{f(v[3]):>9} {f(v[4]):>9} {'n/a' if rt is None else f'{rt:.2f}x':>9}")
+EOF2
+}
+
+# --- section: gpt2s (GPT-2-small shape: learner, sampling, memory, checkpoint I/O vs dd) ---------------------
+# One config per process, so each process's peak RSS is that model's. The checkpoint figure: params + AdamW
+# moments through the store container, fsync included, against dd of the same size on the same disk.
+section_gpt2s() {
+    make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return 1; }
+    local reps=${BENCH_GPT2S_REPS:-2} i
+    echo "== gpt2s: d_model 768, 12 layers, 12 heads, context 256, vocab 8192 (B=4 x T=256 learner batch; 32 sequences x 32 new tokens), 1 thread, median of $RUNS runs"
+    echo "   machine: $(machine)"
+    rm -f "$OUT"/g2_*
+    for ((i = 1; i <= RUNS; i++)); do
+        BENCH_CKPT_DIR="$OUT" run_to "$OUT/g2_c.$i" build/bench/bench_model "$reps" 1 gpt2s || continue
+        local ck mb
+        ck=$(awk '$1 == "gpt2s.ckpt_path" {print $2}' "$OUT/g2_c.$i")
+        mb=$(awk '$1 == "gpt2s.ckpt_mb" {printf "%d", $2}' "$OUT/g2_c.$i")
+        rm -f "$ck"
+        dd_rate "$OUT/g2_dd.$i" "$mb"
+        run_to "$OUT/g2_t.$i" "$PY" tests/bench/bench_torch.py --reps "$reps" --configs gpt2s
+    done
+    C_PREFIX="$OUT/g2_c" P_PREFIX="$OUT/g2_t" C_NAME=C P_NAME=PyTorch bench_table \
+        "learner tokens/s|gpt2s.learner_tokens_per_s|gpt2s.learner_tokens_per_s|1.3" \
+        "  forward ms|gpt2s.learner_forward_ms|gpt2s.learner_forward_ms||time" \
+        "  backward ms|gpt2s.learner_backward_ms|gpt2s.learner_backward_ms||time" \
+        "  clip+AdamW ms|gpt2s.learner_adamw_ms|gpt2s.learner_adamw_ms||time" \
+        "sample tokens/s|gpt2s.sample_tokens_per_s|gpt2s.sample_tokens_per_s|2" \
+        "sample top-k/p tokens/s|gpt2s.sample_topk50_topp095_tokens_per_s|gpt2s.sample_topk50_topp095_tokens_per_s|" \
+        "peak RSS MiB|peak_rss_mib|peak_rss_mib|1|time"
+    echo "-- roofline per phase"
+    C_PREFIX="$OUT/g2_c" roof_table gpt2s
+    echo "-- checkpoint: params + AdamW moments ($(awk '$1 == "gpt2s.ckpt_mb" {print $2; exit}' "$OUT/g2_c.1" 2>/dev/null) MB), store container incl. fsync vs dd bs=1M of the same size, same disk ($OUT)"
+    C_PREFIX="$OUT/g2_c" P_PREFIX="$OUT/g2_dd" C_NAME=pgrpo P_NAME=dd bench_table \
+        "write MB/s (fsync)|gpt2s.ckpt_write_mb_per_s|write_mb_per_s|0.8" \
+        "read MB/s|gpt2s.ckpt_read_mb_per_s|read_mb_per_s|0.8"
+}
+
+# dd_rate FILE MB: dd's write (conv=fsync) and read MB/s for MB MiB-blocks in $OUT, as key value lines in FILE;
+# the file leaves the page cache before the read, as bench_model's checkpoint does.
+dd_rate() {
+    local f=$1 mb=$2 t0 t1 t2
+    t0=$(date +%s.%N)
+    dd if=/dev/zero of="$OUT/dd_test" bs=1M count="$mb" conv=fsync status=none
+    t1=$(date +%s.%N)
+    "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$OUT/dd_test"
+    t1=$(date +%s.%N)
+    dd if="$OUT/dd_test" of=/dev/null bs=1M status=none
+    t2=$(date +%s.%N)
+    rm -f "$OUT/dd_test"
+    awk -v mb="$mb" -v a="$t0" -v b="$t1" -v c="$t2" \
+        'BEGIN {printf "write_mb_per_s %.1f\nread_mb_per_s %.1f\n", mb * 1.048576 / (b - a), mb * 1.048576 / (c - b)}' >"$f"
 }
 
 # --- section: rl (one RL step split by phase; synchronous vs asynchronous rollouts; HDF5 I/O share) ---------
@@ -144,6 +266,21 @@ print(f"asynchronous vs synchronous steps/s (1 rollout + 1 learner rank): {r:.2f
 for k in m:
     io = (m[k]["io"] + m[k]["checkpoint"]) / (m[k]["step"] + m[k]["checkpoint"])
     print(f"HDF5 I/O share of the step ({k}: trajectories + metrics + checkpoints): {100 * io:.1f}%  target <= 5%: {'met' if io <= 0.05 else 'NOT met'}")
+EOF2
+    # The GPT-2-small shape: P=8, G=4 on 2 ranks (colocated), one run; the mean over steps 1.. of each phase.
+    local g2=tests/bench/gpt2s_rl.deck
+    echo "-- GPT-2-small shape ($g2: 12 layers, d_model 768, context 256, personas vocabulary), P=8 G=4, 2 ranks colocated, $(getconf _NPROCESSORS_ONLN) cores"
+    [ -f build/bench/rl_gpt2s_base.h5 ] || bin/pgrpo sft "$g2" --quiet >"$OUT/rl_gpt2s_sft.log" 2>&1 ||
+        { echo "# FAILED: sft $g2 (see $OUT/rl_gpt2s_sft.log)"; return 1; }
+    rm -rf "$OUT/rl_gpt2s"
+    "${mpirun[@]}" bin/pgrpo train "$g2" --quiet --set run.out_dir="$OUT/rl_gpt2s" >"$OUT/rl_gpt2s.log" 2>&1 ||
+        { echo "# FAILED: train $g2 (see $OUT/rl_gpt2s.log)"; return 1; }
+    OUT="$OUT" "$PY" - <<'EOF2'
+import os, h5py, numpy as np
+with h5py.File(f"{os.environ['OUT']}/rl_gpt2s/metrics.h5", "r") as f:
+    t = f["observables/time"]
+    row = {p: 1e3 * float(np.mean(t[p]["value"][1:])) for p in ("rollout", "reference", "learner_fwd_bwd", "allreduce", "step") if p in t}
+print("  " + "  ".join(f"{k} {v:.0f} ms" for k, v in row.items()))
 EOF2
 }
 
