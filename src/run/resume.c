@@ -7,11 +7,12 @@
 // Prefix rules, first match wins; a key matching none is RESUME_REFUSE.
 static const struct { const char *prefix; ResumeRule rule; } RULES[] = {
     {"train.steps", RESUME_FREE},        {"run.max_walltime", RESUME_FREE}, {"run.log_every", RESUME_FREE},
-    {"run.step_timeout", RESUME_FREE},   {"run.threads", RESUME_FREE},      {"run.out_dir", RESUME_FREE},
+    {"run.step_timeout", RESUME_FREE},   {"run.out_dir", RESUME_FREE},
     {"checkpoint.", RESUME_FREE},        {"eval.", RESUME_FREE},            {"sft.", RESUME_FREE},
     {"train.base", RESUME_FREE},         {"groups.out", RESUME_FREE},
     {"reward.timeout", RESUME_FREE},     {"reward.batch", RESUME_FREE},     // neither changes a reward's bits
     {"train.rollout_ranks", RESUME_WARN}, {"train.micro_batch", RESUME_WARN},
+    {"run.threads", RESUME_WARN},        // GEMM slices per thread round differently: valid, not bit-identical
 };
 
 ResumeRule resume_rule(const char *key) {
