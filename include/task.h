@@ -73,8 +73,9 @@ const char *task_token_label(const Task *t, int tok);
 // UTF-8 gives 0).
 int task_encode(const Task *t, const char *text, int *tok, int max);
 // Decodes n tokens into buf (always NUL-terminated); returns strlen. Words are joined by blanks; a text task's
-// ids are decoded by BPE into the raw text (an EOS id reads "<|endoftext|>": leave it out where it is not wanted;
-// a cut may fall mid-character).
+// ids are decoded by BPE into text, always valid UTF-8 (each maximal invalid byte sequence, e.g. a character cut
+// by the end of a sample, becomes U+FFFD, as GPT-2's decode(errors="replace") does; cut at a character boundary
+// when buf is short); an EOS id reads "<|endoftext|>": leave it out where it is not wanted.
 int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize);
 
 // The prompt's text as a reward function sees it: the words after BOS up to SEP for the built-in tasks (what

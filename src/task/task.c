@@ -147,12 +147,57 @@ int task_encode(const Task *t, const char *text, int *tok, int max) {
     return n;
 }
 
+// Valid UTF-8 out of BPE bytes (text_* below): a sampled sequence may end mid-character or hold stray bytes, and
+// rewards and files get UTF-8 (pgrpo_reward.h). Like GPT-2's encoder.py (decode with errors="replace"), each
+// maximal invalid part becomes U+FFFD. Streaming, token by token, on the stack: no allocation per completion.
+typedef struct { char *buf; size_t cap, pos; int full; unsigned char pend[4]; int np, need; } TextOut;
+
+static void text_emit(TextOut *o, const unsigned char *s, int n) {
+    if (o->full || o->pos + (size_t)n >= o->cap) { o->full = 1; return; }   // cut at a character boundary
+    memcpy(o->buf + o->pos, s, (size_t)n);
+    o->pos += (size_t)n;
+}
+static void text_bad(TextOut *o) { text_emit(o, (const unsigned char *)"\xEF\xBF\xBD", 3); o->np = 0; }
+
+// Second byte ranges that keep a sequence minimal and outside the surrogates (RFC 3629).
+static int text_cont_ok(const TextOut *o, unsigned char c) {
+    if ((c & 0xC0) != 0x80) return 0;
+    if (o->np != 1) return 1;
+    unsigned char l = o->pend[0];
+    return !((l == 0xE0 && c < 0xA0) || (l == 0xED && c > 0x9F) || (l == 0xF0 && c < 0x90) || (l == 0xF4 && c > 0x8F));
+}
+
+static void text_byte(TextOut *o, unsigned char c) {
+    if (o->np) {
+        if (text_cont_ok(o, c)) {
+            o->pend[o->np++] = c;
+            if (o->np == o->need) { text_emit(o, o->pend, o->np); o->np = 0; }
+            return;
+        }
+        text_bad(o);   // the pending prefix is invalid; c starts afresh
+    }
+    if (c < 0x80) text_emit(o, &c, 1);
+    else if (c >= 0xC2 && c <= 0xF4) { o->pend[0] = c; o->np = 1; o->need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
+    else text_bad(o);
+}
+
+static int task_decode_bpe(const Task *t, const int *tok, int n, char *buf, size_t bufsize) {
+    TextOut o = {.buf = buf, .cap = bufsize};
+    char piece[1024];
+    for (int i = 0; i < n && !o.full; i++) {
+        long k = bpe_decode(t->bpe, tok + i, 1, piece, sizeof piece);
+        if (k < 0) break;   // an id out of range: the text up to it
+        if (k >= (long)sizeof piece) k = (long)sizeof piece - 1;   // no GPT-2 token is near this long
+        for (long j = 0; j < k; j++) text_byte(&o, (unsigned char)piece[j]);
+    }
+    if (o.np) text_bad(&o);
+    buf[o.pos] = 0;
+    return (int)o.pos;
+}
+
 int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize) {
     if (!bufsize) return 0;
-    if (t->bpe) {
-        long need = bpe_decode(t->bpe, tok, n, buf, bufsize);
-        return need < 0 ? (int)strlen(buf) : need >= (long)bufsize ? (int)bufsize - 1 : (int)need;
-    }
+    if (t->bpe) return task_decode_bpe(t, tok, n, buf, bufsize);
     size_t pos = 0;
     buf[0] = 0;
     for (int i = 0; i < n; i++) {

@@ -88,6 +88,9 @@ with h5py.File('$R/final.h5', 'r') as f, h5py.File('$G/base.h5', 'r') as b:
     $PGRPO sample $TINY "${B[@]}" --set reward.plugin=$SO >$CASE_DIR/sample.log 2>&1 \
         && grep -qE '^  prompt : what does the (lazy |quick |brown )?(fox|dog|dög) do\?$' $CASE_DIR/sample.log \
         && ok "text_sample_prints_text # $(grep -m1 '  prompt' $CASE_DIR/sample.log)" || nok text_sample_prints_text "$(tail -5 $CASE_DIR/sample.log)"
+    # a random model's samples cut characters and emit stray bytes: the text is still valid UTF-8 (U+FFFD for them)
+    $PY -c "open('$CASE_DIR/sample.log', 'rb').read().decode('utf-8')" && grep -q $'\xef\xbf\xbd' $CASE_DIR/sample.log \
+        && ok text_sample_is_valid_utf8 || nok text_sample_is_valid_utf8
     $PGRPO export hf $R/final.h5 --out $R/aligned >$CASE_DIR/export.log 2>&1 && ok text_export_hf || { nok text_export_hf "$(cat $CASE_DIR/export.log)"; return; }
     check text_export_ships_tokenizer test -s $R/aligned/vocab.json -a -s $R/aligned/merges.txt
     $PGRPO import hf $R/aligned --out $R/again.h5 >$CASE_DIR/import.log 2>&1 || { nok text_reimport "$(cat $CASE_DIR/import.log)"; return; }
@@ -115,12 +118,12 @@ case_sft_text() {
 reward_proc() {
     cat >$1 <<'PY'
 import sys
-inp, out = sys.stdin, sys.stdout
+inp, out = sys.stdin.buffer, sys.stdout   # bytes, decoded strictly: the text pgrpo sends must be valid UTF-8
 inp.readline(); out.write("ready\n"); out.flush()
 for line in inp:
     n = int(line.split()[2]); ans = []
     for _ in range(n):
-        c = inp.readline().rstrip("\n").split("\t")[5]
+        c = inp.readline().decode("utf-8").rstrip("\n").split("\t")[5]
         ans.append(repr(2.0 * sum(ch.isalpha() and ch.isascii() for ch in c) / max(1, len(c)) - 1.0))
     out.write("\n".join(ans) + "\n"); out.flush()
 PY
