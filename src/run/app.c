@@ -49,7 +49,13 @@ static Bpe *app_tokenizer(const App *a) {
                             err, sizeof err);
         gpt2_tok_free(&g);
     }
-    if (!b) die_user(EXIT_RUNTIME, "fix or replace the tokenizer files named by task.tokenizer", "%s", err);
+    if (!b) {   // the tokenizer's message may carry its own hint: say it once
+        const char *hint = "fix or replace the tokenizer files named by task.tokenizer";
+        char *h = strstr(err, " (HINT: ");
+        if (h && h[strlen(h) - 1] == ')') { h[strlen(h) - 1] = 0; *h = 0; hint = h + 8; }
+        int missing = strstr(err, "no tokenizer files") || strstr(err, "cannot open") || strstr(err, "without ");
+        die_user(missing ? EXIT_USAGE : EXIT_RUNTIME, hint, "task.tokenizer = %s: %s", path, err);
+    }
     return b;
 }
 

@@ -161,6 +161,11 @@ case_refusals() {
         $PGRPO train $TINY --set task.tokenizer=$G/base.h5 --set run.out_dir=$CASE_DIR/o
     t_refuse missing_tokenizer "task.tokenizer.*cannot read '$CASE_DIR/none'" 2 \
         $PGRPO sft $TINY --set task.name=file --set task.path=$G/data --set task.tokenizer=$CASE_DIR/none --set run.out_dir=$CASE_DIR/o
+    mkdir -p $CASE_DIR/empty $CASE_DIR/badtok; cp $G/fx/hf_plain/vocab.json $CASE_DIR/badtok/; printf '#version: 0.2\nx y\n' >$CASE_DIR/badtok/merges.txt
+    t_refuse empty_tokenizer_folder "task.tokenizer = $CASE_DIR/empty: .*no tokenizer files" 2 \
+        $PGRPO sft $TINY --set task.name=file --set task.path=$G/data --set task.tokenizer=$CASE_DIR/empty --set run.out_dir=$CASE_DIR/o
+    t_refuse bad_merges "task.tokenizer = $CASE_DIR/badtok: .*merges.txt:2: token 'xy' not in" 3 \
+        $PGRPO sft $TINY --set task.name=file --set task.path=$G/data --set task.tokenizer=$CASE_DIR/badtok --set run.out_dir=$CASE_DIR/o
     # a word-vocabulary policy as the tokenizer, and as the base of a text task
     $PGRPO sft $TINY --set sft.steps=1 --set run.out_dir=$CASE_DIR/w --quiet >/dev/null 2>&1
     t_refuse word_policy_as_tokenizer 'carries the word tokenizer' 2 \
@@ -168,6 +173,10 @@ case_refusals() {
     opts $CASE_DIR/o
     t_refuse word_base_on_text_task 'vocabulary mismatch: .* carries a word vocabulary but task.tokenizer' 2 \
         $PGRPO train $TINY "${B[@]}" --set train.base=$CASE_DIR/w/sft_base.h5 --set reward.plugin=$SO
+    # a tokenizer with the base's tokens but one merge fewer: the base was trained with other merges
+    mkdir -p $CASE_DIR/fewer; cp $G/fx/hf_plain/vocab.json $CASE_DIR/fewer/; head -n -1 $G/fx/hf_plain/merges.txt >$CASE_DIR/fewer/merges.txt
+    t_refuse other_merges 'tokenizer mismatch: .* other BPE merges' 2 \
+        $PGRPO train $TINY "${B[@]}" --set task.tokenizer=$CASE_DIR/fewer --set reward.plugin=$SO
     # the BPE base on a word task: refused by name
     t_refuse bpe_base_on_word_task 'vocabulary mismatch' 2 \
         $PGRPO train $TINY "${B[@]}" --set task.tokenizer= --set reward.plugin=$SO
