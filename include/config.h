@@ -47,6 +47,8 @@ typedef struct {
     double shares[TASK_MAX_GROUPS];
     const char *path;       // task.path (movielens, file: required)
     const char *ml_groups;  // task.ml_groups
+    const char *tokenizer;  // task.tokenizer: "" = the word tokenizer; file only: a GPT-2 tokenizer folder or a
+                            // policy file with BPE tables (app_task loads it)
 } TaskSection;
 
 typedef struct {

@@ -11,10 +11,13 @@
 #include "gpt2_io.h"
 
 // Writes m's weights and t's vocabulary to path (creating its folder). step and stage ("sft", "train") are
-// recorded as attributes.
+// recorded as attributes. A text task (task_bpe(t) != NULL) stores its BPE tables (/tokenizer/tokens, merges, as
+// pgrpo import writes them) instead of /tokenizer/words, so `pgrpo export hf` ships the tokenizer.
 void policy_save(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage);
 // A new model with the deck's shape holding the weights of a policy file or of a checkpoint (eval/sample
-// --checkpoint take either). Refuses, naming both shapes, a file whose model differs from the deck's.
+// --checkpoint take either). Refuses, naming both shapes, a file whose model differs from the deck's, and a policy
+// whose tokenizer is not the task's (a BPE policy needs a text task with the same tokens and merges; a word policy
+// a word task).
 Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng);
 
 
@@ -31,6 +34,9 @@ typedef struct {
 // record their shape as attributes): export final.h5 or an SFT base.
 int policy_read_file(const char *path, PolicyFile *p, char *err, size_t errlen);
 void policy_file_free(PolicyFile *p);
+// Only the BPE tables of a policy file (task.tokenizer naming an imported base): 0 with tok filled (tok->n_tokens
+// 0 when the file has the word tokenizer), -1 with one line naming the file. Free with gpt2_tok_free.
+int policy_read_tokenizer(const char *path, Gpt2Tokenizer *tok, char *err, size_t errlen);
 // Writes a policy with a BPE tokenizer from a bare parameter block (pgrpo import: no deck, no task), atomically
 // (nothing at path on error). source: what it was imported from, kept as the root attribute "source".
 int policy_write_bpe(const char *path, const ModelConfig *cfg, const float *params, const Gpt2Tokenizer *tok,

@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "rng.h"
+#include "bpe.h"
 
 #define TASK_MAX_PROMPT 64   // tokens, BOS included
 #define TASK_MAX_SEQ   128   // prompt + completion, for SFT examples
 #define TASK_META       24   // ints of task-private data per prompt (items seen, book, rating, ...)
 #define TASK_MAX_GROUPS 16
 
-// Special tokens every task vocabulary starts with.
+// Special tokens every WORD vocabulary starts with (the built-in tasks, movielens, and file without a tokenizer).
+// Outside src/task use task_eos / task_pad: a text task (file + task.tokenizer) has GPT-2's ids instead.
 enum { TOK_PAD = 0, TOK_BOS = 1, TOK_EOS = 2, TOK_SEP = 3, TOK_UNK = 4 };
 
 typedef enum { SPLIT_TRAIN = 0, SPLIT_EVAL = 1 } Split; // eval users and prompts are disjoint from train
@@ -32,13 +34,17 @@ typedef struct {
     const char *path;      // data tasks: the MovieLens folder / the file task's folder (not copied: must outlive
                            // task_create only)
     const char *ml_groups; // movielens: "gender" | "age" | "occupation" (NULL or "" = gender)
+    Bpe *bpe;              // file only (task.tokenizer): a GPT-2 byte-level BPE instead of the word tokenizer.
+                           // OWNED: task_create takes it over (task_free frees it, and so does a failed
+                           // task_create); NULL = the word tokenizer. Any other task refuses it.
 } TaskConfig;
 
 typedef struct {
     int user;                   // user id (within its split)
     int group;                  // ground-truth preference group of the user
     int split;
-    int len;                    // prompt length in tokens, BOS first, ends with TOK_SEP
+    int len;                    // prompt length in tokens: word tokenizer BOS first, ends with TOK_SEP; a text
+                                // task's prompt is BPE(text) as it is (no BOS/SEP)
     int tok[TASK_MAX_PROMPT];
     int meta[TASK_META];
 } Prompt;
@@ -51,14 +57,25 @@ void task_free(Task *t);
 const char *task_name(const Task *t);
 
 // Vocabulary
+// The end-of-sequence id a completion stops at (TOK_EOS; a text task: the BPE's "<|endoftext|>" id).
+int task_eos(const Task *t);
+// The id written after a sequence's end (TOK_PAD; a text task: the EOS id, as GPT-2 does). It may be a real
+// token: mask padding by length, never by comparing with it.
+int task_pad(const Task *t);
+// The task's BPE tokenizer (borrowed), NULL for the word tokenizer.
+const Bpe *task_bpe(const Task *t);
 int task_vocab_size(const Task *t);
 const char *task_token_str(const Task *t, int tok);
-int task_token_id(const Task *t, const char *word);  // TOK_UNK when absent
+int task_token_id(const Task *t, const char *word);  // TOK_UNK when absent (a text task: -1)
 // A token as a person reads it: a movie's UTF-8 title for movielens, else the word itself.
 const char *task_token_label(const Task *t, int tok);
-// Encodes space-separated words into tok (max n); returns the count.
+// Encodes space-separated words into tok (max n); returns the count (a text task: BPE, truncated at max; invalid
+// UTF-8 gives 0).
 int task_encode(const Task *t, const char *text, int *tok, int max);
-// Decodes n tokens into buf (always NUL-terminated); returns strlen.
+// Decodes n tokens into buf (always NUL-terminated); returns strlen. Words are joined by blanks; a text task's
+// ids are decoded by BPE into text, always valid UTF-8 (each maximal invalid byte sequence, e.g. a character cut
+// by the end of a sample, becomes U+FFFD, as GPT-2's decode(errors="replace") does; cut at a character boundary
+// when buf is short); an EOS id reads "<|endoftext|>": leave it out where it is not wanted.
 int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize);
 
 // The prompt's text as a reward function sees it: the words after BOS up to SEP for the built-in tasks (what

@@ -35,6 +35,7 @@ static const KeySpec SCHEMA[] = {
     {"model.context", T_INT, "64", 8, 8192, 0, "context length in tokens (prompt + completion)"},
     {"task.name", T_ENUM, "personas", 0, 0, "personas|recsys|reviews|movielens|file", "task family (movielens, file: README \"Your own data\")"},
     {"task.path", T_STR, "", 0, 0, 0, "movielens: the MovieLens-1M folder; file: the folder with users.jsonl, prompts.jsonl, sft.jsonl"},
+    {"task.tokenizer", T_STR, "", 0, 0, 0, "file: a GPT-2 tokenizer folder (vocab.json + merges.txt) or an imported policy (.h5); empty = the word tokenizer"},
     {"task.ml_groups", T_ENUM, "gender", 0, 0, "gender|age|occupation", "movielens: the users.dat field that makes the preference groups"},
     {"task.seed", T_INT, "7", 0, 4e18, 0, "seed of the task's world (users, items, books)"},
     {"task.n_users", T_INT, "1000", 10, 1e8, 0, "training users (movielens, file: ignored, the data decides)"},

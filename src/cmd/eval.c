@@ -19,12 +19,12 @@ static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
 }
 
 // Distinct n-grams / all n-grams over a set of completions (EOS excluded).
-static double distinct_n(const int *tok, const int *len, int count, int Tc, int nn) {
+static double distinct_n(const int *tok, const int *len, int count, int Tc, int nn, int eos) {
     size_t cap = 1024, used = 0, total = 0;
     uint64_t *seen = xcalloc(cap, sizeof *seen); // open addressing on n-gram hashes
     for (int i = 0; i < count; i++) {
         int L = len[i];
-        if (L > 0 && tok[(size_t)i * Tc + L - 1] == TOK_EOS) L--;
+        if (L > 0 && tok[(size_t)i * Tc + L - 1] == eos) L--;
         for (int j = 0; j + nn <= L; j++) {
             uint64_t h = 1469598103934665603ULL;
             for (int k = 0; k < nn; k++) h = (h ^ (uint64_t)tok[(size_t)i * Tc + j + k]) * 1099511628211ULL;
@@ -181,7 +181,7 @@ static void eval_nll(const App *a, Model *m, const Task *task, const char *path,
 }
 
 // distinct-1 and distinct-2 of group g's completions (g = n_groups: all groups).
-static void eval_diversity(const Gathered *all, int g, int n_groups, int Tc, double *d1, double *d2) {
+static void eval_diversity(const Gathered *all, int g, int n_groups, int Tc, int eos, double *d1, double *d2) {
     size_t n = (size_t)(all->n ? all->n : 1);
     int *tk = xcalloc(n * (size_t)Tc, sizeof(int)), *ln = xcalloc(n, sizeof(int)), c = 0;
     for (int k = 0; k < all->n; k++)
@@ -189,8 +189,8 @@ static void eval_diversity(const Gathered *all, int g, int n_groups, int Tc, dou
             memcpy(tk + (size_t)c * Tc, all->tok + (size_t)k * Tc, sizeof(int) * (size_t)Tc);
             ln[c++] = all->len[k];
         }
-    *d1 = distinct_n(tk, ln, c, Tc, 1);
-    *d2 = distinct_n(tk, ln, c, Tc, 2);
+    *d1 = distinct_n(tk, ln, c, Tc, 1, eos);
+    *d2 = distinct_n(tk, ln, c, Tc, 2, eos);
     free(tk); free(ln);
 }
 
@@ -222,11 +222,11 @@ typedef struct { double prompts, hit_s, ndcg_s, hit_g, ndcg_g, samples; } RecTot
 enum { R_PROMPTS, R_HIT_S, R_NDCG_S, R_HIT_G, R_NDCG_G, N_REC_COLUMNS };
 static const char *const REC_COLUMNS = "prompts,hit_sampled,ndcg_sampled,hit_greedy,ndcg_greedy";
 
-static void eval_rec_one(const int *tok, int len, const int *next, int nn, double *hit, double *ndcg) {
+static void eval_rec_one(const int *tok, int len, const int *next, int nn, int eos, double *hit, double *ndcg) {
     double dcg = 0, idcg = 0;
     int any = 0;
     for (int j = 0; j < EVAL_REC_K && j < nn; j++) idcg += 1.0 / log2(j + 2.0);
-    for (int j = 0; j < EVAL_REC_K && j < len && tok[j] != TOK_EOS; j++) {
+    for (int j = 0; j < EVAL_REC_K && j < len && tok[j] != eos; j++) {
         int rel = 0, rep = 0;
         for (int q = 0; q < nn; q++) rel |= tok[j] == next[q];
         for (int q = 0; q < j; q++) rep |= tok[q] == tok[j];
@@ -246,10 +246,10 @@ static int eval_rec_tally(const Task *task, const EvalShare *e, RecTotals *acc) 
         RecTotals *g = &acc[e->pr[i].group];
         for (int s = 0; s < e->S; s++) {
             int k = i * e->S + s;
-            eval_rec_one(e->ctok + (size_t)k * e->Tc, e->clen[k], next, nn, &g->hit_s, &g->ndcg_s);
+            eval_rec_one(e->ctok + (size_t)k * e->Tc, e->clen[k], next, nn, task_eos(task), &g->hit_s, &g->ndcg_s);
             g->samples += 1;
         }
-        eval_rec_one(e->gtok + (size_t)i * e->Tc, e->glen[i], next, nn, &g->hit_g, &g->ndcg_g);
+        eval_rec_one(e->gtok + (size_t)i * e->Tc, e->glen[i], next, nn, task_eos(task), &g->hit_g, &g->ndcg_g);
         g->prompts += 1;
     }
     return any;
@@ -318,7 +318,7 @@ static void eval_report(const App *a, const Task *task, const char *path, const 
             for (int f = 0; f < GROUP_TOTALS_N; f++) t[f] += v[f];
         }
         double d1, d2, *row = col + (size_t)g * N_COLUMNS;
-        eval_diversity(all, g, ng, Tc, &d1, &d2);
+        eval_diversity(all, g, ng, Tc, task_eos(task), &d1, &d2);
         eval_row(g < ng ? &acc[g] : &tot, d1, d2, row);
         printf("%-3s %-22s %7.0f %9.4f %9.4f %9.4f %9.4f %7.2f %7.3f %7.3f\n", g < ng ? "" : "all",
                g < ng ? task_group_name(task, g) : "(all groups)", row[C_PROMPTS], row[C_SAMPLED], row[C_GREEDY],

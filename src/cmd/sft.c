@@ -43,11 +43,12 @@ static void sft_batch_free(SftBatch *sb) {
     free(sb->tok); free(sb->tgt); free(sb->ex); free(sb->lens); free(sb->logp); free(sb->dlogp);
 }
 
-// Token rows of this rank's examples for `step`, PAD after the end (PAD targets are masked out). The batch is
+// Token rows of this rank's examples for `step`, task_pad after the end (masked out by length: the pad id may be
+// a real token, GPT-2's end-of-text). The batch is
 // only as long as its longest example: padding to the context would waste most of the work. Returns that length;
 // *n_tok = this rank's target tokens.
 static int sft_fill(SftBatch *sb, const Task *task, uint64_t seed, int step, float *n_tok) {
-    int Tb = 1;
+    int Tb = 1, pad = task_pad(task);
     for (long i = 0; i < sb->nb; i++) {
         int plen, len = task_sft_example(task, seed, SPLIT_TRAIN, (long)step * sb->B + sb->b0 + i, sb->ex + i * TASK_MAX_SEQ, &plen);
         sb->lens[i] = len > sb->T + 1 ? sb->T + 1 : len;
@@ -57,8 +58,8 @@ static int sft_fill(SftBatch *sb, const Task *task, uint64_t seed, int step, flo
     for (long i = 0; i < sb->nb; i++) {
         const int *e = sb->ex + i * TASK_MAX_SEQ;
         for (int j = 0; j < Tb; j++) {
-            sb->tok[i * Tb + j] = j < sb->lens[i] ? e[j] : TOK_PAD;
-            sb->tgt[i * Tb + j] = j + 1 < sb->lens[i] ? e[j + 1] : TOK_PAD;
+            sb->tok[i * Tb + j] = j < sb->lens[i] ? e[j] : pad;
+            sb->tgt[i * Tb + j] = j + 1 < sb->lens[i] ? e[j + 1] : pad;
             *n_tok += j + 1 < sb->lens[i];
         }
     }
@@ -70,7 +71,7 @@ static float sft_loss_grad(const App *a, Model *m, SftBatch *sb, int Tb, float n
     model_forward(m, sb->tok, sb->tgt, (int)sb->nb, Tb, sb->logp, NULL);
     float loss = 0;
     for (long k = 0; k < sb->nb * Tb; k++) {
-        float w = sb->tgt[k] != TOK_PAD ? 1.0f / n_tok : 0.0f;
+        float w = (int)(k % Tb) + 1 < sb->lens[k / Tb] ? 1.0f / n_tok : 0.0f;   // by length, not by the pad id
         sb->dlogp[k] = -w;
         loss -= w * sb->logp[k];
     }

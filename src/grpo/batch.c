@@ -44,8 +44,11 @@ int batch_build_tokens(const Batch *b, long k0, long nk, int *tok, int *tgt) {
         const Prompt *p = &b->prompt[k / b->G];
         const int *comp = b->ctok + k * b->Tc;
         int Lp = p->len, L = Lp + b->clen[k];
+        // Past L: id 0, a valid id of every vocabulary (TOK_PAD of the word tokenizer, "!" in GPT-2's). Its value
+        // does not matter: attention is causal and only completion positions up to clen are gathered (masked by
+        // length), so the Batch needs no tokenizer; kept 0 so the built-in tasks stay bit-identical.
         for (int j = 0; j <= T; j++) {
-            int tokj = j < Lp ? p->tok[j] : (j < L ? comp[j - Lp] : TOK_PAD);
+            int tokj = j < Lp ? p->tok[j] : (j < L ? comp[j - Lp] : 0);
             if (j < T) tok[i * T + j] = tokj;
             if (j > 0) tgt[i * T + j - 1] = tokj;
         }

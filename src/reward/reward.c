@@ -192,7 +192,7 @@ static void build_items(RewardSource *r, const Prompt *prompts, int per_prompt, 
     for (int k = 0; k < n; k++) {
         const Prompt *p = &prompts[k / per_prompt];
         const int *c = ctok + (size_t)k * Tc;
-        int L = clen[k] < 0 ? 0 : clen[k] > Tc ? Tc : clen[k], complete = L > 0 && c[L - 1] == TOK_EOS;
+        int L = clen[k] < 0 ? 0 : clen[k] > Tc ? Tc : clen[k], complete = L > 0 && c[L - 1] == task_eos(r->task);
         char *text = r->ctext + (size_t)k * r->ccap_each;
         task_decode(r->task, c, L - complete, text, r->ccap_each);
         r->items[k] = (PgrpoRewardItem){.user = p->user, .group = p->group, .split = p->split, .complete = complete,

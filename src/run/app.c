@@ -1,6 +1,7 @@
 // app.c — shared plumbing of the subcommands (see app.h).
 #include "app.h"
 #include "check.h"
+#include "policy.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -20,8 +21,42 @@ static const char *task_error_key(const TaskSection *c, const char *err) {
     if (c->n_shares || strstr(err, "shares")) return "task.shares";
     if (strstr(err, "n_eval_users")) return "task.n_eval_users";
     if (strstr(err, "ml_groups")) return "task.ml_groups";
+    if (strstr(err, "tokenizer")) return "task.tokenizer";
     if (c->kind == TASK_KIND_MOVIELENS || c->kind == TASK_KIND_FILE) return "task.path";
     return "task.name";
+}
+
+// task.tokenizer: a GPT-2 tokenizer folder (bpe_load_dir) or a policy file with BPE tables (an imported base, a
+// text task's final.h5); NULL when the key is empty. Every rank loads it (a few MiB for GPT-2's 50257 tokens).
+static Bpe *app_tokenizer(const App *a) {
+    const char *path = a->cfg.task.tokenizer;
+    if (!path || !*path) return NULL;
+    struct stat st;
+    if (stat(path, &st))
+        deck_fail(a->deck, "task.tokenizer", "name a GPT-2 tokenizer folder (vocab.json + merges.txt) or an imported "
+                  "policy (.h5)", "cannot read '%s': %s", path, strerror(errno));
+    char err[1024];
+    Bpe *b;
+    if (S_ISDIR(st.st_mode)) b = bpe_load_dir(path, err, sizeof err);
+    else {
+        Gpt2Tokenizer g;
+        if (policy_read_tokenizer(path, &g, err, sizeof err))
+            die_user(EXIT_USAGE, "task.tokenizer names a GPT-2 tokenizer folder or a policy from `pgrpo import`", "%s", err);
+        if (!g.n_tokens)
+            deck_fail(a->deck, "task.tokenizer", "give a policy from `pgrpo import` (or a tokenizer folder)",
+                      "'%s' carries the word tokenizer, not GPT-2's BPE", path);
+        b = bpe_from_tables((const char *const *)g.tokens, g.n_tokens, (const char *const *)g.merges, g.n_merges,
+                            err, sizeof err);
+        gpt2_tok_free(&g);
+    }
+    if (!b) {   // the tokenizer's message may carry its own hint: say it once
+        const char *hint = "fix or replace the tokenizer files named by task.tokenizer";
+        char *h = strstr(err, " (HINT: ");
+        if (h && h[strlen(h) - 1] == ')') { h[strlen(h) - 1] = 0; *h = 0; hint = h + 8; }
+        int missing = strstr(err, "no tokenizer files") || strstr(err, "cannot open") || strstr(err, "without ");
+        die_user(missing ? EXIT_USAGE : EXIT_RUNTIME, hint, "task.tokenizer = %s: %s", path, err);
+    }
+    return b;
 }
 
 Task *app_task(const App *a) {
@@ -35,6 +70,7 @@ Task *app_task(const App *a) {
     tc.n_items = c->n_items;
     tc.path = c->path;
     tc.ml_groups = c->ml_groups;
+    tc.bpe = app_tokenizer(a);   // owned by the task from here
     for (int g = 0; g < c->n_shares; g++) tc.group_shares[g] = c->shares[g];
     char err[1024] = "";
     Task *t = task_create(&tc, err, sizeof err);
@@ -75,7 +111,7 @@ ModelConfig app_model_config(const App *a, const Task *t) {
 SampleParams app_sample_params(const App *a, const Task *t) {
     const TrainSection *c = &a->cfg.train;
     return (SampleParams){.temperature = (float)c->temperature, .top_k = c->top_k, .top_p = (float)c->top_p,
-                          .max_new = c->max_new > 0 ? c->max_new : task_max_new(t), .eos = TOK_EOS};
+                          .max_new = c->max_new > 0 ? c->max_new : task_max_new(t), .eos = task_eos(t)};
 }
 
 void app_print_memory(const App *a, Model *m, int with_optimizer) {

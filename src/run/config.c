@@ -66,6 +66,7 @@ static void read_plain(const Deck *d, Config *c) {
     c->task.n_items = (int)deck_int(d, "task.n_items");
     c->task.path = deck_str(d, "task.path");
     c->task.ml_groups = deck_str(d, "task.ml_groups");
+    c->task.tokenizer = deck_str(d, "task.tokenizer");
     SftSection *s = &c->sft;
     s->steps = (int)deck_int(d, "sft.steps"), s->batch = (int)deck_int(d, "sft.batch");
     s->warmup = (int)deck_int(d, "sft.warmup"), s->lr = deck_float(d, "sft.lr");
@@ -146,6 +147,10 @@ static int cross_rules(const Deck *d, const Config *c, char *err, size_t errlen)
                           "name the MovieLens-1M folder (ratings.dat, movies.dat, users.dat)" :
                           "name the folder with users.jsonl, prompts.jsonl and sft.jsonl (README \"Your own data\")",
                           err, errlen, "task.name = %s reads its data from task.path", c->task.name);
+    if (c->task.kind != TASK_KIND_FILE && *c->task.tokenizer)
+        return deck_error(d, "task.tokenizer", "leave task.tokenizer empty, or use task.name = file with your own text",
+                          err, errlen, "task.name = %s has its own word vocabulary: a tokenizer applies to task.name = "
+                          "file only", c->task.name);
     if (c->task.kind == TASK_KIND_FILE && c->train.groups == GROUPS_DISCOVER && c->groups.feedback == FEEDBACK_FROM_TASK)
         return deck_error(d, "groups.feedback", "use groups.feedback = file with a feedback.h5 of your users (README, Groups)",
                           err, errlen, "task.name = file has no built-in reward to probe the users with");

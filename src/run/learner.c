@@ -66,7 +66,7 @@ static void sequence_weights(Learner *l, const Batch *b, StepStats *st) {
         st->len_n += 1;
         if (b->clen[k] < st->len_min) st->len_min = b->clen[k];
         if (b->clen[k] > st->len_max) st->len_max = b->clen[k];
-        st->n_trunc += b->ctok[(size_t)k * b->Tc + b->clen[k] - 1] != TOK_EOS;
+        st->n_trunc += b->ctok[(size_t)k * b->Tc + b->clen[k] - 1] != l->c->sp.eos;
     }
     st->n_dropped = (double)n_tied * G;
 }

@@ -26,6 +26,35 @@ static const ShapeAttr SHAPE_ATTRS[] = {
 enum { N_SHAPE = sizeof SHAPE_ATTRS / sizeof SHAPE_ATTRS[0] };
 static int *shape_field(ModelConfig *c, int i) { return (int *)((char *)c + SHAPE_ATTRS[i].field); }
 
+static int put_bpe(StoreWriter *w, const Gpt2Tokenizer *tok);
+
+// A text task's tokenizer as tables (the strings borrowed from the Bpe: free only the two arrays).
+static Gpt2Tokenizer task_tables(const Bpe *b) {
+    Gpt2Tokenizer g = {.n_tokens = bpe_vocab_size(b), .n_merges = bpe_n_merges(b), .eos_id = bpe_eos_id(b)};
+    g.tokens = xmalloc(sizeof(char *) * (size_t)g.n_tokens);
+    g.merges = xmalloc(sizeof(char *) * (size_t)(g.n_merges ? g.n_merges : 1));
+    for (int i = 0; i < g.n_tokens; i++) g.tokens[i] = (char *)bpe_token(b, i);
+    for (int i = 0; i < g.n_merges; i++) g.merges[i] = (char *)bpe_merge(b, i);
+    return g;
+}
+
+// The vocabulary travels with the weights, so post-processing can decode trajectories without pgrpo.
+static int put_vocab(StoreWriter *w, const Task *t) {
+    if (task_bpe(t)) {
+        Gpt2Tokenizer g = task_tables(task_bpe(t));
+        int rc = put_bpe(w, &g);
+        free(g.tokens);
+        free(g.merges);
+        return rc;
+    }
+    size_t nb;
+    char *words = vocab_text(t, &nb);
+    int rc = store_put(w, "tokenizer/words", STORE_U8, words, 1, &nb);
+    rc |= store_put_attr_str(w, "tokenizer/words", "description", "the vocabulary, one token per line, in id order");
+    free(words);
+    return rc;
+}
+
 void policy_save(const App *a, const char *path, Model *m, const Task *t, long step, const char *stage) {
     char err[1024], dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
@@ -36,12 +65,7 @@ void policy_save(const App *a, const char *path, Model *m, const Task *t, long s
     ModelConfig c = *model_config(m);
     size_t n = model_num_params(m);
     int rc = store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
-    // The vocabulary travels with the weights, so post-processing can decode trajectories without pgrpo.
-    size_t nb;
-    char *words = vocab_text(t, &nb);
-    rc |= store_put(w, "tokenizer/words", STORE_U8, words, 1, &nb);
-    rc |= store_put_attr_str(w, "tokenizer/words", "description", "the vocabulary, one token per line, in id order");
-    free(words);
+    rc |= put_vocab(w, t);
     for (int i = 0; i < N_SHAPE; i++) rc |= store_put_attr_int(w, "/", SHAPE_ATTRS[i].name, *shape_field(&c, i));
     rc |= store_put_attr_int(w, "/", "step", step);
     rc |= store_put_attr_str(w, "/", "task", task_name(t));
@@ -130,11 +154,26 @@ static void check_tokenizer(StoreReader *r, const char *path, const Task *t) {
     char err[1024];
     Gpt2Tokenizer tok;
     if (read_bpe(r, path, &tok, err, sizeof err)) die_user(EXIT_RUNTIME, "the file is damaged; import it again", "%s", err);
-    if (!tok.n_tokens) return;
+    if (!tok.n_tokens) {
+        if (task_bpe(t))
+            die_user(EXIT_USAGE, "give a policy made with task.tokenizer (an imported base or its training runs)",
+                     "vocabulary mismatch: '%s' carries a word vocabulary but task.tokenizer gives a BPE of %d tokens",
+                     path, task_vocab_size(t));
+        return;
+    }
     int bad = -1;
     if (task_vocab_size(t) == tok.n_tokens)
         for (int i = 0; i < tok.n_tokens && bad < 0; i++)
             if (strcmp(task_token_str(t, i), tok.tokens[i])) bad = i;
+    const Bpe *b = task_bpe(t);
+    if (bad < 0 && b && (bpe_n_merges(b) != tok.n_merges || bpe_eos_id(b) != tok.eos_id)) bad = tok.n_tokens;
+    for (int i = 0; bad < 0 && b && i < tok.n_merges; i++)
+        if (strcmp(bpe_merge(b, i), tok.merges[i])) bad = tok.n_tokens;
+    if (bad == tok.n_tokens) {
+        gpt2_tok_free(&tok);
+        die_user(EXIT_USAGE, "set task.tokenizer to the policy's own tokenizer (e.g. the imported base)",
+                 "tokenizer mismatch: '%s' has the task's tokens but other BPE merges or end-of-text id", path);
+    }
     if (task_vocab_size(t) != tok.n_tokens || bad >= 0) {
         int nt = tok.n_tokens;
         gpt2_tok_free(&tok);
@@ -175,9 +214,28 @@ int policy_write_bpe(const char *path, const ModelConfig *cfg, const float *para
     snprintf(deck, sizeof deck, "# imported by pgrpo import from %s (no deck)\n", source);
     StoreWriter *w = store_writer_create(path, STAGE_POLICY, deck, err, errlen);
     if (!w) return -1;
-    size_t sizes[MODEL_NUM_TENSORS], n, nt, nm;
+    size_t sizes[MODEL_NUM_TENSORS], n;
     model_param_sizes(cfg, sizes, &n);
     int rc = store_put(w, "model/params", STORE_F32, params, 1, &n);
+    rc |= put_bpe(w, tok);
+    ModelConfig c = *cfg;
+    for (int i = 0; i < N_SHAPE; i++) rc |= store_put_attr_int(w, "/", SHAPE_ATTRS[i].name, *shape_field(&c, i));
+    rc |= store_put_attr_int(w, "/", "step", 0);
+    rc |= store_put_attr_str(w, "/", "task", "none");
+    rc |= store_put_attr_str(w, "/", "stage", "import");
+    rc |= store_put_attr_str(w, "/", "source", source);
+    if (rc) {
+        snprintf(err, errlen, "writing '%s' failed: %s", path, store_writer_error(w) ? store_writer_error(w) : "out of memory");
+        store_abort(w);
+        return -1;
+    }
+    return store_commit(w, err, errlen);
+}
+
+// /tokenizer/tokens, /tokenizer/merges and the /tokenizer attributes (policy.h); nonzero on failure.
+static int put_bpe(StoreWriter *w, const Gpt2Tokenizer *tok) {
+    size_t nt, nm;
+    int rc = 0;
     char *tb = gpt2_tok_blob(tok->tokens, tok->n_tokens, &nt), *mb = gpt2_tok_blob(tok->merges, tok->n_merges, &nm);
     if (!tb || !mb) rc = -1;
     else {
@@ -193,18 +251,7 @@ int policy_write_bpe(const char *path, const ModelConfig *cfg, const float *para
     }
     free(tb);
     free(mb);
-    ModelConfig c = *cfg;
-    for (int i = 0; i < N_SHAPE; i++) rc |= store_put_attr_int(w, "/", SHAPE_ATTRS[i].name, *shape_field(&c, i));
-    rc |= store_put_attr_int(w, "/", "step", 0);
-    rc |= store_put_attr_str(w, "/", "task", "none");
-    rc |= store_put_attr_str(w, "/", "stage", "import");
-    rc |= store_put_attr_str(w, "/", "source", source);
-    if (rc) {
-        snprintf(err, errlen, "writing '%s' failed: %s", path, store_writer_error(w) ? store_writer_error(w) : "out of memory");
-        store_abort(w);
-        return -1;
-    }
-    return store_commit(w, err, errlen);
+    return rc;
 }
 
 static int read_words(StoreReader *r, const char *path, PolicyFile *p, char *err, size_t errlen) {
@@ -258,4 +305,20 @@ void policy_file_free(PolicyFile *p) {
     free(p->words);
     gpt2_tok_free(&p->bpe);
     memset(p, 0, sizeof *p);
+}
+
+int policy_read_tokenizer(const char *path, Gpt2Tokenizer *tok, char *err, size_t errlen) {
+    memset(tok, 0, sizeof *tok);
+    tok->eos_id = -1;
+    StoreReader *r = store_open(path, NULL, err, errlen);
+    if (!r) return -1;
+    const char *kind = store_reader_kind(r);
+    int rc = 0;
+    if (!kind || strcmp(kind, STAGE_POLICY)) {
+        snprintf(err, errlen, "'%s' is a pgrpo %s file, not a policy", path, kind ? kind : "(unknown)");
+        rc = -1;
+    }
+    if (!rc) rc = read_bpe(r, path, tok, err, errlen);
+    store_close(r);
+    return rc;
 }

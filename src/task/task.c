@@ -96,9 +96,17 @@ int task_vocab_add(Task *t, const char *word) {
     return t->n_vocab++;
 }
 
-int task_vocab_size(const Task *t) { return t->n_vocab; }
+int task_eos(const Task *t) { return t->bpe ? bpe_eos_id(t->bpe) : TOK_EOS; }
+int task_pad(const Task *t) { return t->bpe ? bpe_eos_id(t->bpe) : TOK_PAD; }
+const Bpe *task_bpe(const Task *t) { return t->bpe; }
+
+int task_vocab_size(const Task *t) { return t->bpe ? bpe_vocab_size(t->bpe) : t->n_vocab; }
 
 const char *task_token_str(const Task *t, int tok) {
+    if (t->bpe) {
+        const char *s = bpe_token(t->bpe, tok);
+        return s ? s : "<unk>";
+    }
     return tok >= 0 && tok < t->n_vocab ? t->words[tok] : "<unk>";
 }
 
@@ -108,12 +116,21 @@ const char *task_token_label(const Task *t, int tok) {
 }
 
 int task_token_id(const Task *t, const char *word) {
+    if (t->bpe) {   // not on any hot path: a linear scan rather than a second index
+        for (int i = 0; i < bpe_vocab_size(t->bpe); i++) if (!strcmp(bpe_token(t->bpe, i), word)) return i;
+        return -1;
+    }
     if (!t->index_cap) return TOK_UNK;
     int id = t->index[task_index_slot(t, word)];
     return id >= 0 ? id : TOK_UNK;
 }
 
 int task_encode(const Task *t, const char *text, int *tok, int max) {
+    if (t->bpe) {
+        char err[256];
+        int n = bpe_encode(t->bpe, text, strlen(text), tok, max, err, sizeof err);
+        return n < 0 ? 0 : n > max ? max : n;
+    }
     int n = 0;
     const char *s = text;
     while (*s && n < max) {
@@ -130,8 +147,57 @@ int task_encode(const Task *t, const char *text, int *tok, int max) {
     return n;
 }
 
+// Valid UTF-8 out of BPE bytes (text_* below): a sampled sequence may end mid-character or hold stray bytes, and
+// rewards and files get UTF-8 (pgrpo_reward.h). Like GPT-2's encoder.py (decode with errors="replace"), each
+// maximal invalid part becomes U+FFFD. Streaming, token by token, on the stack: no allocation per completion.
+typedef struct { char *buf; size_t cap, pos; int full; unsigned char pend[4]; int np, need; } TextOut;
+
+static void text_emit(TextOut *o, const unsigned char *s, int n) {
+    if (o->full || o->pos + (size_t)n >= o->cap) { o->full = 1; return; }   // cut at a character boundary
+    memcpy(o->buf + o->pos, s, (size_t)n);
+    o->pos += (size_t)n;
+}
+static void text_bad(TextOut *o) { text_emit(o, (const unsigned char *)"\xEF\xBF\xBD", 3); o->np = 0; }
+
+// Second byte ranges that keep a sequence minimal and outside the surrogates (RFC 3629).
+static int text_cont_ok(const TextOut *o, unsigned char c) {
+    if ((c & 0xC0) != 0x80) return 0;
+    if (o->np != 1) return 1;
+    unsigned char l = o->pend[0];
+    return !((l == 0xE0 && c < 0xA0) || (l == 0xED && c > 0x9F) || (l == 0xF0 && c < 0x90) || (l == 0xF4 && c > 0x8F));
+}
+
+static void text_byte(TextOut *o, unsigned char c) {
+    if (o->np) {
+        if (text_cont_ok(o, c)) {
+            o->pend[o->np++] = c;
+            if (o->np == o->need) { text_emit(o, o->pend, o->np); o->np = 0; }
+            return;
+        }
+        text_bad(o);   // the pending prefix is invalid; c starts afresh
+    }
+    if (c < 0x80) text_emit(o, &c, 1);
+    else if (c >= 0xC2 && c <= 0xF4) { o->pend[0] = c; o->np = 1; o->need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
+    else text_bad(o);
+}
+
+static int task_decode_bpe(const Task *t, const int *tok, int n, char *buf, size_t bufsize) {
+    TextOut o = {.buf = buf, .cap = bufsize};
+    char piece[1024];
+    for (int i = 0; i < n && !o.full; i++) {
+        long k = bpe_decode(t->bpe, tok + i, 1, piece, sizeof piece);
+        if (k < 0) break;   // an id out of range: the text up to it
+        if (k >= (long)sizeof piece) k = (long)sizeof piece - 1;   // no GPT-2 token is near this long
+        for (long j = 0; j < k; j++) text_byte(&o, (unsigned char)piece[j]);
+    }
+    if (o.np) text_bad(&o);
+    buf[o.pos] = 0;
+    return (int)o.pos;
+}
+
 int task_decode(const Task *t, const int *tok, int n, char *buf, size_t bufsize) {
     if (!bufsize) return 0;
+    if (t->bpe) return task_decode_bpe(t, tok, n, buf, bufsize);
     size_t pos = 0;
     buf[0] = 0;
     for (int i = 0; i < n; i++) {
@@ -252,7 +318,31 @@ static const TaskFamily *task_family_of(const char *name) {
     return NULL;
 }
 
+// A BPE tokenizer (TaskConfig.bpe) is for the file task only, and needs an end-of-text id to stop completions at.
+static int task_check_bpe(const TaskFamily *fam, const Bpe *b, char *err, size_t errlen) {
+    if (!b) return 0;
+    if (strcmp(fam->name, "file")) {
+        snprintf(err, errlen, "task %s: task.tokenizer applies to task.name = file only (HINT: leave task.tokenizer "
+                 "empty: the built-in tasks have their own word vocabulary)", fam->name);
+        return 1;
+    }
+    if (bpe_eos_id(b) < 0) {
+        snprintf(err, errlen, "task file: task.tokenizer has no \"<|endoftext|>\" token (HINT: use a GPT-2 "
+                 "tokenizer: completions end at its end-of-text id)");
+        return 1;
+    }
+    return 0;
+}
+
+static Task *task_create_impl(const TaskConfig *cfg, char *err, size_t errlen);
+
 Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
+    Task *t = task_create_impl(cfg, err, errlen);
+    if (!t) bpe_free(cfg->bpe);   // owned either way (task.h)
+    return t;
+}
+
+static Task *task_create_impl(const TaskConfig *cfg, char *err, size_t errlen) {
     if (errlen) err[0] = 0;
     const TaskFamily *fam = task_family_of(cfg->name);
     if (!fam) {
@@ -275,7 +365,8 @@ Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
     }
     TaskConfig c = *cfg;
     c.name = fam->name;
-    if (task_check_shares(fam, cfg, &c, err, errlen)) return NULL;
+    c.bpe = NULL;   // t->bpe holds it
+    if (task_check_shares(fam, cfg, &c, err, errlen) || task_check_bpe(fam, cfg->bpe, err, errlen)) return NULL;
     if (!c.max_new) c.max_new = fam->default_max_new;
 
     Task *t = xcalloc(1, sizeof *t);
@@ -284,8 +375,9 @@ Task *task_create(const TaskConfig *cfg, char *err, size_t errlen) {
     t->vocab_max = fam->data ? TASK_MAX_DATA_VOCAB : TASK_MAX_VOCAB;
     t->n_groups = fam->n_groups;
     t->group_names = fam->group_names;
-    for (int i = 0; i < 5; i++) task_vocab_add(t, task_specials[i]);
-    if (fam->build(t, err, errlen)) { task_free(t); return NULL; }
+    if (cfg->bpe) t->bpe = cfg->bpe;
+    else for (int i = 0; i < 5; i++) task_vocab_add(t, task_specials[i]);
+    if (fam->build(t, err, errlen)) { t->bpe = NULL; task_free(t); return NULL; }   // the caller frees the Bpe
     if (fam->data) {
         CHECK(t->n_groups >= 1 && t->n_groups <= TASK_MAX_GROUPS && t->group_names, "task %s: %d groups", fam->name,
               t->n_groups);
@@ -308,6 +400,7 @@ void task_free(Task *t) {
     free(t->users[1]);
     free(t->words);
     free(t->index);
+    bpe_free(t->bpe);
     free(t);
 }
 
@@ -338,7 +431,8 @@ void task_prompt(const Task *t, uint64_t seed, Split s, long index, Prompt *out)
         out->group = t->users[k][out->user].group;
         t->fam->prompt(t, &r, out);
     }
-    CHECK(out->len >= 2 && out->len <= TASK_MAX_PROMPT && out->tok[0] == TOK_BOS && out->tok[out->len - 1] == TOK_SEP,
+    CHECK(t->bpe ? out->len >= 1 && out->len <= TASK_MAX_PROMPT :
+          out->len >= 2 && out->len <= TASK_MAX_PROMPT && out->tok[0] == TOK_BOS && out->tok[out->len - 1] == TOK_SEP,
           "task %s made a malformed prompt (len %d)", t->fam->name, out->len);
 }
 
@@ -360,7 +454,7 @@ int task_sft_example(const Task *t, uint64_t seed, Split s, long index, int *tok
         rng_seed(&r, rng_hash(t->cfg.seed, seed), RNG_TASK, TASK_STREAM_SFT + (uint64_t)(s == SPLIT_EVAL),
                  (uint64_t)index);
         int n = t->fam->sft_example(t, &r, s, index, tok, prompt_len);
-        CHECK(n >= 2 && n <= TASK_MAX_SEQ && *prompt_len >= 1 && *prompt_len < n && tok[n - 1] == TOK_EOS,
+        CHECK(n >= 2 && n <= TASK_MAX_SEQ && *prompt_len >= 1 && *prompt_len < n && tok[n - 1] == task_eos(t),
               "task %s made a malformed SFT example", t->fam->name);
         return n;
     }

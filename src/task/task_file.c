@@ -12,7 +12,12 @@
 // vocabulary every distinct word of prompts.jsonl then sft.jsonl in first-appearance order after the specials.
 // Sequences: a prompt is <bos> words <sep> (at most 62 words); an SFT example is <bos> prompt <sep> completion <eos>,
 // or <bos> text <eos> (at most 128 tokens). Longer ones, and the reserved words <pad> <bos> <eos> <sep> <unk>, are
-// errors naming file:line. Users: a split's users are the users with at least one prompt of that split.
+// errors naming file:line.
+// With a GPT-2 tokenizer (task.tokenizer, TaskConfig.bpe) the text is BPE-encoded as it is, with no added words:
+// a prompt is BPE(text) (at most 64 tokens); an SFT example is BPE(prompt) BPE(completion) <|endoftext|> (the two
+// encoded separately: put the blank that joins them at the start of the completion, as GPT-2 text does), or
+// BPE(text) <|endoftext|> whose first token is the context of the rest (at most 128 tokens). Invalid UTF-8 and
+// longer texts are errors naming file:line; "<|endoftext|>" spelled in a text is ordinary text (7 tokens). Users: a split's users are the users with at least one prompt of that split.
 // task_prompt draws a prompt of the split uniformly (deterministic in seed, split, index); meta[0] = its index.
 #include "task.h"
 #include "task_impl.h"
@@ -182,6 +187,21 @@ static int fl_words(FlFile *m, Task *t, const char *text, int *tok, int max, con
     return n;
 }
 
+// BPE ids of text into tok (max); -1 on invalid UTF-8, an empty text or more than max tokens.
+static int fl_bpe(FlFile *m, const Task *t, const char *text, int *tok, int max, const char *what) {
+    char e[300];
+    int n = bpe_encode(t->bpe, text, strlen(text), tok, max, e, sizeof e);
+    if (n < 0) {
+        char *h = strstr(e, " (HINT");
+        if (h) *h = 0;
+        return fl_fail(m, "the texts must be valid UTF-8", "%s: %s", what, e);
+    }
+    if (n > max)
+        return fl_fail(m, "shorten the text (the policy's sequences are short)", "%s is %d BPE tokens, more than %d",
+                       what, n, max);
+    return n;
+}
+
 static const char *fl_text(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
@@ -198,6 +218,14 @@ static int fl_prompt_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     int u = fl_find_user(w, id);
     if (u < 0) return fl_fail(m, "every prompt's user must be in users.jsonl", "user \"%s\" is not in users.jsonl", id);
     FlPrompt p = {.user = u};
+    if (t->bpe) {
+        if ((p.len = fl_bpe(m, t, text, p.tok, TASK_MAX_PROMPT, "the prompt")) < 0) return -1;
+        if (!p.len) return fl_fail(m, "give the prompt some text", "empty prompt text");
+        p.text = strdup(text);
+        w->prompts[split] = fl_grow(w->prompts[split], w->n_prompts[split], sizeof(FlPrompt));
+        w->prompts[split][w->n_prompts[split]++] = p;
+        return 0;
+    }
     p.tok[0] = TOK_BOS;
     int n = fl_words(m, t, text, p.tok + 1, TASK_MAX_PROMPT - 2, "the prompt");
     if (n < 0) return -1;
@@ -210,6 +238,32 @@ static int fl_prompt_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     return 0;
 }
 
+static void fl_add_example(FlWorld *w, const int *tok, int n, int prompt_len, int split) {
+    FlExample e = {.len = n, .prompt_len = prompt_len, .split = split, .tok = xmalloc(sizeof(int) * (size_t)n)};
+    memcpy(e.tok, tok, sizeof(int) * (size_t)n);
+    w->sft = fl_grow(w->sft, w->n_sft, sizeof *w->sft);
+    w->sft[w->n_sft++] = e;
+}
+
+// A text task's example: BPE(prompt) BPE(completion) EOS, or BPE(text) EOS (co NULL) with its first token as the
+// prompt.
+static int fl_sft_bpe(FlFile *m, const Task *t, FlWorld *w, const char *pr, const char *co, int split) {
+    int tok[TASK_MAX_SEQ], n, pl;
+    if ((n = fl_bpe(m, t, pr, tok, TASK_MAX_SEQ - 1, "the example")) < 0) return -1;
+    pl = co ? n : 1;
+    if (co) {
+        int k = fl_bpe(m, t, co, tok + n, TASK_MAX_SEQ - 1 - n, "the example");
+        if (k < 0) return -1;
+        n += k;
+    }
+    if (pl < 1 || n <= pl)
+        return fl_fail(m, co ? "give the prompt and the completion some text" : "give the text at least two tokens",
+                       "empty prompt, completion or text");
+    tok[n++] = task_eos(t);
+    fl_add_example(w, tok, n, pl, split);
+    return 0;
+}
+
 static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     int split, tok[TASK_MAX_SEQ], n = 1, pl;
     const char *pr = fl_text(o, "prompt"), *co = fl_text(o, "completion"), *tx = fl_text(o, "text");
@@ -217,6 +271,7 @@ static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     if (!(tx && !pr && !co) && !(pr && co && !tx))
         return fl_fail(m, "give {\"prompt\": ..., \"completion\": ...} or {\"text\": ...} (strings)",
                        "neither a prompt/completion pair nor a text");
+    if (t->bpe) return fl_sft_bpe(m, t, w, tx ? tx : pr, tx ? NULL : co, split);
     tok[0] = TOK_BOS;
     int k = fl_words(m, t, tx ? tx : pr, tok + 1, TASK_MAX_SEQ - 3, "the example");
     if (k < 0) return -1;
@@ -227,10 +282,7 @@ static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     if (!tx) n += k;
     if (n == pl) return fl_fail(m, "give the example some words", "empty completion or text");
     tok[n++] = TOK_EOS;
-    FlExample e = {.len = n, .prompt_len = pl, .split = split, .tok = xmalloc(sizeof(int) * (size_t)n)};
-    memcpy(e.tok, tok, sizeof(int) * (size_t)n);
-    w->sft = fl_grow(w->sft, w->n_sft, sizeof *w->sft);
-    w->sft[w->n_sft++] = e;
+    fl_add_example(w, tok, n, pl, split);
     return 0;
 }
 
@@ -325,8 +377,9 @@ static int fl_build(Task *t, char *err, size_t errlen) {
     t->n_groups = ng;
     t->group_names = w->group_ptr;
     snprintf(w->summary, sizeof w->summary, "file %s: %d users (%d with training prompts, %d with eval prompts), "
-             "%d groups, %d + %d prompts, %d + %d SFT examples, %d words", t->cfg.path, w->n_users, t->n_users[0],
-             t->n_users[1], ng, w->n_prompts[0], w->n_prompts[1], w->n_sft_of[0], w->n_sft_of[1], t->n_vocab);
+             "%d groups, %d + %d prompts, %d + %d SFT examples, %d %s", t->cfg.path, w->n_users, t->n_users[0],
+             t->n_users[1], ng, w->n_prompts[0], w->n_prompts[1], w->n_sft_of[0], w->n_sft_of[1], task_vocab_size(t),
+             t->bpe ? "BPE tokens (task.tokenizer)" : "words");
     return 0;
 }
 

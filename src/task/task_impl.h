@@ -66,6 +66,7 @@ struct Task {
     int n_groups;                     // the family's, or set by a data family's build
     const char *const *group_names;   // [n_groups]
     void *world;                      // family-owned
+    Bpe *bpe;                         // text task (file + task.tokenizer): owned; the word tables stay empty
 };
 
 extern const TaskFamily task_family_personas;

@@ -2,7 +2,10 @@
 # random model (124M parameters, vocabulary 50257, 1024 positions; tests/reference/gpt2_write.py --big, ~520 MB,
 # cached in $OUT/gpt2_124m) is imported with `pgrpo import hf` (wall time and peak RSS from /usr/bin/time, median of
 # $RUNS runs), then loaded and sampled on 2 ranks (tests/tools/gpt2_sample.c: each rank reads the policy file,
-# builds the model and samples 4 sequences of 32 new tokens after 32 prompt tokens; peak RSS per rank).
+# builds the model and samples 4 sequences of 32 new tokens after 32 prompt tokens; peak RSS per rank), then one
+# training step of the model on 2 ranks with the file task on GPT-2 BPE text (gpt2_train_one_step: import with
+# --context 64, task.tokenizer = the imported file, 2 prompts x 2 completions of 8 tokens, no reference model,
+# the example reward plugin; the step's ms from the train log, peak RSS of the largest process from /usr/bin/time).
 # Nothing is asserted: the machine is shared. Needs /usr/bin/python3 with numpy, and ~1.1 GB of disk under $OUT.
 section_gpt2() {
     local dir="$OUT/gpt2_124m" i mpirun=(mpirun -np 2 -x OPENBLAS_NUM_THREADS)
@@ -45,4 +48,34 @@ for r in (0, 1):
           f"{s.get(f'rank{r}.model_create_s', float('nan')):.2f} s, sample 4x32 tokens {s.get(f'rank{r}.sample_s', float('nan')):.2f} s "
           f"({s.get(f'rank{r}.sample_tokens_per_s', float('nan')):.1f} tokens/s), peak RSS {s.get(f'rank{r}.rss_mib', float('nan')):.0f} MiB")
 EOF2
+    gpt2_train_one_step "$dir" "${mpirun[@]}"
+}
+
+# One GRPO step of the 124M model on 2 ranks, task.name = file with the imported BPE ($1: the HF folder; then the
+# mpirun command).
+gpt2_train_one_step() {
+    local dir=$1 base="$OUT/gpt2_124m_ctx64.h5" data="$OUT/gpt2_text" run="$OUT/gpt2_train"; shift
+    make -s plugins || return 1
+    rm -rf "$base" "$run" "$data"
+    bin/pgrpo import hf "$dir" --context 64 --out "$base" >"$OUT/gpt2_train_import.log" 2>&1 ||
+        { echo "# FAILED: import --context 64 (see $OUT/gpt2_train_import.log)"; return 1; }
+    mkdir -p "$data"
+    "$PY" - "$data" <<'EOF2'
+import json, os, sys
+d = sys.argv[1]
+with open(os.path.join(d, "users.jsonl"), "w") as f:
+    for u in range(4): f.write(json.dumps({"id": u, "group": "ab"[u % 2]}) + "\n")
+with open(os.path.join(d, "prompts.jsonl"), "w") as f:
+    for i in range(8): f.write(json.dumps({"text": "Tell me about item %d, please." % i, "user": i % 4, "split": "eval" if i % 4 == 3 else "train"}) + "\n")
+with open(os.path.join(d, "sft.jsonl"), "w") as f:
+    for i in range(10): f.write(json.dumps({"prompt": "Item %d?" % i, "completion": " It is fine."}) + "\n")
+EOF2
+    /usr/bin/time -f "train_rss_kb %M" "$@" bin/pgrpo train tests/decks/tiny.deck --set run.out_dir="$run" \
+        --set task.name=file --set task.path="$data" --set task.tokenizer="$base" --set train.base="$base" \
+        --set model.n_layer=12 --set model.n_head=12 --set model.d_model=768 --set model.context=64 \
+        --set train.steps=1 --set train.prompts=2 --set train.group_size=2 --set train.max_new=8 --set train.beta=0 \
+        --set reward.plugin="$PWD/build/plugins/reward_example.so" >"$OUT/gpt2_train.log" 2>"$OUT/gpt2_train.time" ||
+        { echo "# FAILED: train on 2 ranks (see $OUT/gpt2_train.log)"; return 1; }
+    awk '$1 == "0" && NF >= 13 {ms = $12} END {printf "train 124M, file task on BPE, 2 ranks, 2 prompts x 2 x 8 tokens: step 0 %s ms", ms}' "$OUT/gpt2_train.log"
+    awk '$1 == "train_rss_kb" {printf ", peak RSS %.0f MiB (largest process)\n", $2 / 1024}' "$OUT/gpt2_train.time"
 }
