@@ -28,7 +28,7 @@ void batch_free(Batch *b);
 // i's tokens [0, len) (the rest of the row is left as it is) and plen[i*copies + c] its length.
 void batch_expand_prompts(const Prompt *p, int np, int copies, int *ptok, int *plen);
 
-// Token rows of sequences [k0, k0+nk) of b (prompt then completion, PAD after): tok (nk, T) the inputs and
+// Token rows of sequences [k0, k0+nk) of b (prompt then completion, id 0 after: any valid id, masked by length): tok (nk, T) the inputs and
 // tgt (nk, T) the next tokens, T = the longest sequence minus one (at least 1). Returns T.
 int batch_build_tokens(const Batch *b, long k0, long nk, int *tok, int *tgt);
 // full (nk, T) per-position values -> out rows k0.. of (np*G, Tc): completion token c of sequence k is predicted

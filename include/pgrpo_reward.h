@@ -49,8 +49,12 @@ typedef struct {
     int group;               // the user's preference group from the task (ground truth for the built-in tasks)
     int split;               // 0 = training prompts, 1 = held-out evaluation prompts
     int complete;            // 1 when the completion ended with <eos>, 0 when it hit the token budget
-    const char *prompt;      // the prompt's text (UTF-8, NUL-terminated): words after <bos> up to <sep>
-    const char *completion;  // the completion's text up to <eos> (excluded), words separated by one space
+    // The prompt's text (UTF-8, NUL-terminated): for the word tokenizer the words after <bos> up to <sep>; for the
+    // file task, the source text of prompts.jsonl exactly.
+    const char *prompt;
+    // The completion's text up to <eos> (excluded): words separated by one space for the word tokenizer; with a
+    // GPT-2 tokenizer (task.tokenizer) the BPE-decoded text, invalid byte sequences replaced by U+FFFD.
+    const char *completion;
 } PgrpoRewardItem;
 
 int pgrpo_reward_abi(void);
