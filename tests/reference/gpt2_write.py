@@ -327,6 +327,8 @@ def write_big(out):
 
 
 def main():
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-") and sys.argv[1] != "--big":
+        sys.exit(__doc__)
     if sys.argv[1] == "--big":
         return write_big(sys.argv[2])
     out = sys.argv[1]
