@@ -1,8 +1,8 @@
 // movielens_io.c — the MovieLens-1M files, parsed exactly (movielens_io.h).
 #include "movielens_io.h"
 #include "check.h"
+#include "task_lines.h"
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,56 +14,21 @@ const char *const ml_genre_names[ML_GENRES] = {
     "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western" };
 
-// One file being read: its path, the current line and its number, and where errors go.
-typedef struct {
-    FILE *f;
-    char path[1024];
-    char *line;
-    size_t cap;
-    long lineno;
-    char *err;
-    size_t errlen;
-} MlFile;
-
-static int ml_fail(MlFile *m, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ml_fail(MlFile *m, const char *hint, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(m->err, m->errlen, "%s:%ld: %s (HINT: %s)", m->path, m->lineno, msg, hint);
-    return -1;
-}
+typedef TaskLines MlFile;   // one file being read (task_lines.h)
 
 static int ml_open(MlFile *m, const char *dir, const char *name, char *err, size_t errlen) {
-    memset(m, 0, sizeof *m);
-    m->err = err, m->errlen = errlen;
-    snprintf(m->path, sizeof m->path, "%s/%s", dir, name);
-    m->f = fopen(m->path, "rb");
-    if (!m->f) {
-        snprintf(err, errlen, "cannot read %s: %s (HINT: task.path must be a MovieLens-1M folder with users.dat, movies.dat and "
-                 "ratings.dat, or a MovieLens-100K folder with u.user, u.item and u.data)", m->path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void ml_close(MlFile *m) {
-    if (m->f) fclose(m->f);
-    free(m->line);
+    return task_lines_open(m, dir, name, "task.path must be a MovieLens-1M folder with users.dat, movies.dat and "
+                           "ratings.dat, or a MovieLens-100K folder with u.user, u.item and u.data", err, errlen);
 }
 
 // Next line without its end and trailing blanks: 1, 0 at the end, -1 on an error (empty or NUL-carrying line).
 static int ml_next(MlFile *m) {
-    errno = 0;
-    ssize_t n = getline(&m->line, &m->cap, m->f);
-    if (n < 0) return errno ? ml_fail(m, "check the file system", "read error: %s", strerror(errno)) : 0;
-    m->lineno++;
-    if ((ssize_t)strlen(m->line) != n) return ml_fail(m, "the file is binary or damaged", "NUL byte in the line");
+    long n = task_lines_read(m);
+    if (n <= 0) return (int)n;
+    if ((long)strlen(m->line) != n) return task_lines_fail(m, "the file is binary or damaged", "NUL byte in the line");
     while (n > 0 && (m->line[n - 1] == '\n' || m->line[n - 1] == '\r' || m->line[n - 1] == ' ' || m->line[n - 1] == '\t'))
         m->line[--n] = 0;
-    if (!n) return ml_fail(m, "remove the empty line", "empty line");
+    if (!n) return task_lines_fail(m, "remove the empty line", "empty line");
     return 1;
 }
 
@@ -74,11 +39,11 @@ static int ml_split_line(MlFile *m, char **f, int n, const char *sep, const char
     for (int i = 0; i < n; i++) {
         f[i] = p;
         char *e = i < n - 1 ? strstr(p, sep) : NULL;
-        if (i < n - 1 && !e) return ml_fail(m, layout, "%d fields separated by '%s' expected, found %d", n,
+        if (i < n - 1 && !e) return task_lines_fail(m, layout, "%d fields separated by '%s' expected, found %d", n,
                                             *sep == '\t' ? "\\t" : sep, i + 1);
         if (e) { *e = 0; p = e + k; }
     }
-    if (strstr(f[n - 1], sep)) return ml_fail(m, layout, "more than %d fields", n);
+    if (strstr(f[n - 1], sep)) return task_lines_fail(m, layout, "more than %d fields", n);
     return 0;
 }
 static int ml_fields(MlFile *m, char **f, int n, const char *layout) { return ml_split_line(m, f, n, "::", layout); }
@@ -89,8 +54,8 @@ static int ml_int(MlFile *m, const char *s, const char *what, long lo, long hi, 
     errno = 0;
     long v = strtol(s, &end, 10);
     if (!*s || *end || errno || *s == ' ' || *s == '+')
-        return ml_fail(m, layout, "%s '%.40s' is not an integer", what, s);
-    if (v < lo || v > hi) return ml_fail(m, layout, "%s %ld out of range [%ld, %ld]", what, v, lo, hi);
+        return task_lines_fail(m, layout, "%s '%.40s' is not an integer", what, s);
+    if (v < lo || v > hi) return task_lines_fail(m, layout, "%s %ld out of range [%ld, %ld]", what, v, lo, hi);
     *out = v;
     return 0;
 }
@@ -133,7 +98,7 @@ static int ml_genres(MlFile *m, char *s, uint32_t *out, const char *layout) {
         if (bar) *bar = 0;
         int g = -1;
         for (int i = 0; i < ML_GENRES; i++) if (!strcmp(tok, ml_genre_names[i])) g = i;
-        if (g < 0) return ml_fail(m, layout, "unknown genre '%.40s' (ML-1M genres: Action, Adventure, ..., Western)", tok);
+        if (g < 0) return task_lines_fail(m, layout, "unknown genre '%.40s' (ML-1M genres: Action, Adventure, ..., Western)", tok);
         *out |= 1u << g;
         if (!bar) return 0;
         tok = bar + 1;
@@ -160,13 +125,13 @@ static int ml_user_line(MlFile *m, MlUser *u, MlIndex *ix, int i) {
     char *f[5];
     long id, age, occ;
     if (ml_fields(m, f, 5, ML_USERS_LAYOUT) || ml_int(m, f[0], "UserID", 1, ML_MAX_ID, &id, ML_USERS_LAYOUT)) return -1;
-    if (strcmp(f[1], "M") && strcmp(f[1], "F")) return ml_fail(m, ML_USERS_LAYOUT, "Gender '%.20s' is not M or F", f[1]);
+    if (strcmp(f[1], "M") && strcmp(f[1], "F")) return task_lines_fail(m, ML_USERS_LAYOUT, "Gender '%.20s' is not M or F", f[1]);
     if (ml_int(m, f[2], "Age", 1, 56, &age, ML_USERS_LAYOUT)) return -1;
     if (age != 1 && age != 18 && age != 25 && age != 35 && age != 45 && age != 50 && age != 56)
-        return ml_fail(m, ML_USERS_LAYOUT, "Age %ld is not an ML-1M age code (1, 18, 25, 35, 45, 50, 56)", age);
+        return task_lines_fail(m, ML_USERS_LAYOUT, "Age %ld is not an ML-1M age code (1, 18, 25, 35, 45, 50, 56)", age);
     if (ml_int(m, f[3], "Occupation", 0, 20, &occ, ML_USERS_LAYOUT)) return -1;
-    if (!*f[4]) return ml_fail(m, ML_USERS_LAYOUT, "empty Zip-code");
-    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each UserID once", "duplicate UserID %ld", id);
+    if (!*f[4]) return task_lines_fail(m, ML_USERS_LAYOUT, "empty Zip-code");
+    if (ml_index_get(ix, id) >= 0) return task_lines_fail(m, "each UserID once", "duplicate UserID %ld", id);
     ml_index_put(ix, id, i);
     *u = (MlUser){.id = (int)id, .gender = f[1][0], .age = (int)age, .occupation = (int)occ};
     return 0;
@@ -177,17 +142,17 @@ static int ml_movie_line(MlFile *m, MlMovie *mv, MlIndex *ix, int i) {
     // The title sits between the first and the last "::" (a title may contain "::" in derived data sets).
     char *a = strstr(m->line, "::"), *b = NULL;
     for (char *p = a; p && (p = strstr(p + 2, "::"));) b = p;
-    if (!a || !b) return ml_fail(m, ML_MOVIES_LAYOUT, "3 fields separated by '::' expected");
+    if (!a || !b) return task_lines_fail(m, ML_MOVIES_LAYOUT, "3 fields separated by '::' expected");
     *a = 0, *b = 0;
     long id;
     if (ml_int(m, m->line, "MovieID", 1, ML_MAX_ID, &id, ML_MOVIES_LAYOUT)) return -1;
     const char *title = a + 2;
-    if (!*title) return ml_fail(m, ML_MOVIES_LAYOUT, "empty Title");
+    if (!*title) return task_lines_fail(m, ML_MOVIES_LAYOUT, "empty Title");
     for (const unsigned char *p = (const unsigned char *)title; *p; p++)
-        if (*p < 0x20 || *p == 0x7F) return ml_fail(m, ML_MOVIES_LAYOUT, "control character 0x%02X in the Title", *p);
+        if (*p < 0x20 || *p == 0x7F) return task_lines_fail(m, ML_MOVIES_LAYOUT, "control character 0x%02X in the Title", *p);
     uint32_t g;
     if (ml_genres(m, b + 2, &g, ML_MOVIES_LAYOUT)) return -1;
-    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each MovieID once", "duplicate MovieID %ld", id);
+    if (ml_index_get(ix, id) >= 0) return task_lines_fail(m, "each MovieID once", "duplicate MovieID %ld", id);
     ml_index_put(ix, id, i);
     *mv = (MlMovie){.id = (int)id, .title = ml_title_utf8(title), .genres = g};
     return 0;
@@ -204,9 +169,9 @@ static int ml_rating_line(MlFile *m, MlRow *r, const MlIndex *users, const MlInd
         ml_int(m, f[3], "Timestamp", 0, 4000000000L, &ts, L))
         return -1;
     int ui = ml_index_get(users, u), mi = ml_index_get(movies, mv);
-    if (ui < 0) return ml_fail(m, "every rating's user must be in the users file", "UserID %ld is not in %s", u, uf);
+    if (ui < 0) return task_lines_fail(m, "every rating's user must be in the users file", "UserID %ld is not in %s", u, uf);
     if (mi < 0)
-        return ml_fail(m, "every rating's movie must be in the movies file", "MovieID %ld is not in %s", mv,
+        return task_lines_fail(m, "every rating's movie must be in the movies file", "MovieID %ld is not in %s", mv,
                        k100 ? "u.item" : "movies.dat");
     *r = (MlRow){.user = ui, .movie = mi, .rating = (int)rating, .ts = ts};
     return 0;
@@ -227,11 +192,11 @@ static int ml_user100k_line(MlFile *m, MlUser *u, MlIndex *ix, int i) {
     if (ml_split_line(m, f, 5, "|", ML_UUSER_LAYOUT) || ml_int(m, f[0], "user id", 1, ML_MAX_ID, &id, ML_UUSER_LAYOUT) ||
         ml_int(m, f[1], "age", 1, 150, &age, ML_UUSER_LAYOUT))
         return -1;
-    if (strcmp(f[2], "M") && strcmp(f[2], "F")) return ml_fail(m, ML_UUSER_LAYOUT, "gender '%.20s' is not M or F", f[2]);
+    if (strcmp(f[2], "M") && strcmp(f[2], "F")) return task_lines_fail(m, ML_UUSER_LAYOUT, "gender '%.20s' is not M or F", f[2]);
     int occ = -1;
     for (int k = 0; k < 21; k++) if (!strcmp(f[3], ml_occ100k[k])) occ = ml_occ100k_code[k];
-    if (occ < 0) return ml_fail(m, ML_UUSER_LAYOUT, "occupation '%.30s' is not one of u.occupation's", f[3]);
-    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each user id once", "duplicate user id %ld", id);
+    if (occ < 0) return task_lines_fail(m, ML_UUSER_LAYOUT, "occupation '%.30s' is not one of u.occupation's", f[3]);
+    if (ml_index_get(ix, id) >= 0) return task_lines_fail(m, "each user id once", "duplicate user id %ld", id);
     ml_index_put(ix, id, i);
     int code = age < 18 ? 1 : age < 25 ? 18 : age < 35 ? 25 : age < 45 ? 35 : age < 50 ? 45 : age < 56 ? 50 : 56;
     *u = (MlUser){.id = (int)id, .gender = f[2][0], .age = code, .occupation = occ};
@@ -243,16 +208,16 @@ static int ml_movie100k_line(MlFile *m, MlMovie *mv, MlIndex *ix, int i) {
     long id;
     if (ml_split_line(m, f, 24, "|", ML_UITEM_LAYOUT) || ml_int(m, f[0], "movie id", 1, ML_MAX_ID, &id, ML_UITEM_LAYOUT))
         return -1;
-    if (!*f[1]) return ml_fail(m, ML_UITEM_LAYOUT, "empty title");
+    if (!*f[1]) return task_lines_fail(m, ML_UITEM_LAYOUT, "empty title");
     for (const unsigned char *p = (const unsigned char *)f[1]; *p; p++)
-        if (*p < 0x20 || *p == 0x7F) return ml_fail(m, ML_UITEM_LAYOUT, "control character 0x%02X in the title", *p);
+        if (*p < 0x20 || *p == 0x7F) return task_lines_fail(m, ML_UITEM_LAYOUT, "control character 0x%02X in the title", *p);
     uint32_t g = 0;
     for (int k = 0; k < 19; k++) {   // flag 0 is "unknown"; flags 1..18 are ML-1M's genres in the same order
         if (strcmp(f[5 + k], "0") && strcmp(f[5 + k], "1"))
-            return ml_fail(m, ML_UITEM_LAYOUT, "genre flag %d is '%.10s', not 0 or 1", k, f[5 + k]);
+            return task_lines_fail(m, ML_UITEM_LAYOUT, "genre flag %d is '%.10s', not 0 or 1", k, f[5 + k]);
         if (k && f[5 + k][0] == '1') g |= 1u << (k - 1);
     }
-    if (ml_index_get(ix, id) >= 0) return ml_fail(m, "each movie id once", "duplicate movie id %ld", id);
+    if (ml_index_get(ix, id) >= 0) return task_lines_fail(m, "each movie id once", "duplicate movie id %ld", id);
     ml_index_put(ix, id, i);
     *mv = (MlMovie){.id = (int)id, .title = ml_title_utf8(f[1]), .genres = g};
     return 0;
@@ -278,8 +243,8 @@ static int ml_read_all(const char *dir, const char *name, size_t elem, void **ar
         if ((rc = one(&m, a + elem * (size_t)n, ctx, n)) < 0) break;
         n++;
     }
-    if (rc == 0 && n == 0) rc = ml_fail(&m, "the file must hold at least one line", "empty file");
-    ml_close(&m);
+    if (rc == 0 && n == 0) rc = task_lines_fail(&m, "the file must hold at least one line", "empty file");
+    task_lines_close(&m);
     *arr = a, *n_out = n;
     return rc < 0 ? -1 : 0;
 }

@@ -21,10 +21,10 @@
 // task_prompt draws a prompt of the split uniformly (deterministic in seed, split, index); meta[0] = its index.
 #include "task.h"
 #include "task_impl.h"
+#include "task_lines.h"
 #include "check.h"
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,40 +47,18 @@ typedef struct {
     char summary[320];
 } FlWorld;
 
-// One JSONL file being read.
-typedef struct {
-    FILE *f;
-    char path[1024];
-    char *line;
-    size_t cap;
-    long lineno;
-    char *err;
-    size_t errlen;
-} FlFile;
-
-static int fl_fail(FlFile *m, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fl_fail(FlFile *m, const char *hint, const char *fmt, ...) {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(m->err, m->errlen, "%s:%ld: %s (HINT: %s)", m->path, m->lineno, msg, hint);
-    return -1;
-}
+typedef TaskLines FlFile;   // one JSONL file being read (task_lines.h)
 
 // Next line parsed as a JSON object (*obj, to json_decref): 1, 0 at the end, -1 on an error.
 static int fl_next(FlFile *m, json_t **obj) {
-    errno = 0;
-    ssize_t n = getline(&m->line, &m->cap, m->f);
-    if (n < 0) return errno ? fl_fail(m, "check the file system", "read error: %s", strerror(errno)) : 0;
-    m->lineno++;
+    long n = task_lines_read(m);
+    if (n <= 0) return (int)n;
     json_error_t je;
     *obj = json_loadb(m->line, (size_t)n, JSON_REJECT_DUPLICATES, &je);
-    if (!*obj) return fl_fail(m, "one JSON object per line (JSON Lines), UTF-8", "invalid JSON: %s", je.text);
+    if (!*obj) return task_lines_fail(m, "one JSON object per line (JSON Lines), UTF-8", "invalid JSON: %s", je.text);
     if (!json_is_object(*obj)) {
         json_decref(*obj);
-        return fl_fail(m, "one JSON object per line (JSON Lines)", "not a JSON object");
+        return task_lines_fail(m, "one JSON object per line (JSON Lines)", "not a JSON object");
     }
     return 1;
 }
@@ -94,7 +72,7 @@ static int fl_only_keys(FlFile *m, json_t *o, const char *allowed) {
         snprintf(pat, sizeof pat, ",%s,", k);
         char all[200];
         snprintf(all, sizeof all, ",%s,", allowed);
-        if (!strstr(all, pat)) return fl_fail(m, "the keys are documented in README \"Your own data\"",
+        if (!strstr(all, pat)) return task_lines_fail(m, "the keys are documented in README \"Your own data\"",
                                               "unknown key \"%.40s\" (allowed: %s)", k, allowed);
     }
     return 0;
@@ -105,7 +83,7 @@ static int fl_id(FlFile *m, json_t *v, const char *key, char *out) {
     if (json_is_integer(v)) snprintf(out, FL_ID_MAX, "%lld", (long long)json_integer_value(v));
     else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < FL_ID_MAX)
         memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    else return fl_fail(m, "give a non-empty string (< 64 bytes) or an integer", "\"%s\" is missing or not an id", key);
+    else return task_lines_fail(m, "give a non-empty string (< 64 bytes) or an integer", "\"%s\" is missing or not an id", key);
     return 0;
 }
 
@@ -116,7 +94,7 @@ static int fl_split(FlFile *m, json_t *o, int required, int *split) {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     if (!strcmp(s, "train")) *split = SPLIT_TRAIN;
     else if (!strcmp(s, "eval")) *split = SPLIT_EVAL;
-    else return fl_fail(m, "\"split\" is \"train\" or \"eval\"", "\"split\" is missing or invalid");
+    else return task_lines_fail(m, "\"split\" is \"train\" or \"eval\"", "\"split\" is missing or invalid");
     return 0;
 }
 
@@ -143,12 +121,12 @@ static int fl_user_line(FlFile *m, json_t *o, FlWorld *w, int *any_group) {
     json_t *gv = json_object_get(o, "group");
     int has = gv != NULL;
     if (*any_group < 0) *any_group = has;
-    if (has != *any_group) return fl_fail(m, "give every user a \"group\", or none", "\"group\" on some users only");
+    if (has != *any_group) return task_lines_fail(m, "give every user a \"group\", or none", "\"group\" on some users only");
     if (has && fl_id(m, gv, "group", g)) return -1;
-    if (fl_find_user(w, id) >= 0) return fl_fail(m, "each user id once", "duplicate user id \"%s\"", id);
+    if (fl_find_user(w, id) >= 0) return task_lines_fail(m, "each user id once", "duplicate user id \"%s\"", id);
     int k = 0;   // the group's index: an existing name, else the first free slot
     while (k < TASK_MAX_GROUPS && w->group_ptr[k] && strcmp(w->group_names[k], g)) k++;
-    if (k == TASK_MAX_GROUPS) return fl_fail(m, "use at most 16 groups", "more than %d groups", TASK_MAX_GROUPS);
+    if (k == TASK_MAX_GROUPS) return task_lines_fail(m, "use at most 16 groups", "more than %d groups", TASK_MAX_GROUPS);
     if (!w->group_ptr[k]) { snprintf(w->group_names[k], FL_ID_MAX, "%s", g); w->group_ptr[k] = w->group_names[k]; }
     w->users = fl_grow(w->users, w->n_users, sizeof *w->users);
     FlUser *u = &w->users[w->n_users++];
@@ -166,7 +144,7 @@ static int fl_words(FlFile *m, Task *t, const char *text, int *tok, int max, con
         const char *e = s;
         while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r') e++;
         size_t len = (size_t)(e - s);
-        if (n == max) return fl_fail(m, "shorten the text (the policy's sequences are short)", "%s has more than %d words", what, max);
+        if (n == max) return task_lines_fail(m, "shorten the text (the policy's sequences are short)", "%s has more than %d words", what, max);
         int id = TOK_UNK;
         if (len < TASK_WORD_MAX) {
             char word[TASK_WORD_MAX];
@@ -174,10 +152,10 @@ static int fl_words(FlFile *m, Task *t, const char *text, int *tok, int max, con
             word[len] = 0;
             id = task_token_id(t, word);
             if (id < 5 && !strcmp(word, task_token_str(t, id)))
-                return fl_fail(m, "the words <pad> <bos> <eos> <sep> <unk> are reserved", "%s contains \"%s\"", what, word);
+                return task_lines_fail(m, "the words <pad> <bos> <eos> <sep> <unk> are reserved", "%s contains \"%s\"", what, word);
             if (id == TOK_UNK) {
                 if (t->n_vocab == t->vocab_max)
-                    return fl_fail(m, "use fewer distinct words", "more than %d distinct words", t->vocab_max);
+                    return task_lines_fail(m, "use fewer distinct words", "more than %d distinct words", t->vocab_max);
                 id = task_vocab_add(t, word);
             }
         }
@@ -194,10 +172,10 @@ static int fl_bpe(FlFile *m, const Task *t, const char *text, int *tok, int max,
     if (n < 0) {
         char *h = strstr(e, " (HINT");
         if (h) *h = 0;
-        return fl_fail(m, "the texts must be valid UTF-8", "%s: %s", what, e);
+        return task_lines_fail(m, "the texts must be valid UTF-8", "%s: %s", what, e);
     }
     if (n > max)
-        return fl_fail(m, "shorten the text (the policy's sequences are short)", "%s is %d BPE tokens, more than %d",
+        return task_lines_fail(m, "shorten the text (the policy's sequences are short)", "%s is %d BPE tokens, more than %d",
                        what, n, max);
     return n;
 }
@@ -214,13 +192,13 @@ static int fl_prompt_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     if (fl_only_keys(m, o, "text,user,split") || fl_id(m, json_object_get(o, "user"), "user", id) ||
         fl_split(m, o, 1, &split))
         return -1;
-    if (!text) return fl_fail(m, "give the prompt as \"text\": \"...\"", "\"text\" is missing or not a string");
+    if (!text) return task_lines_fail(m, "give the prompt as \"text\": \"...\"", "\"text\" is missing or not a string");
     int u = fl_find_user(w, id);
-    if (u < 0) return fl_fail(m, "every prompt's user must be in users.jsonl", "user \"%s\" is not in users.jsonl", id);
+    if (u < 0) return task_lines_fail(m, "every prompt's user must be in users.jsonl", "user \"%s\" is not in users.jsonl", id);
     FlPrompt p = {.user = u};
     if (t->bpe) {
         if ((p.len = fl_bpe(m, t, text, p.tok, TASK_MAX_PROMPT, "the prompt")) < 0) return -1;
-        if (!p.len) return fl_fail(m, "give the prompt some text", "empty prompt text");
+        if (!p.len) return task_lines_fail(m, "give the prompt some text", "empty prompt text");
         p.text = strdup(text);
         w->prompts[split] = fl_grow(w->prompts[split], w->n_prompts[split], sizeof(FlPrompt));
         w->prompts[split][w->n_prompts[split]++] = p;
@@ -229,7 +207,7 @@ static int fl_prompt_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     p.tok[0] = TOK_BOS;
     int n = fl_words(m, t, text, p.tok + 1, TASK_MAX_PROMPT - 2, "the prompt");
     if (n < 0) return -1;
-    if (n == 0) return fl_fail(m, "give the prompt some words", "empty prompt text");
+    if (n == 0) return task_lines_fail(m, "give the prompt some words", "empty prompt text");
     p.tok[n + 1] = TOK_SEP;
     p.len = n + 2;
     p.text = strdup(text);
@@ -257,7 +235,7 @@ static int fl_sft_bpe(FlFile *m, const Task *t, FlWorld *w, const char *pr, cons
         n += k;
     }
     if (pl < 1 || n <= pl)
-        return fl_fail(m, co ? "give the prompt and the completion some text" : "give the text at least two tokens",
+        return task_lines_fail(m, co ? "give the prompt and the completion some text" : "give the text at least two tokens",
                        "empty prompt, completion or text");
     tok[n++] = task_eos(t);
     fl_add_example(w, tok, n, pl, split);
@@ -269,7 +247,7 @@ static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     const char *pr = fl_text(o, "prompt"), *co = fl_text(o, "completion"), *tx = fl_text(o, "text");
     if (fl_only_keys(m, o, "prompt,completion,text,split") || fl_split(m, o, 0, &split)) return -1;
     if (!(tx && !pr && !co) && !(pr && co && !tx))
-        return fl_fail(m, "give {\"prompt\": ..., \"completion\": ...} or {\"text\": ...} (strings)",
+        return task_lines_fail(m, "give {\"prompt\": ..., \"completion\": ...} or {\"text\": ...} (strings)",
                        "neither a prompt/completion pair nor a text");
     if (t->bpe) return fl_sft_bpe(m, t, w, tx ? tx : pr, tx ? NULL : co, split);
     tok[0] = TOK_BOS;
@@ -280,7 +258,7 @@ static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
     pl = tx ? 1 : n;
     if (!tx && (k = fl_words(m, t, co, tok + n, TASK_MAX_SEQ - 1 - n, "the example")) < 0) return -1;
     if (!tx) n += k;
-    if (n == pl) return fl_fail(m, "give the example some words", "empty completion or text");
+    if (n == pl) return task_lines_fail(m, "give the example some words", "empty completion or text");
     tok[n++] = TOK_EOS;
     fl_add_example(w, tok, n, pl, split);
     return 0;
@@ -288,14 +266,10 @@ static int fl_sft_line(FlFile *m, json_t *o, Task *t, FlWorld *w) {
 
 // Reads every line of dir/name through the line function of `kind` (0 users, 1 prompts, 2 sft).
 static int fl_read(Task *t, FlWorld *w, const char *name, int kind, char *err, size_t errlen) {
-    FlFile m = {.err = err, .errlen = errlen};
-    snprintf(m.path, sizeof m.path, "%s/%s", t->cfg.path, name);
-    m.f = fopen(m.path, "rb");
-    if (!m.f) {
-        snprintf(err, errlen, "cannot read %s: %s (HINT: task.path must be a folder with users.jsonl, prompts.jsonl "
-                 "and sft.jsonl, README \"Your own data\")", m.path, strerror(errno));
+    FlFile m;
+    if (task_lines_open(&m, t->cfg.path, name, "task.path must be a folder with users.jsonl, prompts.jsonl and "
+                        "sft.jsonl, README \"Your own data\"", err, errlen))
         return -1;
-    }
     int rc, any_group = -1;
     long n = 0;
     json_t *o = NULL;
@@ -306,9 +280,8 @@ static int fl_read(Task *t, FlWorld *w, const char *name, int kind, char *err, s
         if (rc < 0) break;
         n++;
     }
-    if (rc == 0 && n == 0) rc = fl_fail(&m, "the file must hold at least one line", "empty file");
-    fclose(m.f);
-    free(m.line);
+    if (rc == 0 && n == 0) rc = task_lines_fail(&m, "the file must hold at least one line", "empty file");
+    task_lines_close(&m);
     return rc < 0 ? -1 : 0;
 }
 
