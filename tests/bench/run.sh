@@ -34,18 +34,9 @@ run_to() {
 # kind "time": lower is better, ratio = peer/C; otherwise ratio = C/peer) and the two file prefixes in
 # env C_PREFIX / P_PREFIX; prints medians over the runs, so ratio > 1 always means C is faster.
 table_py='
-import glob, os, statistics, sys
-def medians(prefix):
-    vals = {}
-    for fn in sorted(glob.glob(prefix + ".[0-9]*")):
-        if fn.endswith(".err"): continue
-        for line in open(fn):
-            p = line.split()
-            if len(p) == 2:
-                try: v = float(p[1])
-                except ValueError: continue   # a text value (a path): not a figure
-                vals.setdefault(p[0], []).append(v)
-    return {k: statistics.median(v) for k, v in vals.items()}
+import os, sys
+sys.path.insert(0, "tests/bench")
+from medians import medians
 c, p = medians(os.environ["C_PREFIX"]), medians(os.environ["P_PREFIX"])
 cname, pname = os.environ.get("C_NAME", "C"), os.environ.get("P_NAME", "peer")
 fmt = "{:<30} {:>12} {:>12} {:>8} {:>8} {:>6}"
@@ -100,17 +91,10 @@ section_model() {
 # roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians).
 roof_table() {
     "$PY" - "$@" <<'EOF2'
-import glob, os, statistics, sys
-vals = {}
-for fn in glob.glob(os.environ["C_PREFIX"] + ".[0-9]*"):
-    if fn.endswith(".err"): continue
-    for line in open(fn):
-        p = line.split()
-        if len(p) == 2:
-            try: v = float(p[1])
-            except ValueError: continue   # a text value (a path): not a figure
-            vals.setdefault(p[0], []).append(v)
-m = {k: statistics.median(v) for k, v in vals.items()}
+import os, sys
+sys.path.insert(0, "tests/bench")
+from medians import medians
+m = medians(os.environ["C_PREFIX"])
 targets = {"learner": 85, "decode": 80}
 print(f"{'phase':<18} {'GFLOP/s':>9} {'roof':>9} {'% roof':>8} {'target':>8} {'met':>5}")
 for tag in sys.argv[1:]:
@@ -151,17 +135,10 @@ section_threads() {
     done
     unset BENCH_WALL
     OUT="$OUT" "$PY" - <<'EOF2'
-import glob, os, statistics
-def med(prefix):
-    vals = {}
-    for fn in glob.glob(f"{os.environ['OUT']}/{prefix}.[0-9]*"):
-        for line in open(fn):
-            p = line.split()
-            if len(p) == 2:
-                try: v = float(p[1])
-                except ValueError: continue   # a text value (a path): not a figure
-                vals.setdefault(p[0], []).append(v)
-    return {k: statistics.median(v) for k, v in vals.items()}
+import os, sys
+sys.path.insert(0, "tests/bench")
+from medians import medians
+def med(prefix): return medians(f"{os.environ['OUT']}/{prefix}")
 cols = {k: med(k) for k in ("thr_c11", "thr_c12", "thr_c21", "thr_t1", "thr_t2")}
 print(f"{'tokens/s':<22} {'C 1x1':>9} {'C 1x2':>9} {'C 2x1':>9} {'1x2/1x1':>8} {'(>=1.7)':>7} {'torch 1':>9} {'torch 2':>9} {'C/torch@2':>9}")
 for tag in ("c256", "c128"):
