@@ -180,8 +180,8 @@ def collect_cell(d, c):
             with h5py.File(gp, "r") as f:
                 if "eval/ari" in f:
                     cell["ari"], cell["ari_source"] = float(f["eval/ari"][()]), "groups.h5"
-        except OSError:
-            pass
+        except (OSError, KeyError, ValueError) as e:   # listed with the failed cells, never silently left out
+            cell["problem"] = f"groups.h5 unreadable: {e}"
     return cell
 
 
