@@ -7,11 +7,15 @@ source "$(dirname "$0")/../lib.sh"
 D=$SCRATCH
 N=${PGRPO_KILL_TRIALS:-6}
 KILLS=3; CHAINS=$(( (N + KILLS - 1) / KILLS ))
-STEPS=${PGRPO_KILL_STEPS:-24}
+STEPS=${PGRPO_KILL_STEPS:-30}
 "$PGRPO" sft $TINY --set run.out_dir=$D/base --quiet || { nok sft_base; exit 1; }
 T=(train $TINY --set train.base=$D/base/sft_base.h5 --set train.steps=$STEPS --set checkpoint.every=1
    --set train.prompts=24 --set train.group_size=8 --quiet)
+t0=$(date +%s.%N)
 mpi 2 $PGRPO "${T[@]}" --set run.out_dir=$D/ref || { nok uninterrupted_run; exit 1; }
+# The kill delay scales with this machine's step time (start-up included, so an overestimate): at most 4 steps
+# past the launch's first own checkpoint, so three kills leave steps to run and every kill can land on a live job.
+STEP_S=$(awk -v a=$t0 -v b=$(date +%s.%N) -v n=$STEPS 'BEGIN{printf "%.4f", (b - a) / n}')
 identical() {
     same_dataset $D/ref/final.h5 $1/final.h5 /model/params &&
     same_dataset $D/ref/trajectories.h5 $1/trajectories.h5 /reward &&
@@ -36,7 +40,7 @@ for c in $(seq 1 $CHAINS); do
             now=$(cat $R/checkpoints/latest 2>/dev/null)
             [ -n "$now" ] && [ "$now" != "$before" ] && break; sleep 0.05
         done
-        sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", rand() * 0.5}')"
+        sleep "$(awk -v s=$RANDOM -v d=$STEP_S 'BEGIN{srand(s); printf "%.3f", rand() * 4 * d}')"
         job_kill9; wait $BG_PID 2>/dev/null; rc=$?; rcs="$rcs $rc"
         [ $rc -eq 137 ] && total_kills=$((total_kills + 1))
     done
