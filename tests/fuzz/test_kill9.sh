@@ -38,7 +38,7 @@ for c in $(seq 1 $CHAINS); do
         # the start-up), then a random moment: mid-step or mid-checkpoint.
         for _ in $(seq 1 400); do
             now=$(cat $R/checkpoints/latest 2>/dev/null)
-            [ -n "$now" ] && [ "$now" != "$before" ] && break; sleep 0.05
+            [ -n "$now" ] && [ "$now" != "$before" ] && break; kill -0 $BG_PID 2>/dev/null || break; sleep 0.05
         done
         sleep "$(awk -v s=$RANDOM -v d=$STEP_S 'BEGIN{srand(s); printf "%.3f", rand() * 4 * d}')"
         job_kill9; wait $BG_PID 2>/dev/null; rc=$?; rcs="$rcs $rc"

@@ -71,8 +71,19 @@ case_max_walltime() {
 case_kill9() {
     local R=$CASE_DIR/kill trials=0 rcs="" kills left; ref_deck
     for i in 1 2 3 4 5 6; do
+        before=$(cat $R/checkpoints/latest 2>/dev/null)
         bg_mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
-        sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.15 + rand() * 0.6}')"
+        # Odd trials: any moment from start-up on. Even trials: soon after this launch's own first checkpoint,
+        # so they land on a live run however fast the machine steps (>= 2 kills are needed below).
+        if [ $((i % 2)) -eq 0 ]; then
+            for _ in $(seq 1 400); do
+                now=$(cat $R/checkpoints/latest 2>/dev/null)
+                [ -n "$now" ] && [ "$now" != "$before" ] && break; kill -0 $BG_PID 2>/dev/null || break; sleep 0.02
+            done
+            sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.3f", rand() * 0.1}')"
+        else
+            sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.15 + rand() * 0.6}')"
+        fi
         job_kill9; wait $BG_PID 2>/dev/null; rcs="$rcs $?"; trials=$((trials + 1))
     done
     mpi 2 $PGRPO "${T[@]}" $Q --set run.out_dir=$R --set checkpoint.every=1 --resume auto
