@@ -60,10 +60,12 @@ int store_commit(StoreWriter *w, char *err, size_t errlen);
 void store_abort(StoreWriter *w);   // removes the temp file, frees w
 
 // Before HDF5 parses anything: the frame's magic, length == file size - 512 and whole-file CRC-32 (a damaged file
-// is refused in one read, never looped on). Then the schema kind (NULL = any pgrpo kind) and version, and EVERY
-// dataset's checksum. Errors name the file: "... is truncated", "... checksum mismatch", "... no pgrpo header".
+// is refused in one read, never looped on). Then the schema kind (NULL = any pgrpo kind) and version. Errors name
+// the file: "... is truncated", "... checksum mismatch", "... no pgrpo header".
 StoreReader *store_open(const char *path, const char *kind, char *err, size_t errlen);
-// Reads a whole dataset; the stored type must be `type` and hold exactly n_elems elements.
+// Reads a whole dataset; the stored type must be `type` and hold exactly n_elems elements, and the bytes read must
+// match the dataset's own checksum (computed on the writer's array at store_put): "... is corrupt: dataset X:
+// checksum mismatch" otherwise. (store_inspect checks every dataset without reading it into the caller.)
 int store_get(StoreReader *r, const char *name, StoreType type, void *out, size_t n_elems);
 int store_dims(StoreReader *r, const char *name, int *ndims, size_t dims[STORE_MAX_DIMS]); // -1 if absent
 int store_has(StoreReader *r, const char *name);   // 1 if a dataset or group of that path exists

@@ -1,6 +1,9 @@
 // check.c — fatal error helpers (see check.h).
 #include "check.h"
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -90,5 +93,28 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line) {
                 "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, sz, file, line);
         check_fatal_exit(EXIT_RUNTIME);
     }
+    return p;
+}
+
+#define BIG_ALIGN ((size_t)1 << 21)
+
+void *xmalloc_big_at(size_t n, const char *file, int line) {
+    if (n < BIG_ALIGN) return xmalloc_at(n, file, line);   // small: the ordinary heap is the better home
+    void *p = NULL;
+    if (posix_memalign(&p, BIG_ALIGN, n) != 0) {
+        fprintf(stderr, "pgrpo: error: out of memory allocating %zu bytes at %s:%d "
+                "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, file, line);
+        check_fatal_exit(EXIT_RUNTIME);
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);   // advice only: without huge pages the memory is still correct
+#endif
+    return p;
+}
+
+void *xcalloc_big_at(size_t n, size_t sz, const char *file, int line) {
+    if (sz && n > SIZE_MAX / sz) return xcalloc_at(n, sz, file, line);   // overflow: calloc reports it
+    void *p = xmalloc_big_at(n * sz, file, line);
+    memset(p, 0, n * sz > 0 ? n * sz : 1);
     return p;
 }

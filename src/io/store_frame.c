@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define FRAME_VERSION 1u
-#define FRAME_CHUNK (1 << 20)
+#define FRAME_CHUNK (256 << 10)
 
 static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
 static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i); }

@@ -106,8 +106,8 @@ Model *model_create(const ModelConfig *cfg, Rng *init_rng) {
     Model *m = xcalloc(1, sizeof(Model));
     m->cfg = *cfg;
     model_param_sizes(cfg, m->sizes, &m->n_params);
-    m->params = xmalloc(m->n_params * sizeof(float));
-    m->grads = xcalloc(m->n_params, sizeof(float));
+    m->params = xmalloc_big(m->n_params * sizeof(float));
+    m->grads = xcalloc_big(m->n_params, sizeof(float));
     m->p = point_tensors(m->params, m->sizes);
     m->g = point_tensors(m->grads, m->sizes);
     m->threads = openblas_get_num_threads(); // run.threads, as the command layer set it
@@ -178,7 +178,7 @@ static void reserve_acts(Model *m, int nb, int nt) {
     size_t total = 0;
     for (int i = 0; i < NUM_ACTS; i++) total += sz[i];
     free(m->act_mem); free(m->act_tok);
-    m->act_mem = xmalloc(total * sizeof(float));
+    m->act_mem = xmalloc_big(total * sizeof(float));
     m->act_tok = xmalloc(2 * BT * sizeof(int));
     m->act_floats = total;
     float *base = m->act_mem;

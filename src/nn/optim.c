@@ -7,7 +7,7 @@
 void adamw_init(AdamW *o, const AdamWConfig *cfg, size_t n) {
     o->cfg = *cfg;
     o->n = n;
-    o->m = xcalloc(2 * (n ? n : 1), sizeof(float)); // m and v share one block
+    o->m = xcalloc_big(2 * (n ? n : 1), sizeof(float)); // m and v share one block
     o->v = o->m + n;
     o->t = 0;
 }

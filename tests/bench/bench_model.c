@@ -21,6 +21,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "store.h"          // the checkpoint container, for the write/read figure
+#include "check.h"          // xmalloc_big: the read buffer as a resumed run allocates it
 
 static int g_wall;
 
@@ -329,10 +330,11 @@ static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, tp - t0, tag, t1 - tp); // commit: CRC pass + fsync
     int fd = open(path, O_RDONLY);
     if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); } // clean after the fsync: evicted
-    float *buf = malloc(n * sizeof(float));
+    float *buf = xmalloc_big(n * sizeof(float));   // untouched, as a resumed run's arrays are before loading
     t1 = wall_s();
     StoreReader *rd = store_open(path, "checkpoint", err, sizeof err);
     int ok = rd != NULL;
+    double to = wall_s();
     const char *names[3] = {"model/params", "optim/m", "optim/v"};
     for (int i = 0; ok && i < 3; i++) ok = store_get(rd, names[i], STORE_F32, buf, n) == 0;
     if (rd) store_close(rd);
@@ -341,6 +343,7 @@ static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     free(buf);
     printf("%s.ckpt_mb %.1f\n", tag, mb);
     printf("%s.ckpt_write_mb_per_s %.1f\n", tag, mb / (t1 - t0));
+    if (ok) printf("%s.ckpt_open_s %.3f\n%s.ckpt_get_s %.3f\n", tag, to - t1, tag, t2 - to); // open: frame check
     if (ok) printf("%s.ckpt_read_mb_per_s %.1f\n", tag, mb / (t2 - t1));
     printf("%s.ckpt_path %s\n", tag, path); // run.sh sizes its dd against this file, then removes it
 }

@@ -191,17 +191,17 @@ section_gpt2s() {
 # dd_rate FILE MB: dd's write (conv=fsync) and read MB/s for MB MiB-blocks in $OUT, as key value lines in FILE;
 # the file leaves the page cache before the read, as bench_model's checkpoint does.
 dd_rate() {
-    local f=$1 mb=$2 t0 t1 t2
+    local f=$1 mb=$2 t0 t1 t2 t3
     t0=$(date +%s.%N)
     dd if=/dev/zero of="$OUT/dd_test" bs=1M count="$mb" conv=fsync status=none
     t1=$(date +%s.%N)
     "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$OUT/dd_test"
-    t1=$(date +%s.%N)
-    dd if="$OUT/dd_test" of=/dev/null bs=1M status=none
     t2=$(date +%s.%N)
+    dd if="$OUT/dd_test" of=/dev/null bs=1M status=none
+    t3=$(date +%s.%N)
     rm -f "$OUT/dd_test"
-    awk -v mb="$mb" -v a="$t0" -v b="$t1" -v c="$t2" \
-        'BEGIN {printf "write_mb_per_s %.1f\nread_mb_per_s %.1f\n", mb * 1.048576 / (b - a), mb * 1.048576 / (c - b)}' >"$f"
+    awk -v mb="$mb" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
+        'BEGIN {printf "write_mb_per_s %.1f\nread_mb_per_s %.1f\n", mb * 1.048576 / (b - a), mb * 1.048576 / (d - c)}' >"$f"
 }
 
 # --- section: rl (one RL step split by phase; synchronous vs asynchronous rollouts; HDF5 I/O share) ---------

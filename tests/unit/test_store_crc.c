@@ -1,6 +1,6 @@
 // test_store_crc.c — the container's speed paths: store_crc32 (its bulk on PCLMULQDQ where the CPU has it)
 // against a bit-at-a-time reference (the check value, every length 0..300 at unaligned offsets, chained calls),
-// and datasets larger than the 4 MiB transfer buffer (written and read in slabs, the last one partial) coming
+// and datasets larger than the transfer buffer (written and read in slabs, the last one partial) coming
 // back bit-identical through store_open's checksum verification.
 #include <stdint.h>
 #include <stdio.h>
