@@ -359,7 +359,7 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
     printf("%s.sgemm512_gflops %.2f\n", bc->tag, sgemm);
     printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
     if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
-        bench_learner(bc, m, &opt, &r, reps, sgemm);
+        if (!getenv("BENCH_SAMPLE_ONLY")) bench_learner(bc, m, &opt, &r, reps, sgemm); // (profiling the sampler)
         bench_sample(bc, m, &r, reps);
     } else { // one update, so the moments are resident as after training (calloc'd pages are not)
         unsigned char *mask = calloc(model_num_params(m), 1);
