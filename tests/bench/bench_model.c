@@ -382,6 +382,16 @@ int main(int argc, char **argv) {
     const char *thr = getenv("OPENBLAS_NUM_THREADS");
     if (!thr || strcmp(thr, "1") != 0) fprintf(stderr, "bench_model: warning: set OPENBLAS_NUM_THREADS=1\n");
     if (threads > 1 && !g_wall) fprintf(stderr, "bench_model: warning: %d threads timed in CPU time; set BENCH_WALL=1\n", threads);
+    // The vector ISA this build's own code was compiled for (ARCH in the Makefile), beside the CPU's: an
+    // -march=haswell build on an AVX-512 machine runs the AVX2 code an AVX2-only machine gets.
+#if defined(__AVX512F__)
+    printf("code_isa AVX-512\n");
+#elif defined(__AVX2__)
+    printf("code_isa AVX2\n");
+#else
+    printf("code_isa SSE\n");
+#endif
+    if (!strcmp(configs, "none")) return 0;   // the probe: ISA lines only
     double sg = sgemm_gflops(512, reps);
     printf("threads %d\n", threads);
     printf("sgemm512_gflops %.2f\n", sg);

@@ -20,7 +20,9 @@ machine() {
     local isa=SSE
     grep -qw avx2 /proc/cpuinfo && isa=AVX2
     grep -qw avx512f /proc/cpuinfo && isa=AVX-512
-    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores, $isa, OpenBLAS core $(OPENBLAS_VERBOSE=2 build/bench/bench_model 0 1 none 2>&1 | sed -n 's/^Core: *//p' | head -1)"
+    local probe; probe=$(OPENBLAS_VERBOSE=2 build/bench/bench_model 0 1 none 2>&1)
+    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(getconf _NPROCESSORS_ONLN) cores, CPU $isa, pgrpo code $(echo "$probe" |
+        sed -n 's/^code_isa *//p'), OpenBLAS core $(echo "$probe" | sed -n 's/^Core: *//p' | head -1)"
 }
 mkdir -p "$OUT"
 
