@@ -7,8 +7,10 @@ CFLAGS  ?= $(OPT) $(ARCH) -g
 # -fopenmp: the threads per rank of src/nn (model_set_threads); it links libgomp through the CFLAGS on the link lines.
 # -fno-trapping-math: pgrpo never unmasks FP exceptions, and without it GCC will not if-convert the clamps in
 # exp_fast on AVX2 (AVX-512 has masked ops): vexp, GELU and every softmax ran scalar on AVX2-only machines
-# (c128 learner 0.90x PyTorch with -march=haswell vs 1.30x with AVX-512). Results are unchanged (no reassociation).
-CFLAGS  += -fno-trapping-math
+# (c128 learner 0.90x PyTorch with -march=haswell vs 1.30x with AVX-512). -fno-math-errno: nothing reads errno
+# after libm, and a sqrtf that may set it kept AdamW's loop scalar. Results are unchanged: neither flag allows
+# reassociation, and vector sqrt/div round as the scalar ones do.
+CFLAGS  += -fno-trapping-math -fno-math-errno
 CFLAGS  += -std=c11 -fopenmp -Wall -Wextra -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -20,12 +20,19 @@ typedef struct {
     float *m;   // (n) first moments  } one allocation
     float *v;   // (n) second moments }
     long t;     // number of updates applied (the schedule's step)
+    int threads;      // OpenMP threads of adamw_step: run.threads (OpenBLAS's count at adamw_init), or adamw_set_threads
+    double *partial;  // (ceil(n / NORM_BLOCK)) the grad norm's per-block sums of squares
 } AdamW;
+
+// The grad norm is summed in blocks of this many elements, the blocks' sums then added in order: the same bits
+// for any thread count.
+#define NORM_BLOCK 65536
 
 void adamw_init(AdamW *o, const AdamWConfig *cfg, size_t n);
 void adamw_free(AdamW *o);
+void adamw_set_threads(AdamW *o, int threads);      // threads >= 1 (run.threads); bits do not depend on it
 float adamw_lr(const AdamWConfig *cfg, long step);  // learning rate at update index `step` (0-based)
-double grad_global_norm(const float *g, size_t n);  // accumulated in double
+double grad_global_norm(const float *g, size_t n);  // accumulated in double, by NORM_BLOCK blocks (see above)
 // Clips g in place to cfg.grad_clip (if >0), applies one AdamW step to params, increments t.
 // decay_mask (n) may be NULL (decay everything) or 1/0 per element; returns the pre-clip grad norm.
 // A non-finite norm skips the update (params, moments and t untouched): the caller sees it in the return.

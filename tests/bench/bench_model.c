@@ -356,6 +356,7 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
                       .min_lr_frac = 0.1f};
     AdamW opt;
     adamw_init(&opt, &oc, model_num_params(m));
+    adamw_set_threads(&opt, threads);
     printf("%s.sgemm512_gflops %.2f\n", bc->tag, sgemm);
     printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
     if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
