@@ -63,7 +63,7 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
                                     &c->patt};
     size_t total = 0;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) total += sz[i];
-    c->mem = xmalloc_big(total * sizeof(float));
+    c->mem = xmalloc(total * sizeof(float));   // not _big: the K/V rows past the longest sequence stay untouched
     c->ints = xmalloc(4 * N * sizeof(int));
     c->pairs = xmalloc(P * V * sizeof(SortPair));
     c->floats = total;
