@@ -21,7 +21,6 @@
 #include "optim.h"
 #include "rng.h"
 #include "store.h"          // the checkpoint container, for the write/read figure
-#include "check.h"          // xmalloc_big: the read buffer as a resumed run allocates it
 
 static int g_wall;
 
@@ -309,9 +308,8 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
 }
 
 // The checkpoint's bulk as ckpt_write stores it (model/params, optim/m, optim/v through the store container,
-// commit = close + CRC frame + fsync + rename + directory fsync), then read back through store_open (which
-// verifies the frame and every dataset) and store_get. MB/s over the three arrays' bytes, wall clock. The file
-// leaves the page cache before the read (as for a resume in a new job); run.sh does the same to dd's file.
+// commit = close + CRC frame + fsync + rename + directory fsync). MB/s over the three arrays' bytes, wall clock.
+// The read is timed by bench_checkpoint_read in a fresh process, as a resume reads it.
 static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     const char *dir = getenv("BENCH_CKPT_DIR") ? getenv("BENCH_CKPT_DIR") : "build/bench/out";
     char path[4096], err[1024];
@@ -328,24 +326,32 @@ static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     if (store_commit(w, err, sizeof err)) { fprintf(stderr, "bench_model: %s\n", err); return; }
     double t1 = wall_s();
     printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, tp - t0, tag, t1 - tp); // commit: CRC pass + fsync
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); } // clean after the fsync: evicted
-    float *buf = xmalloc_big(n * sizeof(float));   // untouched, as a resumed run's arrays are before loading
-    t1 = wall_s();
-    StoreReader *rd = store_open(path, "checkpoint", err, sizeof err);
-    int ok = rd != NULL;
-    double to = wall_s();
-    const char *names[3] = {"model/params", "optim/m", "optim/v"};
-    for (int i = 0; ok && i < 3; i++) ok = store_get(rd, names[i], STORE_F32, buf, n) == 0;
-    if (rd) store_close(rd);
-    double t2 = wall_s();
-    if (!ok) fprintf(stderr, "bench_model: reading %s back failed\n", path);
-    free(buf);
     printf("%s.ckpt_mb %.1f\n", tag, mb);
     printf("%s.ckpt_write_mb_per_s %.1f\n", tag, mb / (t1 - t0));
-    if (ok) printf("%s.ckpt_open_s %.3f\n%s.ckpt_get_s %.3f\n", tag, to - t1, tag, t2 - to); // open: frame check
-    if (ok) printf("%s.ckpt_read_mb_per_s %.1f\n", tag, mb / (t2 - t1));
-    printf("%s.ckpt_path %s\n", tag, path); // run.sh sizes its dd against this file, then removes it
+    printf("%s.ckpt_path %s\n", tag, path); // run.sh reads it back (BENCH_CKPT_READ), copies it with dd, removes it
+}
+
+// BENCH_CKPT_READ=FILE: what a resume does with FILE, in this fresh process: the model and the optimizer exist
+// (parameters initialised, moments zeroed), FILE leaves the page cache (as for a resume in a new job; run.sh does
+// the same to dd's copy), then store_open (frame check) and store_get of the three arrays (each checksummed).
+static void bench_checkpoint_read(const char *tag, Model *m, AdamW *opt, const char *path) {
+    size_t n = model_num_params(m);
+    char err[1024];
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); }
+    double t0 = wall_s();
+    StoreReader *rd = store_open(path, "checkpoint", err, sizeof err);
+    double to = wall_s();
+    int ok = rd != NULL;
+    const char *names[3] = {"model/params", "optim/m", "optim/v"};
+    float *dst[3] = {model_params(m), opt->m, opt->v};
+    for (int i = 0; ok && i < 3; i++) ok = store_get(rd, names[i], STORE_F32, dst[i], n) == 0;
+    if (!ok) fprintf(stderr, "bench_model: reading %s failed: %s\n", path, rd ? store_reader_error(rd) : err);
+    if (rd) store_close(rd);
+    double t1 = wall_s();
+    if (!ok) return;
+    printf("%s.ckpt_open_s %.3f\n%s.ckpt_get_s %.3f\n", tag, to - t0, tag, t1 - to); // open: the frame's CRC
+    printf("%s.ckpt_read_mb_per_s %.1f\n", tag, 3.0 * n * sizeof(float) / 1e6 / (t1 - t0));
 }
 
 static void bench_config(const BenchConfig *bc, int reps, int threads, double sgemm) {
@@ -357,6 +363,12 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
     AdamW opt;
     adamw_init(&opt, &oc, model_num_params(m));
     adamw_set_threads(&opt, threads);
+    if (getenv("BENCH_CKPT_READ")) {
+        bench_checkpoint_read(bc->tag, m, &opt, getenv("BENCH_CKPT_READ"));
+        adamw_free(&opt);
+        model_free(m);
+        return;
+    }
     printf("%s.sgemm512_gflops %.2f\n", bc->tag, sgemm);
     printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
     if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
@@ -393,7 +405,7 @@ int main(int argc, char **argv) {
     printf("code_isa SSE\n");
 #endif
     if (!strcmp(configs, "none")) return 0;   // the probe: ISA lines only
-    double sg = sgemm_gflops(512, reps);
+    double sg = getenv("BENCH_CKPT_READ") ? 0.0 : sgemm_gflops(512, reps);
     printf("threads %d\n", threads);
     printf("sgemm512_gflops %.2f\n", sg);
     for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++) {
