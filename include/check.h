@@ -41,6 +41,7 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line) __attribute__(
 // of a fresh 4 KiB page costs ~10 us, so touching 1 GB of new memory (loading a GPT-2-small checkpoint's moments,
 // the first AdamW step) ran at ~400 MB/s; one fault per 2 MiB makes it memory speed. Freed with free().
 // xcalloc_big zeroes (touching the pages), as calloc's contract requires.
+void *malloc_big(size_t n);   // the same, NULL when out of memory (for libraries that report errors)
 void *xmalloc_big_at(size_t n, const char *file, int line) __attribute__((returns_nonnull, malloc));
 void *xcalloc_big_at(size_t n, size_t sz, const char *file, int line) __attribute__((returns_nonnull, malloc));
 #define xmalloc_big(n) xmalloc_big_at((n), __FILE__, __LINE__)

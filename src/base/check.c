@@ -98,23 +98,29 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line) {
 
 #define BIG_ALIGN ((size_t)1 << 21)
 
-void *xmalloc_big_at(size_t n, const char *file, int line) {
-    if (n < BIG_ALIGN) return xmalloc_at(n, file, line);   // small: the ordinary heap is the better home
+void *malloc_big(size_t n) {
+    if (n < BIG_ALIGN) return malloc(n ? n : 1);   // small: the ordinary heap is the better home
     void *p = NULL;
-    if (posix_memalign(&p, BIG_ALIGN, n) != 0) {
-        fprintf(stderr, "pgrpo: error: out of memory allocating %zu bytes at %s:%d "
-                "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, file, line);
-        check_fatal_exit(EXIT_RUNTIME);
-    }
+    if (posix_memalign(&p, BIG_ALIGN, n) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(p, n, MADV_HUGEPAGE);   // advice only: without huge pages the memory is still correct
 #endif
     return p;
 }
 
+void *xmalloc_big_at(size_t n, const char *file, int line) {
+    void *p = malloc_big(n);
+    if (!p) {
+        fprintf(stderr, "pgrpo: error: out of memory allocating %zu bytes at %s:%d "
+                "(HINT: use a smaller model/batch in the deck, or more memory per rank)\n", n, file, line);
+        check_fatal_exit(EXIT_RUNTIME);
+    }
+    return p;
+}
+
 void *xcalloc_big_at(size_t n, size_t sz, const char *file, int line) {
     if (sz && n > SIZE_MAX / sz) return xcalloc_at(n, sz, file, line);   // overflow: calloc reports it
     void *p = xmalloc_big_at(n * sz, file, line);
-    memset(p, 0, n * sz > 0 ? n * sz : 1);
+    memset(p, 0, n * sz);
     return p;
 }

@@ -52,24 +52,28 @@ static double block_sumsq(const float *g, size_t n) {
     return acc[0] + acc[1] + acc[2] + acc[3];
 }
 
-// Block b's sum into part[b], blocks split over nt threads; then the blocks in order.
+// sqrt of the sum of squares: block b's sum (into part[b], blocks split over nt threads), then the blocks in order.
+// part may be NULL when nt == 1.
 static double blocked_norm(const float *g, size_t n, double *part, int nt) {
     long nb = (long)((n + NORM_BLOCK - 1) / NORM_BLOCK);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nb > 1)
-    for (long b = 0; b < nb; b++) {
-        size_t lo = (size_t)b * NORM_BLOCK, len = n - lo < NORM_BLOCK ? n - lo : NORM_BLOCK;
-        part[b] = block_sumsq(g + lo, len);
-    }
     double s = 0.0;
+    if (nt <= 1 || nb <= 1 || !part) {
+        for (long b = 0; b < nb; b++) {
+            size_t lo = (size_t)b * NORM_BLOCK;
+            s += block_sumsq(g + lo, n - lo < NORM_BLOCK ? n - lo : NORM_BLOCK);
+        }
+        return sqrt(s);
+    }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (long b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * NORM_BLOCK;
+        part[b] = block_sumsq(g + lo, n - lo < NORM_BLOCK ? n - lo : NORM_BLOCK);
+    }
     for (long b = 0; b < nb; b++) s += part[b];
     return sqrt(s);
 }
 
-double grad_global_norm(const float *g, size_t n) {
-    double s = 0.0;
-    for (size_t lo = 0; lo < n; lo += NORM_BLOCK) s += block_sumsq(g + lo, n - lo < NORM_BLOCK ? n - lo : NORM_BLOCK);
-    return sqrt(s);
-}
+double grad_global_norm(const float *g, size_t n) { return blocked_norm(g, n, NULL, 1); }
 
 float adamw_step(AdamW *o, float *params, float *grads, const unsigned char *decay_mask) {
     const AdamWConfig *c = &o->cfg;

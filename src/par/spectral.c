@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include "check.h"      // malloc_big
 
 #include "scalapack.h"   // the BLACS / ScaLAPACK entry points shared with pca.c
 
@@ -62,20 +62,10 @@ static double sp_affinity(const double *yi, const double *yj, int r, double gamm
     return x > 708.0 ? 0.0 : exp(-x);   // below DBL_MIN: 0, not a subnormal (glibc's exp and the sums crawl there)
 }
 
-// The big n^2 / P arrays (L's rows, the 2-D matrices): 2 MB aligned and advised as transparent huge pages where
-// the kernel has them. Why: first touching fresh 4 kB pages dominated building L here (100 MB of L's rows at
-// n = 5000 on 2 ranks: 0.65 s with 4 kB pages, 0.28 s with huge pages, of which the affinities are 0.18 s).
-// Freed with free(). NULL when out of memory.
-static double *sp_alloc_big(size_t count)
-{
-    void *p = NULL;
-    size_t bytes = (count ? count : 1) * sizeof(double);
-    if (posix_memalign(&p, (size_t)1 << 21, bytes)) return NULL;
-#ifdef MADV_HUGEPAGE
-    if (bytes >= ((size_t)1 << 21)) madvise(p, bytes, MADV_HUGEPAGE);    // advice only: failure is harmless
-#endif
-    return p;
-}
+// The big n^2 / P arrays (L's rows, the 2-D matrices): on huge pages (malloc_big). Why: first touching fresh 4 kB
+// pages dominated building L here (100 MB of L's rows at n = 5000 on 2 ranks: 0.65 s with 4 kB pages, 0.28 s with
+// huge pages, of which the affinities are 0.18 s). Freed with free(). NULL when out of memory.
+static double *sp_alloc_big(size_t count) { return malloc_big((count ? count : 1) * sizeof(double)); }
 
 // Shared state of one call: sizes, the split, the gathered points and the degrees' inverse square roots.
 typedef struct {
