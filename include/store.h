@@ -14,8 +14,9 @@
 #include <stdio.h>
 #include <mpi.h>
 
-// Version 2: containers carry the pgrpo frame (a 512-byte HDF5 user block: magic, payload length, whole-file
-// CRC-32) that store_open checks before HDF5 parses a byte; version-1 containers (no frame) are refused.
+// Version 2: containers carry the pgrpo frame (a 512-byte HDF5 user block: magic, payload length, CRC-32 of every
+// byte but the raw data of large contiguous datasets, which carry their own) that store_open checks before HDF5
+// parses a byte; version-1 containers (no frame) are refused.
 // metrics.h5 and trajectories.h5 are written in place while training, so they have no frame and stay version 1.
 #define STORE_SCHEMA_VERSION 2
 #define STORE_SERIES_VERSION 1
@@ -42,7 +43,8 @@ typedef struct StoreReader StoreReader;
 
 // Writes to "<final_path>.tmp.<pid>" in the same directory; nothing appears at final_path until commit.
 // The HDF5 file gets a 512-byte user block that commit fills with the pgrpo frame (see store_frame.c): magic
-// "PGRPOCTR", payload length, CRC-32 of every byte after the block. h5py and h5dump skip the block as usual.
+// "PGRPOCTR", payload length, the byte ranges of contiguous datasets of 1 MiB or more (their data, up to 12), and the
+// CRC-32 of every other byte after the block. h5py and h5dump skip the block as usual.
 StoreWriter *store_writer_create(const char *final_path, const char *kind, const char *deck_text,
                                  char *err, size_t errlen);
 // Arrays of at least min_bytes get chunked + shuffle + gzip(level); level 0 (the default) stores contiguous.
@@ -59,8 +61,9 @@ const char *store_writer_error(const StoreWriter *w);   // first error, or NULL
 int store_commit(StoreWriter *w, char *err, size_t errlen);
 void store_abort(StoreWriter *w);   // removes the temp file, frees w
 
-// Before HDF5 parses anything: the frame's magic, length == file size - 512 and whole-file CRC-32 (a damaged file
-// is refused in one read, never looped on). Then the schema kind (NULL = any pgrpo kind) and version. Errors name
+// Before HDF5 parses anything: the frame's magic, length == file size - 512 and CRC-32 of all but the listed
+// datasets' data (a damaged file is refused before HDF5 reads its metadata, never looped on; the listed data is
+// checked by store_get as it is read, so a large checkpoint is read once). Then the schema kind (NULL = any pgrpo kind) and version. Errors name
 // the file: "... is truncated", "... checksum mismatch", "... no pgrpo header".
 StoreReader *store_open(const char *path, const char *kind, char *err, size_t errlen);
 // Reads a whole dataset; the stored type must be `type` and hold exactly n_elems elements, and the bytes read must

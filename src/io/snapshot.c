@@ -84,7 +84,7 @@ int snapshot_save(const char *src, const char *snap_path, char *err, size_t errl
     else if (copy_crc(in, out, n, &crc, why, sizeof why) != 0)
         store_seterr(err, errlen, "cannot snapshot %s into %s: %s", src, tmp, why);
     else {
-        store_frame_header(hdr, STORE_MAGIC_SNP, n, crc);
+        store_frame_header(hdr, STORE_MAGIC_SNP, n, crc, NULL);
         if (pwrite(out, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || fsync(out) != 0)
             store_seterr(err, errlen, "cannot finish %s: %s", tmp, strerror(errno));
         else if (store_frame_verify_fd(out, STORE_MAGIC_SNP, NULL, why, sizeof why) != 0)   // read back
@@ -107,7 +107,7 @@ static int open_checked(const char *snap_path, uint64_t *payload, uint32_t *crc,
     }
     char magic[9], why[256];
     struct stat st;
-    int h = store_frame_read_header(fd, magic, payload, crc, why, sizeof why);
+    int h = store_frame_read_header(fd, magic, payload, crc, NULL, why, sizeof why);
     if (h == 1 || (h == 0 && strcmp(magic, STORE_MAGIC_SNP) != 0))
         store_seterr(err, errlen, "%s is not a pgrpo snapshot (%s)", snap_path,
                      h == 1 ? "no pgrpo header; a pgrpo before schema 2 or a plain copy wrote it" : "a container");
@@ -149,7 +149,7 @@ int snapshot_restore(const char *snap_path, const char *dst, char *err, size_t e
 
 int snapshot_verify(const char *snap_path, char *err, size_t errlen) {
     uint64_t n;
-    uint32_t want, got;
+    uint32_t want, got = 0;
     int in = open_checked(snap_path, &n, &want, err, errlen);
     if (in < 0) return -1;
     char why[256];

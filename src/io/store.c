@@ -467,6 +467,7 @@ struct StoreWriter {
     char err[STORE_ERRLEN];
     int gzip_level;
     size_t gzip_min_bytes;
+    StoreSkips skip;     // large contiguous datasets' data, left out of the frame's CRC (store_frame.c)
 };
 
 static int host_is_little_endian(void) {
@@ -594,6 +595,20 @@ static int slab_io(hid_t d, hid_t mt, int ndims, const hsize_t *hd, size_t esize
     return rc;
 }
 
+// Records a large contiguous dataset's raw data as a range the frame's CRC may skip (its own checksum covers it).
+// Kept in file order; beyond STORE_FRAME_MAX_SKIP ranges the rest simply stay under the frame's CRC.
+static void note_skip(StoreSkips *s, hid_t d, size_t nb) {
+    haddr_t off = H5Dget_offset(d);   // from the start of the file, user block included
+    if (nb < STORE_FRAME_SKIP_MIN || off == HADDR_UNDEF || H5Dget_storage_size(d) != nb ||
+        s->n == STORE_FRAME_MAX_SKIP || off < STORE_FRAME_BYTES)
+        return;
+    int i = s->n;
+    while (i > 0 && s->r[i - 1].off > off) { s->r[i] = s->r[i - 1]; i--; }
+    s->r[i].off = off;
+    s->r[i].len = nb;
+    s->n++;
+}
+
 int store_put(StoreWriter *w, const char *name, StoreType type, const void *data, int ndims, const size_t *dims) {
     if (w->err[0]) return -1;
     if (ndims < 0 || ndims > STORE_MAX_DIMS || (unsigned)type > STORE_U8) {
@@ -627,6 +642,7 @@ int store_put(StoreWriter *w, const char *name, StoreType type, const void *data
             if (slab_io(d, store_h5_mem_type(type), ndims, hd, store_type_size(type), (unsigned char *)data, 1,
                         &crc) == 0 && put_checksum(d, crc) == 0)
                 rc = 0;
+            if (rc == 0) note_skip(&w->skip, d, nb);
         } else if (d >= 0 && (ne == 0 || H5Dwrite(d, store_h5_mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) &&
                    put_checksum(d, store_crc32(0, data, nb)) == 0)
             rc = 0;
@@ -697,10 +713,11 @@ static void *sync_job(void *arg) {
     return NULL;
 }
 
-// Fills the 512-byte user block with the frame: the payload (the HDF5 file proper) is read back and checksummed,
-// so the CRC covers the bytes on disk, not what we meant to write. The bulk fsync overlaps that pass; the final
-// fsync after the header write then has one page left to flush.
-static int write_frame(const char *path, char *err, size_t errlen) {
+// Fills the 512-byte user block with the frame: the payload (the HDF5 file proper) less the skipped ranges is read
+// back and checksummed, so the CRC covers the metadata bytes on disk, not what we meant to write (the skipped data's
+// checksums were taken from the caller's arrays). The bulk fsync overlaps that pass; the final fsync after the
+// header write then has one page left to flush.
+static int write_frame(const char *path, StoreSkips *skip, char *err, size_t errlen) {
     int fd = open(path, O_RDWR);
     if (fd < 0) {
         store_seterr(err, errlen, "cannot reopen %s to seal it: %s", path, strerror(errno));
@@ -718,11 +735,18 @@ static int write_frame(const char *path, char *err, size_t errlen) {
     SyncJob job = {fd, 0, 0};
     pthread_t th;
     int threaded = pthread_create(&th, NULL, sync_job, &job) == 0;   // else: the fsync below does it all
-    int crc_rc = store_frame_crc_range(fd, STORE_FRAME_BYTES, (uint64_t)st.st_size - STORE_FRAME_BYTES, &crc, why,
-                                       sizeof why);
+    uint64_t payload = (uint64_t)st.st_size - STORE_FRAME_BYTES;
+    int kept = 0;   // only ranges a reader will accept: sorted, disjoint, inside the payload
+    for (int i = 0; i < skip->n; i++) {
+        uint64_t prev_end = kept ? skip->r[kept - 1].off + skip->r[kept - 1].len : STORE_FRAME_BYTES;
+        if (skip->r[i].off >= prev_end && skip->r[i].len <= (uint64_t)st.st_size - skip->r[i].off)
+            skip->r[kept++] = skip->r[i];
+    }
+    skip->n = kept;
+    int crc_rc = store_frame_crc_payload(fd, payload, skip, &crc, why, sizeof why);
     if (threaded) pthread_join(th, NULL);
     unsigned char hdr[STORE_FRAME_BYTES];
-    store_frame_header(hdr, STORE_MAGIC_CTR, (uint64_t)st.st_size - STORE_FRAME_BYTES, crc);
+    store_frame_header(hdr, STORE_MAGIC_CTR, payload, crc, skip);
     if (crc_rc != 0) store_seterr(err, errlen, "cannot seal %s: %s", path, why);
     else if (job.rc != 0) store_seterr(err, errlen, "cannot fsync %s: %s", path, strerror(job.err));
     else if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
@@ -757,7 +781,7 @@ int store_commit(StoreWriter *w, char *err, size_t errlen) {
     if (w->err[0]) store_seterr(err, errlen, "%s", w->err);
     else if (closed < 0) store_seterr(err, errlen, "cannot finish writing %s (HDF5 close failed; disk full?)",
                                       w->tmp_path);
-    else if (write_frame(w->tmp_path, err, errlen) == 0 &&
+    else if (write_frame(w->tmp_path, &w->skip, err, errlen) == 0 &&
              store_rename_durable(w->tmp_path, w->final_path, err, errlen) == 0)
         rc = 0;
     if (rc) unlink(w->tmp_path);
@@ -863,13 +887,26 @@ int store_dims(StoreReader *r, const char *name, int *ndims, size_t dims[STORE_M
 
 // The whole dataset d (space sp) into out; a large one through the reused buffer, as store_put writes it. *crc: the
 // CRC-32 of the bytes read (host = file byte order, asserted at store_writer_create), summed while they are hot.
+// Asks the kernel to start reading a contiguous dataset's bytes now: the disk then works while the slabs already
+// in memory are copied and checksummed (the default readahead, 128 KiB here, leaves each slab waiting on the disk).
+static void read_ahead(hid_t d, size_t nb) {
+    haddr_t off = H5Dget_offset(d);
+    int *fd = NULL;
+    hid_t f = H5Iget_file_id(d);
+    if (off != HADDR_UNDEF && f >= 0 && H5Fget_vfd_handle(f, H5P_DEFAULT, (void **)&fd) >= 0 && fd)
+        posix_fadvise(*fd, (off_t)off, (off_t)nb, POSIX_FADV_WILLNEED);
+    if (f >= 0) H5Fclose(f);
+}
+
 static int get_data(hid_t d, hid_t sp, StoreType type, void *out, uint32_t *crc) {
     hsize_t hd[STORE_MAX_DIMS];
     int ndims = H5Sget_simple_extent_ndims(sp);
     size_t nb = (size_t)H5Sget_simple_extent_npoints(sp) * store_type_size(type);
     *crc = 0;
-    if (ndims >= 1 && ndims <= STORE_MAX_DIMS && nb > BOUNCE_BYTES && H5Sget_simple_extent_dims(sp, hd, NULL) == ndims)
+    if (ndims >= 1 && ndims <= STORE_MAX_DIMS && nb > BOUNCE_BYTES && H5Sget_simple_extent_dims(sp, hd, NULL) == ndims) {
+        read_ahead(d, nb);
         return slab_io(d, store_h5_mem_type(type), ndims, hd, store_type_size(type), out, 0, crc);
+    }
     if (H5Dread(d, store_h5_mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) return -1;
     *crc = store_crc32(0, out, nb);
     return 0;

@@ -4,14 +4,20 @@
 // Layout (little-endian), shared by containers (payload = the HDF5 file; the header is its HDF5 user block, so
 // h5py/h5dump read the file as usual) and output snapshots (payload = the raw bytes of the copied file):
 //   0   magic[8]        "PGRPOCTR" (container) or "PGRPOSNP" (snapshot)
-//   8   u32 version     1
+//   8   u32 version     1 (snapshots, containers before skip ranges) or 2 (containers)
 //   12  u32 header      512 (bytes before the payload)
 //   16  u64 payload     payload bytes = file size - 512
-//   24  u32 crc         CRC-32 of the payload
-//   28  note            NUL-padded text for people reading the file with `head`
+//   24  u32 crc         CRC-32 of the payload, less the skipped ranges (version 2)
+//   version 1: 28 note
+//   version 2: 28 u32 nskip (0..STORE_FRAME_MAX_SKIP), 32 nskip x (u64 offset, u64 length): byte ranges of the
+//              file, sorted, disjoint, inside the payload; 224 note
 //   508 u32 header_crc  CRC-32 of bytes [0, 508), so no byte of the file goes unchecked
 // Why a frame rather than HDF5's own checks: a damaged superblock or object header can make the HDF5 library loop
-// forever (issue 8, A2); a whole-file CRC checked first means HDF5 only ever parses bytes pgrpo itself wrote.
+// forever (issue 8, A2); a CRC checked first means HDF5 only ever parses bytes pgrpo itself wrote.
+// Why skip ranges: they are the raw data of large contiguous datasets (the weights and moments of a checkpoint),
+// which HDF5 copies but never parses and which carry their own CRC-32 (`checksum`, checked as store_get reads them
+// and by `pgrpo inspect`). Leaving them out of the frame's CRC lets a resume read a large checkpoint once, not
+// twice, while every byte of HDF5 metadata is still checked before HDF5 sees it.
 #include "store_impl.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_VERSION 1u
+#define FRAME_VERSION 2u        // what the writer of containers writes; version 1 is read too
+#define FRAME_NOTE_V2 224
 #define FRAME_CHUNK (256 << 10)
 
 static void put_u32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
@@ -33,23 +40,59 @@ static uint32_t get_u32(const unsigned char *p) {
 }
 static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
-void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc) {
+void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc,
+                        const StoreSkips *skip) {
     memset(hdr, 0, STORE_FRAME_BYTES);
     memcpy(hdr, magic, 8);
-    put_u32(hdr + 8, FRAME_VERSION);
+    put_u32(hdr + 8, skip ? FRAME_VERSION : 1u);
     put_u32(hdr + 12, STORE_FRAME_BYTES);
     put_u64(hdr + 16, payload);
     put_u32(hdr + 24, crc);
+    size_t at = 28;
+    if (skip) {
+        put_u32(hdr + 28, (uint32_t)skip->n);
+        for (int i = 0; i < skip->n; i++) {
+            put_u64(hdr + 32 + 16 * i, skip->r[i].off);
+            put_u64(hdr + 40 + 16 * i, skip->r[i].len);
+        }
+        at = FRAME_NOTE_V2;
+    }
     const char *note = strcmp(magic, STORE_MAGIC_CTR) == 0
-        ? "\npgrpo container: an HDF5 file follows at byte 512 (this is its user block). Checked by pgrpo before "
-          "HDF5 reads it: CRC-32 of bytes 512.. at offset 24, of bytes 0..507 at offset 508.\n"
+        ? "\npgrpo container: an HDF5 file follows at byte 512 (its user block). Checked before HDF5 reads it: "
+          "CRC-32 at 24 of bytes 512.. less the ranges listed at 28 (large datasets' data: each has its own "
+          "checksum attribute); CRC-32 of bytes 0..507 at 508.\n"
         : "\npgrpo snapshot: the raw bytes of one output file follow at byte 512. CRC-32 of bytes 512.. at offset "
           "24, of bytes 0..507 at offset 508. Restore it with pgrpo (train --resume), not by hand.\n";
-    memcpy(hdr + 28, note, strlen(note) < 470 ? strlen(note) : 470);
+    size_t room = 508 - at;
+    memcpy(hdr + at, note, strlen(note) < room ? strlen(note) : room);
     put_u32(hdr + 508, store_crc32(0, hdr, 508));
 }
 
-int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, char *why, size_t n) {
+// The skip table of a version-2 header: sorted, disjoint, non-empty ranges inside the payload.
+static int read_skips(const unsigned char *h, uint64_t payload, StoreSkips *skip, char *why, size_t n) {
+    uint32_t k = get_u32(h + 28);
+    if (k > STORE_FRAME_MAX_SKIP || (k > 0 && !skip)) {
+        snprintf(why, n, "damaged pgrpo header (%u skipped ranges%s)", k, skip ? "" : " in a snapshot");
+        return -1;
+    }
+    uint64_t prev_end = STORE_FRAME_BYTES;
+    for (uint32_t i = 0; i < k; i++) {
+        uint64_t off = get_u64(h + 32 + 16 * i), len = get_u64(h + 40 + 16 * i);
+        if (len == 0 || off < prev_end || len > STORE_FRAME_BYTES + payload - off) {
+            snprintf(why, n, "damaged pgrpo header (skipped range %u: %llu bytes at %llu)", i,
+                     (unsigned long long)len, (unsigned long long)off);
+            return -1;
+        }
+        skip->r[i].off = off;
+        skip->r[i].len = len;
+        prev_end = off + len;
+    }
+    if (skip) skip->n = (int)k;
+    return 0;
+}
+
+int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, StoreSkips *skip, char *why,
+                            size_t n) {
     unsigned char h[STORE_FRAME_BYTES];
     ssize_t got = pread(fd, h, sizeof h, 0);
     if (got < 0) { snprintf(why, n, "cannot read: %s", strerror(errno)); return -1; }
@@ -61,21 +104,23 @@ int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32
     magic_out[8] = 0;
     if (got < STORE_FRAME_BYTES) { snprintf(why, n, "truncated inside its pgrpo header (%zd bytes)", got); return -1; }
     if (get_u32(h + 508) != store_crc32(0, h, 508)) { snprintf(why, n, "damaged pgrpo header (checksum mismatch)"); return -1; }
-    if (get_u32(h + 8) != FRAME_VERSION || get_u32(h + 12) != STORE_FRAME_BYTES) {
-        snprintf(why, n, "pgrpo header version %u (this pgrpo reads %u; a newer pgrpo wrote it?)", get_u32(h + 8),
+    uint32_t version = get_u32(h + 8);
+    if ((version != 1 && version != FRAME_VERSION) || get_u32(h + 12) != STORE_FRAME_BYTES) {
+        snprintf(why, n, "pgrpo header version %u (this pgrpo reads 1 and %u; a newer pgrpo wrote it?)", version,
                  FRAME_VERSION);
         return -1;
     }
     *payload = get_u64(h + 16);
     *crc = get_u32(h + 24);
-    return 0;
+    if (skip) skip->n = 0;
+    return version == 1 ? 0 : read_skips(h, *payload, skip, why, n);
 }
 
-// CRC-32 of [off, off+len) of fd, streamed; -1 with why on a read error or a short file.
+// *crc continued over [off, off+len) of fd, streamed; -1 with why on a read error or a short file.
 int store_frame_crc_range(int fd, uint64_t off, uint64_t len, uint32_t *crc, char *why, size_t n) {
     unsigned char *buf = malloc(FRAME_CHUNK);
     if (!buf) { snprintf(why, n, "out of memory"); return -1; }
-    uint32_t c = 0;
+    uint32_t c = *crc;
     int rc = 0;
     while (len > 0) {
         size_t want = len < FRAME_CHUNK ? (size_t)len : FRAME_CHUNK;
@@ -94,11 +139,24 @@ int store_frame_crc_range(int fd, uint64_t off, uint64_t len, uint32_t *crc, cha
     return rc;
 }
 
+int store_frame_crc_payload(int fd, uint64_t payload, const StoreSkips *skip, uint32_t *crc, char *why, size_t n) {
+    uint64_t at = STORE_FRAME_BYTES, end = STORE_FRAME_BYTES + payload;
+    uint32_t c = 0;
+    for (int i = 0; i <= (skip ? skip->n : 0); i++) {
+        uint64_t stop = skip && i < skip->n ? skip->r[i].off : end;
+        if (stop > at && store_frame_crc_range(fd, at, stop - at, &c, why, n) != 0) return -1;
+        if (skip && i < skip->n) at = skip->r[i].off + skip->r[i].len;
+    }
+    *crc = c;
+    return 0;
+}
+
 int store_frame_verify_fd(int fd, const char *magic, uint64_t *payload_out, char *why, size_t n) {
     char m[9];
     uint64_t payload;
     uint32_t crc, have;
-    int h = store_frame_read_header(fd, m, &payload, &crc, why, n);
+    StoreSkips skip;
+    int h = store_frame_read_header(fd, m, &payload, &crc, strcmp(magic, STORE_MAGIC_CTR) ? NULL : &skip, why, n);
     if (h) return h;
     if (strcmp(m, magic) != 0) {
         snprintf(why, n, "a pgrpo %s, not a pgrpo %s", strcmp(m, STORE_MAGIC_SNP) ? "container" : "snapshot",
@@ -114,7 +172,8 @@ int store_frame_verify_fd(int fd, const char *magic, uint64_t *payload_out, char
                  (unsigned long long)(STORE_FRAME_BYTES + payload));
         return -1;
     }
-    if (store_frame_crc_range(fd, STORE_FRAME_BYTES, payload, &have, why, n) != 0) return -1;
+    if (store_frame_crc_payload(fd, payload, strcmp(magic, STORE_MAGIC_CTR) ? NULL : &skip, &have, why, n) != 0)
+        return -1;
     if (have != crc) {
         snprintf(why, n, "checksum mismatch (header %08x, contents %08x): damaged", crc, have);
         return -1;

@@ -57,10 +57,23 @@ int store_h5_verify_dataset(hid_t d, char *why, size_t whylen);
 #define STORE_WATCHDOG_S 15          // bound on HDF5 parsing a file without a frame (store_bounded_run)
 // STORE_WATCHDOG_S, or PGRPO_WATCHDOG_S from the environment (1..3600; the corruption tests use a short one).
 int store_watchdog_s(void);
-void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc);
-// 0 header valid (magic_out, payload, crc filled), 1 no pgrpo magic at all, -1 damaged (why).
-int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, char *why, size_t n);
+// Byte ranges of a container that its frame's CRC leaves out (version-2 frames, store_frame.c): the raw data of
+// contiguous datasets of at least STORE_FRAME_SKIP_MIN bytes, each under its own `checksum`. File offsets.
+#define STORE_FRAME_MAX_SKIP 12
+#define STORE_FRAME_SKIP_MIN ((uint64_t)1 << 20)
+typedef struct { uint64_t off, len; } StoreRange;
+typedef struct { int n; StoreRange r[STORE_FRAME_MAX_SKIP]; } StoreSkips;
+// skip NULL: a version-1 header (snapshots); else version 2 with skip's ranges (sorted, disjoint, in the payload).
+void store_frame_header(unsigned char hdr[STORE_FRAME_BYTES], const char *magic, uint64_t payload, uint32_t crc,
+                        const StoreSkips *skip);
+// 0 header valid (magic_out, payload, crc and, when skip is not NULL, the skipped ranges filled), 1 no pgrpo magic
+// at all, -1 damaged (why). With skip NULL a header that lists ranges is damaged.
+int store_frame_read_header(int fd, char magic_out[9], uint64_t *payload, uint32_t *crc, StoreSkips *skip, char *why,
+                            size_t n);
+// *crc (start with 0) continued over [off, off+len) of fd.
 int store_frame_crc_range(int fd, uint64_t off, uint64_t len, uint32_t *crc, char *why, size_t n);
+// The frame's CRC: the payload's bytes less the skipped ranges (skip may be NULL), in file order.
+int store_frame_crc_payload(int fd, uint64_t payload, const StoreSkips *skip, uint32_t *crc, char *why, size_t n);
 // Header, magic, size == 512 + payload and the payload CRC: 0 ok, 1 no pgrpo header, -1 damaged (why: no path).
 int store_frame_verify_fd(int fd, const char *magic, uint64_t *payload_out, char *why, size_t n);
 int store_frame_verify(const char *path, const char *magic, char *why, size_t n);

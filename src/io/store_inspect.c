@@ -254,7 +254,8 @@ int store_inspect(const char *path, int verify, FILE *out) {
     char magic[9], why[STORE_ERRLEN];
     uint64_t payload = 0;
     uint32_t crc;
-    int h = store_frame_read_header(fd, magic, &payload, &crc, why, sizeof why);
+    StoreSkips skip;
+    int h = store_frame_read_header(fd, magic, &payload, &crc, &skip, why, sizeof why);
     if (h == 0) h = store_frame_verify_fd(fd, magic, &payload, why, sizeof why);
     close(fd);
     if (h < 0) {

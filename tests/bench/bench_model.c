@@ -338,7 +338,7 @@ static void bench_checkpoint_read(const char *tag, Model *m, AdamW *opt, const c
     size_t n = model_num_params(m);
     char err[1024];
     int fd = open(path, O_RDONLY);
-    if (fd >= 0) { posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); }
+    if (fd >= 0) { if (!getenv("BENCH_CKPT_HOT")) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); close(fd); }
     double t0 = wall_s();
     StoreReader *rd = store_open(path, "checkpoint", err, sizeof err);
     double to = wall_s();
@@ -373,7 +373,7 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
     printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
     if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
         if (!getenv("BENCH_SAMPLE_ONLY")) bench_learner(bc, m, &opt, &r, reps, sgemm); // (profiling the sampler)
-        bench_sample(bc, m, &r, reps);
+        if (!getenv("BENCH_LEARNER_ONLY")) bench_sample(bc, m, &r, reps); // (profiling the learner)
     } else { // one update, so the moments are resident as after training (calloc'd pages are not)
         unsigned char *mask = calloc(model_num_params(m), 1);
         adamw_step(&opt, model_params(m), model_grads(m), mask);

@@ -169,10 +169,7 @@ section_gpt2s() {
         BENCH_CKPT_DIR="$OUT" run_to "$OUT/g2_c.$i" build/bench/bench_model "$reps" 1 gpt2s || continue
         local ck
         ck=$(awk '$1 == "gpt2s.ckpt_path" {print $2}' "$OUT/g2_c.$i")
-        # The read as a resume does it, in a fresh process; then dd copies and reads back the same bytes.
-        BENCH_CKPT_READ="$ck" run_to "$OUT/g2_r.$i" build/bench/bench_model 1 1 gpt2s &&
-            grep '^gpt2s\.ckpt_' "$OUT/g2_r.$i" >>"$OUT/g2_c.$i"
-        dd_rate "$OUT/g2_dd.$i" "$ck"
+        ckpt_reads "$i" "$ck"
         rm -f "$ck"
         run_to "$OUT/g2_t.$i" "$PY" tests/bench/bench_torch.py --reps "$reps" --configs gpt2s
     done
@@ -192,22 +189,38 @@ section_gpt2s() {
         "read MB/s|gpt2s.ckpt_read_mb_per_s|read_mb_per_s|0.8"
 }
 
-# dd_rate FILE SRC: dd's write (bs=1M, conv=fsync) of a copy of SRC (the checkpoint just written: the same
-# bytes, not /dev/zero's zeros, which this machine's disk reads back twice as fast) and its read of that copy
-# once it has left the page cache, as MB/s key value lines in FILE. SRC is in the page cache (just read back).
-dd_rate() {
-    local f=$1 src=$2 mb t0 t1 t2 t3
-    mb=$(( $(stat -c %s "$src") / 1048576 ))
+# ckpt_reads I CKPT: dd's write (bs=1M, conv=fsync) of a copy of CKPT (the checkpoint just written: the same bytes,
+# not /dev/zero's zeros, which this machine's disk reads back twice as fast), then the reads, each once its file
+# has left the page cache: pgrpo's as a resume does it (a fresh process, BENCH_CKPT_READ) and dd's of the copy,
+# alternated twice, each side's faster read kept. Why: on this para-virtualised disk a read can stall for a second
+# while the host flushes earlier writes (measured: 0.2 s reads with a 1.1 s one between them), and whichever side
+# read first after the writes took the stall. MB/s key value lines go to g2_dd.I, pgrpo's to g2_c.I.
+drop_cache() {
+    "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
+}
+ckpt_reads() {
+    local i=$1 ck=$2 mb t0 t1 k best_dd=0 best_c=0 r
+    mb=$(( $(stat -c %s "$ck") / 1048576 ))
     t0=$(date +%s.%N)
-    dd if="$src" of="$OUT/dd_test" bs=1M count="$mb" conv=fsync status=none
+    dd if="$ck" of="$OUT/dd_test" bs=1M count="$mb" conv=fsync status=none
     t1=$(date +%s.%N)
-    "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$OUT/dd_test"
-    t2=$(date +%s.%N)
-    dd if="$OUT/dd_test" of=/dev/null bs=1M status=none
-    t3=$(date +%s.%N)
+    awk -v mb="$mb" -v a="$t0" -v b="$t1" 'BEGIN {printf "write_mb_per_s %.1f\n", mb * 1.048576 / (b - a)}' >"$OUT/g2_dd.$i"
+    for k in 1 2; do
+        if BENCH_CKPT_READ="$ck" run_to "$OUT/g2_r.$i.$k" build/bench/bench_model 1 1 gpt2s; then
+            r=$(awk '$1 == "gpt2s.ckpt_read_mb_per_s" {print $2}' "$OUT/g2_r.$i.$k")
+            best_c=$(awk -v a="$best_c" -v b="${r:-0}" 'BEGIN {print (b > a ? b : a)}')
+        fi
+        drop_cache "$OUT/dd_test"
+        t0=$(date +%s.%N)
+        dd if="$OUT/dd_test" of=/dev/null bs=1M status=none
+        t1=$(date +%s.%N)
+        best_dd=$(awk -v a="$best_dd" -v mb="$mb" -v s="$t0" -v e="$t1" 'BEGIN {r = mb * 1.048576 / (e - s); print (r > a ? r : a)}')
+    done
     rm -f "$OUT/dd_test"
-    awk -v mb="$mb" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" \
-        'BEGIN {printf "write_mb_per_s %.1f\nread_mb_per_s %.1f\n", mb * 1.048576 / (b - a), mb * 1.048576 / (d - c)}' >"$f"
+    echo "read_mb_per_s $best_dd" >>"$OUT/g2_dd.$i"
+    [ "$best_c" != 0 ] && echo "gpt2s.ckpt_read_mb_per_s $best_c" >>"$OUT/g2_c.$i"
+    grep -h '^gpt2s\.ckpt_open_s\|^gpt2s\.ckpt_get_s' "$OUT/g2_r.$i.1" >>"$OUT/g2_c.$i" 2>/dev/null
+    return 0
 }
 
 # --- section: rl (one RL step split by phase; synchronous vs asynchronous rollouts; HDF5 I/O share) ---------

@@ -78,19 +78,42 @@ def test_traj(path, P, G, Tp, Tc, S):
 
 
 def check_frame(path):
-    """The frame, re-derived independently: magic, version, sizes, CRC-32 of the payload and of the header."""
+    """The frame, re-derived independently: magic, version, sizes, the skipped ranges (each exactly one
+    contiguous dataset's data, which carries its own checksum), CRC-32 of the payload less those ranges and of
+    the header."""
     import struct
     data = open(path, "rb").read()
     magic, version, header, payload, crc = struct.unpack_from("<8sIIQI", data, 0)
     check("frame magic", magic == b"PGRPOCTR", magic)
-    check("frame version 1, header 512", (version, header) == (1, 512), (version, header))
+    check("frame version 2, header 512", (version, header) == (2, 512), (version, header))
     check("frame payload length == file size - 512", payload == len(data) - 512, (payload, len(data)))
-    check("frame CRC-32 of bytes 512.. == zlib.crc32", crc == zlib.crc32(data[512:]))
+    (nskip,) = struct.unpack_from("<I", data, 28)
+    ranges = [struct.unpack_from("<QQ", data, 32 + 16 * i) for i in range(nskip)]
+    check("frame skips at most 12 ranges, sorted and disjoint, after byte 512",
+          nskip <= 12 and all(a[0] + a[1] <= b[0] for a, b in zip([(0, 512)] + ranges, ranges)), ranges)
+    with h5py.File(path, "r") as f:
+        data_of = {}
+        f.visititems(lambda n, o: data_of.__setitem__((o.id.get_offset(), o.id.get_storage_size()), o)
+                     if isinstance(o, h5py.Dataset) and o.id.get_offset() is not None else None)
+        for off, ln in ranges:
+            d = data_of.get((off, ln))
+            check("skipped range %d+%d is a whole dataset's data, with a checksum" % (off, ln),
+                  d is not None and "checksum" in d.attrs and d.compression is None and ln >= 1 << 20 and
+                  data[off:off + ln] == np.ascontiguousarray(d[...]).astype(d.dtype.newbyteorder("<")).tobytes(),
+                  d.name if d is not None else None)
+    kept, at = bytearray(), 512
+    for off, ln in ranges:
+        kept += data[at:off]
+        at = off + ln
+    kept += data[at:]
+    check("frame CRC-32 of bytes 512.. less the skipped ranges == zlib.crc32", crc == zlib.crc32(bytes(kept)))
     check("frame header CRC-32", struct.unpack_from("<I", data, 508)[0] == zlib.crc32(data[:508]))
+    return ranges
 
 
 def test_ckpt(path):
-    check_frame(path)
+    ranges = check_frame(path)
+    check("the 3 MiB contiguous dataset's data is skipped by the frame", len(ranges) == 1, ranges)
     with h5py.File(path, "r") as f:
         check("h5py sees the 512-byte user block", f.userblock_size == 512, f.userblock_size)
         root_attrs(f, "checkpoint", 2)

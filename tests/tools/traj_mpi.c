@@ -152,6 +152,13 @@ int main(int argc, char **argv) {
             store_put(w, "model/w", STORE_F32, f, 2, d2);
             store_put(w, "opt/step", STORE_I64, i64, 1, &d3);
             store_put(w, "rng", STORE_U8, u8, 1, &d4);
+            // A large contiguous dataset: its data is a range the frame's CRC skips (version-2 frame).
+            store_writer_set_gzip(w, 0, 0);
+            size_t nbig = 3 << 18;   // 3 MiB of float32
+            float *big = malloc(nbig * sizeof(float));
+            for (size_t i = 0; i < nbig; i++) big[i] = (float)(i % 1009) * 0.5f;
+            store_put(w, "model/big", STORE_F32, big, 1, &nbig);
+            free(big);
             store_put_attr_int(w, "/", "step", 5);
             if (store_commit(w, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); rc = 1; }
         }

@@ -244,6 +244,111 @@ static void test_bitflip(void) {
     T_ASSERT(inspect_quiet(p) == 3, "inspect must report the dataset");
 }
 
+// ---- version-2 frames: a large contiguous dataset's data is left out of the frame's CRC ----
+
+static uint64_t le64(const unsigned char *b) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+    return v;
+}
+static void put_le32(unsigned char *b, uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> 8 * i); }
+
+// A checkpoint-like container: 2.4 MB of float32 parameters stored contiguous (no gzip), plus small datasets.
+#define LARGE_N 600000
+static int write_large(const char *path, float *params) {
+    char err[1024];
+    StoreWriter *w = store_writer_create(path, "checkpoint", "", err, sizeof err);
+    if (!w) { printf("# %s\n", err); return -1; }
+    for (size_t i = 0; i < LARGE_N; i++) params[i] = (float)(i % 997) * 0.125f - 7.0f;
+    size_t n = LARGE_N, d2 = 2;
+    int64_t step[2] = {3, 4};
+    store_put(w, "opt/step", STORE_I64, step, 1, &d2);
+    store_put(w, "model/params", STORE_F32, params, 1, &n);
+    store_put_attr_int(w, "/", "step", 3);
+    if (store_commit(w, err, sizeof err) != 0) { printf("# %s\n", err); return -1; }
+    return 0;
+}
+
+// Rewrites the header's bytes [at, at+len) and re-seals the header CRC, as a buggy writer would.
+static void patch_header(const char *path, size_t at, const unsigned char *bytes, size_t len) {
+    int fd = open(path, O_RDWR);
+    unsigned char h[512];
+    if (pread(fd, h, 512, 0) == 512) {
+        memcpy(h + at, bytes, len);
+        put_le32(h + 508, store_crc32(0, h, 508));
+        if (pwrite(fd, h, 512, 0) != 512) printf("#   patch failed\n");
+    }
+    close(fd);
+}
+
+static void test_skipped_ranges(void) {
+    char p[512], err[1024];
+    float *params = malloc(LARGE_N * sizeof(float)), *got = malloc(LARGE_N * sizeof(float));
+    path_in(p, sizeof p, "large.h5");
+    T_ASSERT(write_large(p, params) == 0, "write");
+    // The header lists one range: exactly the dataset's data as HDF5 places it, and those bytes are the array.
+    unsigned char h[512];
+    int fd = open(p, O_RDONLY);
+    T_ASSERT(pread(fd, h, 512, 0) == 512, "read header");
+    uint64_t off = le64(h + 32), len = le64(h + 40);
+    hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "/model/params", H5P_DEFAULT);
+    T_ASSERT(h[8] == 2 && h[28] == 1 && off == H5Dget_offset(d) && len == LARGE_N * sizeof(float),
+             "version %d, %d ranges, %llu+%llu", h[8], h[28], (unsigned long long)off, (unsigned long long)len);
+    H5Dclose(d);
+    H5Fclose(f);
+    unsigned char *raw = malloc(len);
+    T_ASSERT(pread(fd, raw, len, (off_t)off) == (ssize_t)len && memcmp(raw, params, len) == 0, "range bytes");
+    free(raw);
+    close(fd);
+    StoreReader *r = store_open(p, "checkpoint", err, sizeof err);
+    T_ASSERT(r && store_get(r, "model/params", STORE_F32, got, LARGE_N) == 0 && memcmp(got, params, len) == 0,
+             "intact large file: %s", r ? (store_reader_error(r) ? store_reader_error(r) : "") : err);
+    store_close(r);
+    // A flipped bit in the skipped data: the frame is fine, the dataset's own checksum refuses it as it is read.
+    T_ASSERT(flip_bit_in(p, "/model/params", 6) == 0, "flip");
+    r = store_open(p, "checkpoint", err, sizeof err);
+    T_ASSERT(r, "the frame does not cover the skipped data: %s", err);
+    T_ASSERT(r && store_get(r, "model/params", STORE_F32, got, LARGE_N) == -1, "flipped data accepted");
+    const char *ge = r ? store_reader_error(r) : NULL;
+    T_ASSERT(ge && one_line(ge) && strstr(ge, p) && strstr(ge, "model/params") && strstr(ge, "checksum mismatch"),
+             "flip in data: %s", ge ? ge : "(none)");
+    store_close(r);
+    T_ASSERT(inspect_quiet(p) == 3, "inspect must report the dataset");
+    // Metadata stays under the frame's CRC: zeros just past the header are refused before HDF5 parses them.
+    T_ASSERT(write_large(p, params) == 0 && zero_block(p, 600, 256) == 0, "rewrite, zero");
+    T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "checksum mismatch"), "meta: %s", err);
+    // A skip table a reader cannot trust (a range past the end, overlapping ranges) behind a valid header CRC.
+    unsigned char bad[16];
+    uint64_t big = (uint64_t)1 << 40;
+    for (int i = 0; i < 8; i++) bad[i] = (unsigned char)(big >> 8 * i);
+    T_ASSERT(write_large(p, params) == 0, "rewrite");
+    patch_header(p, 40, bad, 8);
+    T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "damaged pgrpo header"),
+             "past the end: %s", err);
+    T_ASSERT(write_large(p, params) == 0, "rewrite");
+    unsigned char two[4] = {2, 0, 0, 0}, dup[16];
+    fd = open(p, O_RDONLY);
+    T_ASSERT(pread(fd, dup, 16, 32) == 16, "read range");
+    close(fd);
+    patch_header(p, 28, two, 4);
+    patch_header(p, 48, dup, 16);
+    T_ASSERT(!store_open(p, NULL, err, sizeof err) && strstr(err, "damaged pgrpo header"), "overlap: %s", err);
+    // A version-1 frame (an earlier pgrpo: the CRC covers every payload byte) is still read.
+    T_ASSERT(write_large(p, params) == 0, "rewrite");
+    unsigned char v1[480] = {1, 0, 0, 0};
+    patch_header(p, 8, v1, 4);
+    patch_header(p, 28, v1 + 4, sizeof v1 - 4);
+    reseal(p);
+    r = store_open(p, "checkpoint", err, sizeof err);
+    T_ASSERT(r && store_get(r, "model/params", STORE_F32, got, LARGE_N) == 0 && memcmp(got, params, len) == 0,
+             "version 1: %s", r ? (store_reader_error(r) ? store_reader_error(r) : "") : err);
+    store_close(r);
+    T_ASSERT(flip_bit_in(p, "/model/params", 1) == 0 && !store_open(p, NULL, err, sizeof err) &&
+             strstr(err, "checksum mismatch"), "version 1 covers the data: %s", err);
+    free(params);
+    free(got);
+}
+
 static void test_abort_and_failures(void) {
     char p[512], err[1024];
     path_in(p, sizeof p, "aborted.h5");
@@ -433,6 +538,7 @@ int main(void) {
     T_RUN(test_roundtrip);
     T_RUN(test_bad_files);
     T_RUN(test_bitflip);
+    T_RUN(test_skipped_ranges);
     T_RUN(test_abort_and_failures);
     T_RUN(test_ckpt_dir);
     T_RUN(test_metrics_resume);
