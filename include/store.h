@@ -70,6 +70,8 @@ StoreReader *store_open(const char *path, const char *kind, char *err, size_t er
 // match the dataset's own checksum (computed on the writer's array at store_put): "... is corrupt: dataset X:
 // checksum mismatch" otherwise. (store_inspect checks every dataset without reading it into the caller.)
 int store_get(StoreReader *r, const char *name, StoreType type, void *out, size_t n_elems);
+// Reads every dataset and checks its checksum (what store_get checks for one): -1 with the first bad one named.
+int store_check_datasets(StoreReader *r);
 int store_dims(StoreReader *r, const char *name, int *ndims, size_t dims[STORE_MAX_DIMS]); // -1 if absent
 int store_has(StoreReader *r, const char *name);   // 1 if a dataset or group of that path exists
 int store_get_attr_str(StoreReader *r, const char *obj, const char *key, char *out, size_t n);

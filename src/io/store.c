@@ -958,6 +958,26 @@ int store_get(StoreReader *r, const char *name, StoreType type, void *out, size_
     return rc;
 }
 
+int store_check_datasets(StoreReader *r) {
+    StoreQuiet q = store_quiet_begin();
+    StoreNames names = {0};
+    int rc = store_h5_list_datasets(r->file, &names) == 0 ? 0 : -1;
+    if (rc) store_seterr(r->err, sizeof r->err, "%s: cannot list its datasets", r->path);
+    for (int i = 0; rc == 0 && i < names.n; i++) {
+        char why[STORE_ERRLEN];
+        hid_t d = H5Dopen2(r->file, names.v[i], H5P_DEFAULT);
+        if (d < 0 || store_h5_verify_dataset(d, why, sizeof why) != 0) {
+            store_seterr(r->err, sizeof r->err, "%s is corrupt: dataset %s: %s", r->path, names.v[i],
+                         d < 0 ? "cannot open it" : why);
+            rc = -1;
+        }
+        if (d >= 0) H5Dclose(d);
+    }
+    store_names_free(&names);
+    store_quiet_end(q);
+    return rc;
+}
+
 static hid_t open_obj(StoreReader *r, const char *obj) {
     if (!store_has(r, obj)) return -1;
     return H5Oopen(r->file, obj, H5P_DEFAULT);

@@ -308,26 +308,32 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
 }
 
 // The checkpoint's bulk as ckpt_write stores it (model/params, optim/m, optim/v through the store container,
-// commit = close + CRC frame + fsync + rename + directory fsync). MB/s over the three arrays' bytes, wall clock.
+// commit = close + CRC frame + fsync + rename + directory fsync). MB/s over the three arrays' bytes, wall clock;
+// written twice (the first file removed), the faster kept: on this para-virtualised machine page-cache pages the
+// guest has not used lately cost a host fault each, and run.sh gives dd's write the same two tries.
 // The read is timed by bench_checkpoint_read in a fresh process, as a resume reads it.
 static void bench_checkpoint(const char *tag, Model *m, const AdamW *opt) {
     const char *dir = getenv("BENCH_CKPT_DIR") ? getenv("BENCH_CKPT_DIR") : "build/bench/out";
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/bench_ckpt_%d.h5", dir, (int)getpid());
     size_t n = model_num_params(m);
-    double mb = 3.0 * n * sizeof(float) / 1e6;
-    double t0 = wall_s();
-    StoreWriter *w = store_writer_create(path, "checkpoint", "", err, sizeof err);
-    if (!w) { fprintf(stderr, "bench_model: %s\n", err); return; }
-    store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
-    store_put(w, "optim/m", STORE_F32, opt->m, 1, &n);
-    store_put(w, "optim/v", STORE_F32, opt->v, 1, &n);
-    double tp = wall_s();
-    if (store_commit(w, err, sizeof err)) { fprintf(stderr, "bench_model: %s\n", err); return; }
-    double t1 = wall_s();
-    printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, tp - t0, tag, t1 - tp); // commit: CRC pass + fsync
+    double mb = 3.0 * n * sizeof(float) / 1e6, best = 0.0, best_put = 0.0, best_commit = 0.0;
+    for (int k = 0; k < 2; k++) {
+        if (k) unlink(path);
+        double t0 = wall_s();
+        StoreWriter *w = store_writer_create(path, "checkpoint", "", err, sizeof err);
+        if (!w) { fprintf(stderr, "bench_model: %s\n", err); return; }
+        store_put(w, "model/params", STORE_F32, model_params(m), 1, &n);
+        store_put(w, "optim/m", STORE_F32, opt->m, 1, &n);
+        store_put(w, "optim/v", STORE_F32, opt->v, 1, &n);
+        double tp = wall_s();
+        if (store_commit(w, err, sizeof err)) { fprintf(stderr, "bench_model: %s\n", err); return; }
+        double t1 = wall_s();
+        if (mb / (t1 - t0) > best) { best = mb / (t1 - t0); best_put = tp - t0; best_commit = t1 - tp; }
+    }
+    printf("%s.ckpt_put_s %.3f\n%s.ckpt_commit_s %.3f\n", tag, best_put, tag, best_commit); // commit: CRC + fsync
     printf("%s.ckpt_mb %.1f\n", tag, mb);
-    printf("%s.ckpt_write_mb_per_s %.1f\n", tag, mb / (t1 - t0));
+    printf("%s.ckpt_write_mb_per_s %.1f\n", tag, best);
     printf("%s.ckpt_path %s\n", tag, path); // run.sh reads it back (BENCH_CKPT_READ), copies it with dd, removes it
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Corruption harness (issue 8 A2/A3/A5): real pgrpo files -- an SFT base (policy), a checkpoint, an output
+# Corruption harness (issue 8 A2/A3/A5): real pgrpo files -- two SFT bases (policies; the larger one's weights are
+# a range its frame skips), a checkpoint, an output
 # snapshot, a user's plain groups file and metrics.h5 -- damaged by bit flips, zeroed 512-byte blocks (one at
 # offset 3267, the reproduction of the HDF5 hang), truncations, appended bytes and h5py type/shape rewrites; each
 # variant opened by `pgrpo inspect` and by the matching reader (build/tests/open_file) under `timeout 20`.
@@ -12,6 +13,10 @@ OPEN=build/tests/open_file
 [ -x $OPEN ] || { nok corrupt_tools_built "make test-bin first"; exit 1; }
 D=$SCRATCH
 "$PGRPO" sft $TINY --set run.out_dir=$D/base --quiet || { nok corrupt_setup_sft; exit 1; }
+# A policy whose parameters (3.3 MB) are a range its frame's CRC skips (version-2 frame): damage there must be
+# caught by the dataset's own checksum, as the readers read it.
+"$PGRPO" sft $TINY --set run.out_dir=$D/big --set model.d_model=256 --set sft.steps=1 --quiet ||
+    { nok corrupt_setup_big_sft; exit 1; }
 mpi 1 $PGRPO train $TINY --set train.base=$D/base/sft_base.h5 --set run.out_dir=$D/run --quiet ||
     { nok corrupt_setup_train; exit 1; }
 ckpt=$(ls $D/run/checkpoints/ckpt_*.h5 | tail -1)
@@ -35,7 +40,7 @@ $OPEN snapshot $D/metrics.snap $D/metrics.restored >/dev/null && cmp -s $D/metri
 # inspect runs as the ASan/UBSan binary when it is built (make test-bin), so memory errors count as crashes.
 INSPECT=$PGRPO; [ -x build/asan/pgrpo ] && INSPECT=$PWD/build/asan/pgrpo
 echo "# inspect binary: $INSPECT"
-/usr/bin/python3 tests/fuzz/corrupt.py $N $SEED $D/variants $INSPECT $OPEN policy:$D/base/sft_base.h5 \
+/usr/bin/python3 tests/fuzz/corrupt.py $N $SEED $D/variants $INSPECT $OPEN policy:$D/base/sft_base.h5 policy:$D/big/sft_base.h5 \
     checkpoint:$ckpt snapshot:$D/metrics.snap groups:$D/groups.h5:200 \
     groups:$D/plain_groups.h5:200 plain:$D/run/metrics.h5
 rc=$?

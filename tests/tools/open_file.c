@@ -1,6 +1,7 @@
 // open_file — opens one file the way pgrpo's readers do, for the corruption harness (tests/fuzz/test_corrupt.sh):
-//   open_file container KIND FILE   store_open(FILE, KIND) (frame, schema, every dataset's checksum; "-" = any
-//                                   kind); prints "accepted"
+//   open_file container KIND FILE   store_open(FILE, KIND) (frame, schema; "-" = any kind), then every dataset read
+//                                   and checked against its checksum, as the readers of checkpoints and policies
+//                                   do with theirs (store_get); prints "accepted"
 //   open_file snapshot FILE OUT     snapshot_restore(FILE, OUT); prints "accepted"
 //   open_file groups FILE N_USERS   groups_file_read; prints "accepted n_groups G crc C" (C: CRC-32 of the ids)
 // Refusals print the one-line message on stderr and exit 3; usage errors exit 2.
@@ -16,6 +17,7 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "container")) {
         StoreReader *r = store_open(argv[3], strcmp(argv[2], "-") ? argv[2] : NULL, err, sizeof err);
         if (!r) { fprintf(stderr, "%s\n", err); return 3; }
+        if (store_check_datasets(r)) { fprintf(stderr, "%s\n", store_reader_error(r)); store_close(r); return 3; }
         store_close(r);
         printf("accepted\n");
         return 0;
