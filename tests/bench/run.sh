@@ -193,9 +193,10 @@ section_gpt2s() {
 # not /dev/zero's zeros, which this machine's disk reads back twice as fast), twice, the faster kept (as
 # bench_model keeps its faster of two), then the reads, each once its file has left the page cache: pgrpo's as a
 # resume does it (a fresh process, BENCH_CKPT_READ) and dd's of the copy, twice each in the order pgrpo, dd, dd,
-# pgrpo, each side's faster read kept. Why: on this para-virtualised disk a read can stall for a second while the
-# host flushes earlier writes (measured: 0.2 s reads with a 1.1 s one between them), and whichever side read first
-# after the writes took the stall. MB/s key value lines go to g2_dd.I, pgrpo's to g2_c.I.
+# pgrpo, each side's faster read kept. Why: on this para-virtualised machine memory the guest freed lately costs a
+# host fault per page when touched again, and the first resume-like process after the writes (its model and
+# moments freshly allocated) pays it: pgrpo's first read took 1.9-2.3 s, its second 0.27-0.44 s, and a 1.1 s dd
+# read showed up between 0.2 s ones. MB/s key value lines go to g2_dd.I, pgrpo's to g2_c.I.
 drop_cache() {
     "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"
 }
