@@ -349,6 +349,30 @@ static void test_skipped_ranges(void) {
     free(got);
 }
 
+// A dataset of 16 MiB or more is checksummed by a second thread trailing the reads: same values, same verdicts.
+static void test_followed_read(void) {
+    char p[512], err[1024];
+    size_t n = 5u << 20;   // 20 MiB of float32
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = (float)(i % 4099) - 2000.5f;
+    path_in(p, sizeof p, "followed.h5");
+    StoreWriter *w = store_writer_create(p, "checkpoint", "", err, sizeof err);
+    T_ASSERT(w, "create: %s", err);
+    store_put(w, "optim/v", STORE_F32, a, 1, &n);
+    T_ASSERT(store_commit(w, err, sizeof err) == 0, "commit: %s", err);
+    StoreReader *r = store_open(p, "checkpoint", err, sizeof err);
+    T_ASSERT(r && store_get(r, "optim/v", STORE_F32, b, n) == 0 && memcmp(a, b, n * sizeof(float)) == 0,
+             "intact: %s", r && store_reader_error(r) ? store_reader_error(r) : err);
+    store_close(r);
+    T_ASSERT(flip_bit_in(p, "/optim/v", 2) == 0, "flip");
+    r = store_open(p, "checkpoint", err, sizeof err);
+    T_ASSERT(r && store_get(r, "optim/v", STORE_F32, b, n) == -1 && strstr(store_reader_error(r), "checksum mismatch"),
+             "flip in a followed read: %s", r && store_reader_error(r) ? store_reader_error(r) : err);
+    store_close(r);
+    free(a);
+    free(b);
+}
+
 static void test_abort_and_failures(void) {
     char p[512], err[1024];
     path_in(p, sizeof p, "aborted.h5");
@@ -539,6 +563,7 @@ int main(void) {
     T_RUN(test_bad_files);
     T_RUN(test_bitflip);
     T_RUN(test_skipped_ranges);
+    T_RUN(test_followed_read);
     T_RUN(test_abort_and_failures);
     T_RUN(test_ckpt_dir);
     T_RUN(test_metrics_resume);
