@@ -1,5 +1,5 @@
 // store_ckpt.c — the checkpoint directory: naming, the `latest` pointer, rolling retention, and finding the
-// newest checkpoint that verifies (skipping corrupt ones with a reason the caller can print).
+// newest checkpoint that verifies, frame and every dataset (skipping corrupt ones with a reason the caller can print).
 #include "store_impl.h"
 #include "check.h"
 #include <dirent.h>
@@ -148,6 +148,14 @@ int store_ckpt_find(const char *dir, char *path_out, size_t n, long *step_out, c
         StoreReader *r = store_open(path, STORE_KIND_CKPT, why, sizeof why);
         if (!r) {
             msg_append(msg, msglen, "skipping corrupt checkpoint %s: %s\n", path, why);
+            continue;
+        }
+        // The frame leaves the large datasets' data to their own checksums (store_frame.c): check them here, so
+        // damage there also falls back to the previous checkpoint. The resume's read then finds the file in the
+        // page cache.
+        if (store_check_datasets(r) != 0) {
+            msg_append(msg, msglen, "skipping corrupt checkpoint %s: %s\n", path, store_reader_error(r));
+            store_close(r);
             continue;
         }
         store_close(r);

@@ -462,6 +462,14 @@ static void test_ckpt_dir(void) {
              strstr(msg, "ckpt_00000009.h5") && strstr(msg, "checksum mismatch") && strstr(msg, "truncated"),
              "msg: %s", msg);
     for (char *l = strtok(msg, "\n"); l; l = strtok(NULL, "\n")) printf("#   %s\n", l);
+    // Damage in a large dataset's data, which the frame skips (version 2), falls back to the previous one too.
+    float *params = malloc(LARGE_N * sizeof(float));
+    store_ckpt_path(p, sizeof p, dir, 8);
+    T_ASSERT(write_large(p, params) == 0 && flip_bit_in(p, "/model/params", 4) == 0, "large step 8");
+    T_ASSERT(store_ckpt_find(dir, p, sizeof p, &found, msg, sizeof msg) == 0 && found == 4, "find past a large %ld",
+             found);
+    T_ASSERT(strstr(msg, "ckpt_00000008.h5 is corrupt: dataset /model/params: checksum mismatch"), "msg: %s", msg);
+    free(params);
     // keep_last <= 0 keeps everything; a step above the published one is left alone.
     store_ckpt_path(p, sizeof p, dir, 11);
     write_sample(p, "checkpoint", 11);
