@@ -47,7 +47,8 @@ void model_param_sizes(const ModelConfig *cfg, size_t sizes[MODEL_NUM_TENSORS], 
 const char *model_config_error(const ModelConfig *cfg);
 
 // Allocates parameters (one block) and gradients (one block), initialised GPT-2 style from rng
-// (N(0,0.02), residual projections scaled by 1/sqrt(2L), LayerNorm weights 1, biases 0).
+// (N(0,0.02), residual projections scaled by 1/sqrt(2L), LayerNorm weights 1, biases 0). init_rng NULL leaves the
+// parameters unset, for a caller that fills them (a load: drawing 124 M normals only to overwrite them took seconds).
 Model *model_create(const ModelConfig *cfg, Rng *init_rng);
 void model_free(Model *m);
 const ModelConfig *model_config(const Model *m);

@@ -18,7 +18,7 @@ void policy_save(const App *a, const char *path, Model *m, const Task *t, long s
 // --checkpoint take either). Refuses, naming both shapes, a file whose model differs from the deck's, and a policy
 // whose tokenizer is not the task's (a BPE policy needs a text task with the same tokens and merges; a word policy
 // a word task).
-Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng);
+Model *policy_load(const App *a, const char *path, const Task *t);
 
 
 // A policy file read without a deck (pgrpo export, tools): the shape, weights and tokenizer as stored.

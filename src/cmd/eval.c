@@ -13,9 +13,7 @@
 static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
     if (a->checkpoint) snprintf(path, n, "%s", a->checkpoint);
     else app_out_path(a, "final.h5", path, n);
-    Rng init;
-    rng_seed(&init, a->cfg.run.seed, RNG_INIT, 0, 0);
-    return policy_load(a, path, t, &init);
+    return policy_load(a, path, t);
 }
 
 // Distinct n-grams / all n-grams over a set of completions (EOS excluded).
@@ -170,9 +168,7 @@ static void eval_nll(const App *a, Model *m, const Task *task, const char *path,
     if (*bp) snprintf(base, sizeof base, "%s", bp);
     else app_sft_path(a, base, sizeof base);
     if (access(base, R_OK) == 0 && strcmp(base, path)) {
-        Rng init;
-        rng_seed(&init, seed, RNG_INIT, 0, 0);
-        Model *b = policy_load(a, base, task, &init);
+        Model *b = policy_load(a, base, task);
         model_reserve(b, 1, max_t, 0);
         *nll_base = sft_heldout_nll(b, task, seed, 64, sx, sy, sl);
         model_free(b);

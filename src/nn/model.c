@@ -112,6 +112,7 @@ Model *model_create(const ModelConfig *cfg, Rng *init_rng) {
     m->g = point_tensors(m->grads, m->sizes);
     m->threads = openblas_get_num_threads(); // run.threads, as the command layer set it
     if (m->threads < 1) m->threads = 1;
+    if (!init_rng) return m;   // the caller loads the parameters
     // GPT-2 init; the projections back into the residual stream are scaled by 1/sqrt(2L) so the stream's
     // variance does not grow with depth. Tensors are drawn in header order so a seed fixes every weight.
     float std = 0.02f, res_std = 0.02f / sqrtf(2.0f * cfg->n_layer);

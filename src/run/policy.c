@@ -188,7 +188,7 @@ static void check_tokenizer(StoreReader *r, const char *path, const Task *t) {
     gpt2_tok_free(&tok);
 }
 
-Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng) {
+Model *policy_load(const App *a, const char *path, const Task *t) {
     char err[1024];
     StoreReader *r = store_open(path, NULL, err, sizeof err);
     if (!r) die_user(EXIT_USAGE, "run `pgrpo sft DECK` first, or point to a valid policy file", "%s", err);
@@ -199,7 +199,7 @@ Model *policy_load(const App *a, const char *path, const Task *t, Rng *init_rng)
                  "'%s' is a pgrpo %s file, not a policy", path, kind ? kind : "(unknown)");
     if (!is_ckpt) check_tokenizer(r, path, t);
     ModelConfig want = app_model_config(a, t);
-    Model *m = model_create(&want, init_rng);
+    Model *m = model_create(&want, NULL);   // every parameter comes from the file
     if (is_ckpt) check_checkpoint_shape(r, path, model_num_params(m));
     else check_policy_shape(r, path, &want);
     if (store_get(r, "model/params", STORE_F32, model_params(m), model_num_params(m)))

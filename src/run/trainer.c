@@ -75,9 +75,7 @@ static double space_needed_mib(const TrainConfig *c, size_t n_params) {
 
 // The frozen reference (a copy of the SFT base) on the ranks that score with it.
 static Model *load_reference(Trainer *t, int micro) {
-    Rng init;
-    rng_seed(&init, t->c.seed, RNG_INIT, 0, 0);
-    Model *ref = policy_load(t->a, t->base_path, t->task, &init);
+    Model *ref = policy_load(t->a, t->base_path, t->task);
     model_reserve(ref, micro, model_config(t->policy)->max_t, 0);
     return ref;
 }
@@ -189,9 +187,7 @@ Trainer *trainer_create(App *a) {
     comm_barrier(a->world);
     guards_lock_out_dir(a->cfg.run.out_dir, a->rank, a->world);
     ensure_base(t);
-    Rng init;
-    rng_seed(&init, t->c.seed, RNG_INIT, 0, 0);
-    t->policy = policy_load(a, t->base_path, t->task, &init);
+    t->policy = policy_load(a, t->base_path, t->task);
     size_t n_params = model_num_params(t->policy);
     char ckpt[1100] = "";
     int found = resume_find(t, ckpt, sizeof ckpt);
