@@ -2,7 +2,7 @@
 // as one rollout rank would; run under `mpirun -np 2` each rank does the same on its own seed (no MPI calls:
 // the ranks are independent processes, which is what the per-rank memory figure needs).
 // usage: gpt2_sample POLICY.h5 N_SEQ PROMPT_LEN MAX_NEW
-// Prints "key value" lines prefixed by the rank: read_policy_s, model_create_s (GPT-2 init, then overwritten), load_s, sample_s, sample_tokens_per_s, rss_mib (peak, VmHWM).
+// Prints "key value" lines prefixed by the rank: read_policy_s, model_create_s (allocation and the copy of the weights in), load_s, sample_s, sample_tokens_per_s, rss_mib (peak, VmHWM).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     double tr = now();
     Rng r;
     rng_seed(&r, 7, 0, (uint64_t)rank, 0);
-    Model *m = model_create(&p.cfg, &r);
+    Model *m = model_create(&p.cfg, NULL);   // no random init: the parameters come from the file, as policy_load does
     memcpy(model_params(m), p.params, p.n_params * sizeof(float));
     free(p.params);   // the model holds its own copy
     p.params = NULL;
