@@ -140,7 +140,7 @@ static int inspect_h5(const char *path, int verify, FILE *out, long long size, c
     store_h5_attr_get_int(f, "schema_version", &ver);
     fprintf(out, "schema        %s (version %ld)%s\n", schema ? schema : "(none: not written by pgrpo)", ver,
             ver > STORE_SCHEMA_VERSION ? " -- newer than this pgrpo reads" : "");
-    if (schema && ver >= 2 && strcmp(frame_line, "pgrpo container, checksum OK") != 0 && !first_err[0])
+    if (schema && ver >= 2 && strncmp(frame_line, "pgrpo container, checksum OK", 28) != 0 && !first_err[0])
         snprintf(first_err, sizeof first_err, "%s claims schema %ld but has no pgrpo header (damaged)", path, ver);
     fprintf(out, "creator       %s\n", creator ? creator : "(none)");
     fprintf(out, "created       %s\n", created ? created : "(none)");
@@ -269,7 +269,13 @@ int store_inspect(const char *path, int verify, FILE *out) {
                 (unsigned long long)payload);
         return 0;
     }
-    if (h == 0) return inspect_h5(path, verify, out, (long long)st.st_size, "pgrpo container, checksum OK", NULL, 0);
+    if (h == 0) {
+        char line[160];
+        snprintf(line, sizeof line, "pgrpo container, checksum OK%s", skip.n == 0 ? "" : skip.n == 1
+                 ? " (one large dataset's data: under its own checksum)"
+                 : " (the data of large datasets: under their own checksums)");
+        return inspect_h5(path, verify, out, (long long)st.st_size, line, NULL, 0);
+    }
     char *child_err = mmap(NULL, STORE_ERRLEN * 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (child_err == MAP_FAILED) {
         fprintf(stderr, "pgrpo: error: cannot inspect %s: out of memory\n", path);
