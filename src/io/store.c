@@ -889,8 +889,6 @@ int store_dims(StoreReader *r, const char *name, int *ndims, size_t dims[STORE_M
     return rc;
 }
 
-// The whole dataset d (space sp) into out; a large one through the reused buffer, as store_put writes it. *crc: the
-// CRC-32 of the bytes read (host = file byte order, asserted at store_writer_create), summed while they are hot.
 // The checksum of a large dataset being read runs in a second thread that trails the slabs as they land in the
 // caller's array (in order, so the CRC is the same): on a core to spare it costs no time (1.1 GB: 0.09 s of CRC).
 #define FOLLOW_MIN_BYTES ((size_t)16 << 20)
@@ -930,6 +928,9 @@ static void read_ahead(hid_t d, size_t nb) {
     if (f >= 0) H5Fclose(f);
 }
 
+// The whole dataset d (space sp) into out; a large one in slabs, read straight into out and read ahead. *crc: the
+// CRC-32 of the bytes read (host = file byte order, asserted at store_writer_create), summed while they are hot
+// (by a follower thread for a large one).
 static int get_data(hid_t d, hid_t sp, StoreType type, void *out, uint32_t *crc) {
     hsize_t hd[STORE_MAX_DIMS];
     int ndims = H5Sget_simple_extent_ndims(sp);
