@@ -78,7 +78,8 @@ static int read_skips(const unsigned char *h, uint64_t payload, StoreSkips *skip
     uint64_t prev_end = STORE_FRAME_BYTES;
     for (uint32_t i = 0; i < k; i++) {
         uint64_t off = get_u64(h + 32 + 16 * i), len = get_u64(h + 40 + 16 * i);
-        if (len == 0 || off < prev_end || len > STORE_FRAME_BYTES + payload - off) {
+        uint64_t end = STORE_FRAME_BYTES + payload;
+        if (len == 0 || off < prev_end || off > end || len > end - off) {
             snprintf(why, n, "damaged pgrpo header (skipped range %u: %llu bytes at %llu)", i,
                      (unsigned long long)len, (unsigned long long)off);
             return -1;

@@ -316,7 +316,8 @@ static void test_skipped_ranges(void) {
     T_ASSERT(inspect_quiet(p) == 3, "inspect must report the dataset");
     // Metadata stays under the frame's CRC: zeros just past the header are refused before HDF5 parses them.
     T_ASSERT(write_large(p, params) == 0 && zero_block(p, 600, 256) == 0, "rewrite, zero");
-    T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "checksum mismatch"), "meta: %s", err);
+    T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "checksum mismatch"),
+             "meta: %s", err);
     // A skip table a reader cannot trust (a range past the end, overlapping ranges) behind a valid header CRC.
     unsigned char bad[16];
     uint64_t big = (uint64_t)1 << 40;
@@ -325,6 +326,10 @@ static void test_skipped_ranges(void) {
     patch_header(p, 40, bad, 8);
     T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "damaged pgrpo header"),
              "past the end: %s", err);
+    T_ASSERT(write_large(p, params) == 0, "rewrite");
+    patch_header(p, 32, bad, 8);   // a range starting past the end (a short one: no overflow may let it through)
+    T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "damaged pgrpo header"),
+             "start past the end: %s", err);
     T_ASSERT(write_large(p, params) == 0, "rewrite");
     unsigned char two[4] = {2, 0, 0, 0}, dup[16];
     fd = open(p, O_RDONLY);
