@@ -318,6 +318,18 @@ static void test_skipped_ranges(void) {
     T_ASSERT(write_large(p, params) == 0 && zero_block(p, 600, 256) == 0, "rewrite, zero");
     T_ASSERT(!store_open(p, NULL, err, sizeof err) && one_line(err) && strstr(err, "checksum mismatch"),
              "meta: %s", err);
+    free(params);
+    free(got);
+}
+
+// Skip tables a reader cannot trust are refused; a version-1 frame (the CRC covers every payload byte) still reads.
+static void test_skip_table_damage(void) {
+    char p[512], err[1024];
+    float *params = malloc(LARGE_N * sizeof(float)), *got = malloc(LARGE_N * sizeof(float));
+    size_t len = LARGE_N * sizeof(float);
+    int fd;
+    StoreReader *r;
+    path_in(p, sizeof p, "large_table.h5");
     // A skip table a reader cannot trust (a range past the end, overlapping ranges) behind a valid header CRC.
     unsigned char bad[16];
     uint64_t big = (uint64_t)1 << 40;
@@ -576,6 +588,7 @@ int main(void) {
     T_RUN(test_bad_files);
     T_RUN(test_bitflip);
     T_RUN(test_skipped_ranges);
+    T_RUN(test_skip_table_damage);
     T_RUN(test_followed_read);
     T_RUN(test_abort_and_failures);
     T_RUN(test_ckpt_dir);
