@@ -227,8 +227,7 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 // Causal softmax of one row of scores in place: exponentiate keys [0, see), zero the rest up to T.
 static void causal_softmax_row(float *row, int see, int T) {
     float mx = vmax(row, see);
-    vexp(row, row, mx, see);
-    float inv = 1.0f / vsum(row, see);
+    float inv = 1.0f / vexp_sum(row, row, mx, see);
     for (int j = 0; j < see; j++) row[j] *= inv;
     memset(row + see, 0, (size_t)(T - see) * sizeof(float)); // masked: never exponentiated
 }

@@ -79,8 +79,46 @@ static inline float exp_fast(float x) {
 }
 
 // out[i] = exp(x[i] - shift)
-static inline void vexp(float *out, const float *x, float shift, int n) {
-    for (int i = 0; i < n; i++) out[i] = exp_fast(x[i] - shift);
+// out (n) = exp(x - shift) (out may be x), returning its sum in vsum's lane order: the bits of filling out and
+// then vsum(out), in one pass.
+static inline float vexp_sum(float *out, const float *x, float shift, int n) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            out[i + k] = exp_fast(x[i + k] - shift);
+            acc[k] += out[i + k];
+        }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        out[i] = exp_fast(x[i] - shift);
+        s += out[i];
+    }
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+// The sum of exp(x[i] - shift), and into *dot the sum of exp(x[i] - shift) x[i], accumulated in vsum's and
+// vdot's lane order, so the bits equal exponentials stored in a buffer followed by vsum and vdot; nothing is
+// stored, so a row is read once instead of three times.
+static inline float vexp_sum_dot(const float *x, float shift, int n, float *dot) {
+    float acc[LANES] = {0}, dacc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float e = exp_fast(x[i + k] - shift);
+            acc[k] += e;
+            dacc[k] += e * x[i + k];
+        }
+    float s = 0.0f, d = 0.0f;
+    for (; i < n; i++) {
+        float e = exp_fast(x[i] - shift);
+        s += e;
+        d += e * x[i];
+    }
+    for (int k = 0; k < LANES; k++) { s += acc[k]; d += dacc[k]; }
+    *dot = d;
+    return s;
 }
 
 static inline float tanh_fast(float u) { return 1.0f - 2.0f / (exp_fast(2.0f * u) + 1.0f); }

@@ -37,7 +37,7 @@ typedef struct {
     float *lnf_rstd;   // (B,T)
     float *logits;     // (B,T,V)
     float *lse;        // (B,T) log-sum-exp of each logits row
-    float *dlogits;    // (B,T,V) backward scratch; also exp scratch in forward
+    float *dlogits;    // (B,T,V) backward scratch
     float *dresidual;  // (B,T,C)
     float *dbuf_a;     // (B,T,4C)
     float *dbuf_b;     // (B,T,4C)
@@ -256,20 +256,18 @@ static void keep_batch(Model *m, const int *tokens, const int *targets, int BT) 
 }
 
 // Per row r of logits (BT,V): lse[r], and logp[r] of tgt[r] and the entropy[r] (either may be NULL).
-// e (BT,V) is scratch for the exponentials.
-static void logits_to_logp(const float *logits, float *e, float *lse, const int *tgt, int BT, int V, float *logp,
+// Two reads of each row: its max, then the exponentials' sum and p-weighted logit sum in one pass.
+static void logits_to_logp(const float *logits, float *lse, const int *tgt, int BT, int V, float *logp,
                            float *entropy) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < BT; r++) {
         const float *z = logits + (size_t)r * V;
-        float *er = e + (size_t)r * V;
-        float mx = vmax(z, V);
-        vexp(er, z, mx, V);
-        float sum = vsum(er, V);
+        float mx = vmax(z, V), ez;
+        float sum = vexp_sum_dot(z, mx, V, &ez);
         float l = mx + logf(sum);
         lse[r] = l;
         if (logp) logp[r] = z[tgt[r]] - l;
-        if (entropy) entropy[r] = l - vdot(er, z, V) / sum; // H = lse - E_p[z]
+        if (entropy) entropy[r] = l - ez / sum; // H = lse - E_p[z]
     }
 }
 
@@ -295,7 +293,7 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
     const float *res_out = layer_acts(m, L - 1).out; // (B,T,C)
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res_out, p->lnfw, p->lnfb, BT, C);
     lm_head_forward(a->logits, a->lnf, p->wte, BT, C, V);
-    logits_to_logp(a->logits, a->dlogits, a->lse, m->act_tok + BT, BT, V, logp, entropy); // dlogits: free now
+    logits_to_logp(a->logits, a->lse, m->act_tok + BT, BT, V, logp, entropy);
     nn_leave(saved);
 }
 
@@ -336,8 +334,9 @@ void model_backward(Model *m, const float *dlogp) {
         float *dl = a->dlogits + (size_t)r * V;
         float d = dlogp[r];
         if (d == 0.0f) { memset(dl, 0, (size_t)V * sizeof(float)); continue; }
-        vexp(dl, a->logits + (size_t)r * V, a->lse[r], V);
-        for (int v = 0; v < V; v++) dl[v] *= -d;
+        const float *z = a->logits + (size_t)r * V;
+        float l = a->lse[r];
+        for (int v = 0; v < V; v++) dl[v] = exp_fast(z[v] - l) * -d; // one pass
         dl[tgt[r]] += d;
     }
     // tied LM head: dlnf = dlogits wte; dwte += dlogits^T lnf

@@ -4,7 +4,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>          // cblas_sgemm/sgemv: attention against the cache
+#include <cblas.h>          // cblas_sgemm: prefill attention against the cache
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>      // decode_scores
+#endif
 #include "sample.h"
 #include "check.h"          // CHECK, xmalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
@@ -33,7 +36,7 @@ struct SampleCache {
     float *h;          // (cap_n,4C)
     float *logits;     // (cap_n,V)
     float *probs;      // (threads,V)
-    float *scores;     // (threads,maxT)
+    float *scores;     // (threads,NH,maxT) decode attention scores, one slice per thread
     float *uni;        // (cap_n) the uniforms of one round of draws, drawn in order before the parallel sampling
     // prefill of a chunk of R packed prompt positions
     float *px;         // (R,C) residual stream
@@ -52,10 +55,10 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
         threads = threads > c->cap_threads ? threads : c->cap_threads;
     }
     sample_cache_free(c);
-    size_t L = cfg->n_layer, C = cfg->d_model, V = cfg->vocab, maxT = cfg->max_t, P = threads;
+    size_t L = cfg->n_layer, C = cfg->d_model, V = cfg->vocab, maxT = cfg->max_t, P = threads, NH = cfg->n_head;
     size_t N = n_seq, R = N * maxT < PREFILL_ROWS ? N * maxT : PREFILL_ROWS;
     size_t sz[NUM_CACHE_BUFS] = {L * N * maxT * C, L * N * maxT * C, N * C, N * C, N * 3 * C, N * C,
-                                 N * 4 * C, N * V, P * V, P * maxT, N, R * C, R * C, R * 4 * C,
+                                 N * 4 * C, N * V, P * V, P * NH * maxT, N, R * C, R * C, R * 4 * C,
                                  P * ATT_BLOCK * maxT};
     c = xcalloc(1, sizeof *c);
     float **ptrs[NUM_CACHE_BUFS] = {&c->kcache, &c->vcache, &c->x, &c->xn, &c->qkv, &c->y, &c->h,
@@ -141,8 +144,7 @@ static void sort_best_first(SortPair *x, int n) {
 static int sample_token(const float *z, int V, const SampleParams *sp, float u, float *probs, SortPair *pairs,
                         float *logp1) {
     float mx = vmax(z, V);
-    vexp(probs, z, mx, V);
-    float lse1 = mx + logf(vsum(probs, V));
+    float lse1 = mx + logf(vexp_sum(probs, z, mx, V));
     int tok = V - 1;
     int filtered = (sp->top_k > 0 && sp->top_k < V) || sp->top_p < 1.0f;
     float inv_t = 1.0f / sp->temperature;
@@ -196,8 +198,7 @@ static void prefill_attention(float *y, const float *qkv, const float *kc, const
             float *row = sc + (size_t)j * nk;
             int see = t0 + r0 + j + 1; // causal: keys [0, own position]
             float mx = vmax(row, see);
-            vexp(row, row, mx, see);
-            float inv = 1.0f / vsum(row, see);
+            float inv = 1.0f / vexp_sum(row, row, mx, see);
             for (int c = 0; c < see; c++) row[c] *= inv;
             memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
         }
@@ -249,23 +250,110 @@ static void prefill_attend(void *ctx, float *atty, const float *qkv) {
     }
 }
 
+// sc[j] = scale q . k_j for positions j in [j, n), k_j = k + j*ldk (hs floats each). With AVX2+FMA, eight
+// positions at a time: eight 8-lane accumulators, reduced and transposed into one vector of eight scores
+// (hadd), instead of a horizontal sum per position; that reduction is what a decode query costs at these sizes.
+static void decode_scores(float *sc, const float *q, const float *k, size_t ldk, int j, int n, int hs, float scale) {
+#if defined(__AVX2__) && defined(__FMA__)
+    if (hs % 8 == 0) {
+        __m256 vs = _mm256_set1_ps(scale);
+        for (; j + 8 <= n; j += 8) {
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
+            for (int d = 0; d < hs; d += 8) {
+                __m256 qv = _mm256_loadu_ps(q + d);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (size_t)(j + r) * ldk + d), a[r]);
+            }
+            __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+            __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+            __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+            __m256 lo = _mm256_permute2f128_ps(u0, u1, 0x20), hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+            _mm256_storeu_ps(sc + j, _mm256_mul_ps(vs, _mm256_add_ps(lo, hi)));
+        }
+    }
+#endif
+    for (; j < n; j++) {
+        const float *kj = k + (size_t)j * ldk;
+        float acc = 0.0f;
+        for (int d = 0; d < hs; d++) acc += q[d] * kj[d];
+        sc[j] = scale * acc;
+    }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// y (8*NREG) += sum_j p[j] v_j over positions [j0, j1) for the 8*NREG columns at v (rows ldv apart): the
+// accumulators stay in registers across the positions. NREG is a constant at each call, so the loops unroll.
+static inline void mix_block(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int NREG) {
+    __m256 acc[8];
+    for (int r = 0; r < NREG; r++) acc[r] = _mm256_loadu_ps(y + 8 * r);
+    for (int j = j0; j < j1; j++) {
+        __m256 pj = _mm256_broadcast_ss(p + j);
+        const float *vj = v + (size_t)j * ldv;
+        for (int r = 0; r < NREG; r++) acc[r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * r), acc[r]);
+    }
+    for (int r = 0; r < NREG; r++) _mm256_storeu_ps(y + 8 * r, acc[r]);
+}
+#endif
+
+// y (hs) += sum_j p[j] v_j over positions [j0, j1), v_j = v + j*ldv: one head's share of a block of positions.
+static void decode_mix(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int hs) {
+    int d = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; d + 64 <= hs; d += 64) mix_block(y + d, p, v + d, ldv, j0, j1, 8);
+    for (; d + 32 <= hs; d += 32) mix_block(y + d, p, v + d, ldv, j0, j1, 4);
+    for (; d + 8 <= hs; d += 8) mix_block(y + d, p, v + d, ldv, j0, j1, 1);
+#endif
+    for (int j = j0; j < j1; j++) {
+        const float *vj = v + (size_t)j * ldv;
+        for (int c = d; c < hs; c++) y[c] += p[j] * vj[c];
+    }
+}
+
+// Positions per block of decode_attention_row: each block's K (then V) rows are read once for all heads, in
+// order, while they sit in L1, instead of one strided pass over the cache per head.
+#define DECODE_POS_BLOCK 16
+
+// One decode query against its sequence's cache, every head at once: y_h = softmax(scale q_h K_h^T) V_h over
+// positions [0, n). K and V rows (kc, vc) are C apart, head h in columns [h hs, (h+1) hs). Replaces two BLAS
+// GEMVs per head, whose set-up and per-position reductions cost more than their work at these sizes. sc (NH, n)
+// scratch.
+static void decode_attention_row(float *y, const float *q, const float *kc, const float *vc, float *sc, int n,
+                                 int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
+        int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
+        for (int h = 0; h < NH; h++) decode_scores(sc + h * n, q + h * hs, kc + h * hs, C, j0, j1, hs, scale);
+    }
+    for (int h = 0; h < NH; h++) {
+        float *s = sc + h * n;
+        float inv = 1.0f / vexp_sum(s, s, vmax(s, n), n);
+        for (int j = 0; j < n; j++) s[j] *= inv;
+    }
+    memset(y, 0, (size_t)C * sizeof(float));
+    for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
+        int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
+        for (int h = 0; h < NH; h++) decode_mix(y + h * hs, sc + h * n, vc + h * hs, C, j0, j1, hs);
+    }
+}
+
 // The decode step's attention for one layer: active row r is sequence act[r] at position pos[act[r]]; its
-// K and V join the cache, then its one query attends over positions [0, pos] with two GEMVs per head. The
-// rows run in parallel, each thread scoring in its own slice of scores.
+// K and V join the cache, then its one query attends over positions [0, pos] (decode_attention_row). The rows
+// run in parallel, each thread scoring in its own slice of scores.
 typedef struct {
     float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
     size_t seq_stride;        // maxT*C
     const int *act, *pos;
     int na;
-    float *scores;            // (threads,maxT) scratch, or one thread's (maxT) slice when called per thread
+    float *scores;            // (threads,NH,maxT) scratch, or one thread's (NH,maxT) slice when called per thread
     int max_t;
     int C, NH;
 } DecodeAttention;
 
 static void decode_attend(void *ctx, float *atty, const float *qkv) {
     const DecodeAttention *da = ctx;
-    int C = da->C, C3 = 3 * C, NH = da->NH, hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
+    int C = da->C, C3 = 3 * C;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < da->na; r++) {
         int i = da->act[r], t = da->pos[i];
@@ -275,15 +363,8 @@ static void decode_attend(void *ctx, float *atty, const float *qkv) {
         memcpy(vrow + (size_t)t * C, qr + 2 * C, C * sizeof(float));
         // scores is this call's scratch base: per op, one slice per thread; per thread (decode_step's split,
         // where this loop runs nested on one thread, nn_thread() 0), the caller's own slice
-        float *y = atty + (size_t)r * C, *sc = da->scores + (size_t)nn_thread() * da->max_t;
-        for (int h = 0; h < NH; h++) {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, t + 1, hs, scale, krow + h * hs, C, qr + h * hs, 1, 0.0f, sc,
-                        1);
-            float mx = vmax(sc, t + 1);
-            vexp(sc, sc, mx, t + 1);
-            float inv = 1.0f / vsum(sc, t + 1);
-            cblas_sgemv(CblasRowMajor, CblasTrans, t + 1, hs, inv, vrow + h * hs, C, sc, 1, 0.0f, y + h * hs, 1);
-        }
+        float *sc = da->scores + (size_t)nn_thread() * da->NH * da->max_t;
+        decode_attention_row(atty + (size_t)r * C, qr, krow, vrow, sc, t + 1, C, da->NH);
     }
 }
 
@@ -452,7 +533,8 @@ static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTenso
         {
             int lo, hi;
             nn_part_here(na, 4, &lo, &hi);
-            if (hi > lo) decode_rows(c, cfg, p, pr, sp, lo, hi, c->scores + (size_t)nn_thread() * cfg->max_t, o);
+            float *sc = c->scores + (size_t)nn_thread() * cfg->n_head * cfg->max_t;
+            if (hi > lo) decode_rows(c, cfg, p, pr, sp, lo, hi, sc, o);
         }
     } else {
         decode_rows(c, cfg, p, pr, sp, 0, na, c->scores, o);

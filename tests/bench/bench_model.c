@@ -9,6 +9,7 @@
 //            (params + AdamW moments, fsync included) in $BENCH_CKPT_DIR (default build/bench/out).
 // Times are process CPU time unless BENCH_WALL is set (wall clock: needed when threads > 1). The roofline shape
 // timings always run on one thread; they are what a 1-thread phase is compared against.
+// BENCH_THREAD_PAIRS=1 (threads > 1, BENCH_WALL=1): only the paired thread-scaling figures (bench_thread_pairs).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +174,9 @@ static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B
 }
 
 // Prefill of n distinct prompts of length P packed in one chunk (n*P <= 1024 rows), then the LM head and the
-// decode steps: na = n rows at positions P .. P+new-2, one query against the cache per head (two GEMVs).
+// decode steps: na = n rows at positions P .. P+new-2, one query against the cache per head. sample.c runs that
+// attention as its own kernel (decode_attention_row); the roof keeps the BLAS way of doing the same FLOPs, two
+// GEMVs per (row, head), as the decode issued them until 2026-11-28.
 static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int n, int P, int new_tokens) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, hs = C / NH;
     block_weight_shapes(pre, n * P, C, L);
@@ -307,6 +310,59 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
     free(prompt); free(plen); free(out_len); free(out); free(out_lp);
 }
 
+// Thread scaling, paired (BENCH_THREAD_PAIRS=1, with threads > 1 and BENCH_WALL): reps rounds, each one
+// learner step (forward, backward, AdamW) and one sampling call at 1 thread, then the same at `threads`. On a
+// shared machine both sides of a round see the same load, so the median of the rounds' ratios is steadier than
+// a ratio of medians taken from separate processes minutes apart. Same model and inputs on both sides.
+static double pair_learner_step(Model *m, AdamW *opt, const unsigned char *mask, const int *tok, const int *tgt,
+                                int B, int T, float *logp, float *dlogp) {
+    double t0 = now_s();
+    model_zero_grad(m);
+    model_forward(m, tok, tgt, B, T, logp, NULL);
+    model_backward(m, dlogp);
+    adamw_step(opt, model_params(m), model_grads(m), mask);
+    return now_s() - t0;
+}
+
+static void bench_thread_pairs(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, int reps, int threads) {
+    int B = bc->B, T = bc->T, V = bc->V, BT = B * T, n = bc->nseq, P = bc->prompt, NEW = bc->new_tokens;
+    unsigned char *mask = malloc(model_num_params(m));
+    model_decay_mask(m, mask);
+    int *tok = malloc(sizeof(int) * BT), *tgt = malloc(sizeof(int) * BT), *prompt = malloc(sizeof(int) * n * P);
+    int *plen = malloc(sizeof(int) * n), *out_len = malloc(sizeof(int) * n), *out = malloc(sizeof(int) * n * NEW);
+    float *logp = malloc(sizeof(float) * BT), *dlogp = malloc(sizeof(float) * BT);
+    float *out_lp = malloc(sizeof(float) * n * NEW);
+    for (int i = 0; i < BT; i++) { tok[i] = (int)rng_below(r, V); tgt[i] = (int)rng_below(r, V); dlogp[i] = -1.0f / BT; }
+    for (int i = 0; i < n * P; i++) prompt[i] = (int)rng_below(r, V);
+    for (int i = 0; i < n; i++) plen[i] = P;
+    SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = NEW, .eos = -1};
+    double tl[2][64], tsm[2][64], rl[64], rs[64];
+    for (int k = 0; k <= reps; k++) {           // round 0 warms both thread counts
+        for (int side = 0; side < 2; side++) {
+            int nt = side ? threads : 1;
+            model_set_threads(m, nt);
+            adamw_set_threads(opt, nt);
+            double a = pair_learner_step(m, opt, mask, tok, tgt, B, T, logp, dlogp);
+            rng_seed(r, 2, RNG_SAMPLE, 0, k);
+            double t0 = now_s();
+            model_sample(m, prompt, P, plen, n, &sp, r, out, out_lp, out_len);
+            if (k > 0) { tl[side][k - 1] = a; tsm[side][k - 1] = now_s() - t0; }
+        }
+        if (k > 0) { rl[k - 1] = tl[0][k - 1] / tl[1][k - 1]; rs[k - 1] = tsm[0][k - 1] / tsm[1][k - 1]; }
+    }
+    const char *tag = bc->tag;
+    printf("%s.pair_learner_tokens_per_s_1 %.1f\n", tag, BT / median(tl[0], reps));
+    printf("%s.pair_learner_tokens_per_s_%d %.1f\n", tag, threads, BT / median(tl[1], reps));
+    printf("%s.pair_learner_speedup %.3f\n", tag, median(rl, reps));
+    printf("%s.pair_sample_tokens_per_s_1 %.1f\n", tag, n * NEW / median(tsm[0], reps));
+    printf("%s.pair_sample_tokens_per_s_%d %.1f\n", tag, threads, n * NEW / median(tsm[1], reps));
+    printf("%s.pair_sample_speedup %.3f\n", tag, median(rs, reps));
+    model_set_threads(m, threads);
+    adamw_set_threads(opt, threads);
+    free(mask); free(tok); free(tgt); free(prompt); free(plen); free(out_len); free(out); free(logp); free(dlogp);
+    free(out_lp);
+}
+
 // The checkpoint's bulk as ckpt_write stores it (model/params, optim/m, optim/v through the store container,
 // commit = close + CRC frame + fsync + rename + directory fsync). MB/s over the three arrays' bytes, wall clock;
 // written twice (the first file removed), the faster kept: on this para-virtualised machine page-cache pages the
@@ -378,7 +434,9 @@ static void bench_config(const BenchConfig *bc, int reps, int threads, double sg
     }
     printf("%s.sgemm512_gflops %.2f\n", bc->tag, sgemm);
     printf("%s.params_m %.2f\n", bc->tag, model_num_params(m) / 1e6);
-    if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
+    if (getenv("BENCH_THREAD_PAIRS") && threads > 1) {
+        bench_thread_pairs(bc, m, &opt, &r, reps, threads);
+    } else if (!getenv("BENCH_CKPT_ONLY")) { // BENCH_CKPT_ONLY=1: the checkpoint figure alone (quick checks)
         if (!getenv("BENCH_SAMPLE_ONLY")) bench_learner(bc, m, &opt, &r, reps, sgemm); // (profiling the sampler)
         if (!getenv("BENCH_LEARNER_ONLY")) bench_sample(bc, m, &r, reps); // (profiling the learner)
     } else { // one update, so the moments are resident as after training (calloc'd pages are not)

@@ -115,7 +115,10 @@ EOF2
 
 # --- section: threads (ranks x threads: 1x1, 1x2, 2x1; wall clock) --------------------------------------------
 # 1x2 = one bench_model on 2 threads; 2x1 = two single-thread bench_model processes side by side (what 2 ranks
-# of 1 thread do), their tokens/s summed. PyTorch on 1 and 2 threads beside them.
+# of 1 thread do), their tokens/s summed. PyTorch on 1 and 2 threads beside them. The bar (>= 1.7) is read on
+# the paired figure: one process alternating a 1-thread and a 2-thread learner step / sampling call, the median
+# of the rounds' ratios (BENCH_THREAD_PAIRS in bench_model.c), since on a shared machine two processes run
+# minutes apart see different loads.
 section_threads() {
     make -s build/bench/bench_model >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return 1; }
     echo "== threads: ranks x threads per rank, wall clock, median of $RUNS runs"
@@ -126,6 +129,7 @@ section_threads() {
     for ((i = 1; i <= RUNS; i++)); do
         run_to "$OUT/thr_c11.$i" build/bench/bench_model 3 1 c256,c128
         run_to "$OUT/thr_c12.$i" build/bench/bench_model 3 2 c256,c128
+        run_to "$OUT/thr_pair.$i" env BENCH_THREAD_PAIRS=1 build/bench/bench_model 5 2 c256,c128
         build/bench/bench_model 3 1 c256,c128 >"$OUT/thr_c21a.$i" 2>/dev/null &
         local pid=$!
         build/bench/bench_model 3 1 c256,c128 >"$OUT/thr_c21b.$i" 2>/dev/null
@@ -142,16 +146,19 @@ sys.path.insert(0, "tests/bench")
 from medians import medians
 def med(prefix): return medians(f"{os.environ['OUT']}/{prefix}")
 cols = {k: med(k) for k in ("thr_c11", "thr_c12", "thr_c21", "thr_t1", "thr_t2")}
-print(f"{'tokens/s':<22} {'C 1x1':>9} {'C 1x2':>9} {'C 2x1':>9} {'1x2/1x1':>8} {'(>=1.7)':>7} {'torch 1':>9} {'torch 2':>9} {'C/torch@2':>9}")
+pair = med("thr_pair")
+print(f"{'tokens/s':<22} {'C 1x1':>9} {'C 1x2':>9} {'C 2x1':>9} {'1x2/1x1':>8} {'paired':>7} {'(>=1.7)':>7} {'torch 1':>9} {'torch 2':>9} {'C/torch@2':>9}")
 for tag in ("c256", "c128"):
     for what, key in (("learner", "learner_tokens_per_s"), ("sample", "sample_tokens_per_s")):
         k = f"{tag}.{key}"
         v = [cols[c].get(k) for c in cols]
         f = lambda x: "n/a" if x is None else f"{x:.0f}"
         r = v[1] / v[0] if v[0] and v[1] else None
+        rp = pair.get(f"{tag}.pair_{what}_speedup")
         rt = v[1] / v[4] if v[1] and v[4] else None
         print(f"{tag + ' ' + what:<22} {f(v[0]):>9} {f(v[1]):>9} {f(v[2]):>9} "
-              f"{'n/a' if r is None else f'{r:.2f}x':>8} {'-' if r is None else ('yes' if r >= 1.7 else 'NO'):>7} "
+              f"{'n/a' if r is None else f'{r:.2f}x':>8} {'n/a' if rp is None else f'{rp:.2f}x':>7} "
+              f"{'-' if rp is None else ('yes' if rp >= 1.7 else 'NO'):>7} "
               f"{f(v[3]):>9} {f(v[4]):>9} {'n/a' if rt is None else f'{rt:.2f}x':>9}")
 EOF2
 }

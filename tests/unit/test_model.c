@@ -256,6 +256,22 @@ static void test_kv_sampling_matches_forward(void) {
     model_free(m);
 }
 
+// The decode attention's head widths (sample.c's decode_attention_row): hs 32 and 64 (whole register blocks),
+// 80 (a block of 64, then two of 8) and 10 (one of 8 and two scalar columns), over more positions than one
+// position block, each against the full forward.
+static void test_kv_sampling_head_sizes(void) {
+    int shapes[4][2] = {{64, 2}, {128, 2}, {80, 1}, {20, 2}}; // (d_model, heads)
+    for (int k = 0; k < 4; k++) {
+        Model *m = tiny_model(1, shapes[k][1], shapes[k][0], 13, 48, 0.3f, 51 + k);
+        SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = 36, .eos = -1};
+        char what[64];
+        snprintf(what, sizeof what, "d_model %d, %d heads", shapes[k][0], shapes[k][1]);
+        int stops = 0;
+        check_sampling(m, &sp, 5 + k, what, &stops);
+        model_free(m);
+    }
+}
+
 // Prefill edge cases: prompts of length 1 and maxT - max_new, an adjacent duplicate (prefilled once, its cache
 // copied), and more prompt positions than one prefill chunk (1024 rows), so one prompt straddles two chunks.
 static void test_prefill_long_and_short_prompts(void) {
@@ -406,6 +422,7 @@ int main(void) {
     T_RUN(test_entropy_and_normalisation);
     T_RUN(test_causality);
     T_RUN(test_kv_sampling_matches_forward);
+    T_RUN(test_kv_sampling_head_sizes);
     T_RUN(test_prefill_long_and_short_prompts);
     T_RUN(test_sampling_distribution);
     T_RUN(test_eos_stop);

@@ -7,7 +7,11 @@
 // test suite and the job scripts run; a threaded sgemm splits the work differently); on any other core the sampled
 // tokens are still compared exactly (they only depend on the floats through the sampler's comparisons) and the
 // floats within a tolerance. The code outside BLAS is compiled with -std=c11, i.e. -ffp-contract=off, and its
-// reductions use explicit lanes, so its bits do not depend on the ISA.
+// reductions use explicit lanes, so its bits do not depend on the ISA; the one exception is the decode
+// attention (sample.c's decode_scores/decode_mix), which AVX2 and AVX-512 builds run as the same 8-lane FMA
+// kernel and a build without AVX2 as plain loops with other bits.
+// Re-pinned 2026-11-28 when that kernel replaced two OpenBLAS GEMVs per head: the sampled tokens unchanged, the
+// log-prob sums moved in the 8th digit (e.g. -127.487755 -> -127.487757).
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -31,7 +35,15 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 #define FNV0 1469598103934665603ull
 
+// The decode attention's FMA kernel (AVX2 and AVX-512 builds) is what the sampling checksums were recorded with.
+#if defined(__AVX2__) && defined(__FMA__)
+#define PINNED_ISA 1
+#else
+#define PINNED_ISA 0
+#endif
+
 static int exact_core(void) { return strcmp(openblas_get_corename(), PINNED_CORE) == 0; }
+static int exact_sampling(void) { return PINNED_ISA && exact_core(); }
 
 static Model *pin_model(int L, int NH, int C, int V, int maxT, uint64_t seed) {
     ModelConfig cfg = {.n_layer = L, .n_head = NH, .d_model = C, .max_t = maxT, .vocab = V};
@@ -69,7 +81,7 @@ static void check_digest(Digest d, Digest want, double tol, const char *what) {
            (unsigned long long)d.bits_hash, d.sum);
     T_ASSERT(d.tok_hash == want.tok_hash, "%s: sampled tokens changed", what);
     T_NEAR(d.sum, want.sum, tol);
-    if (exact_core()) T_ASSERT(d.bits_hash == want.bits_hash, "%s: float bits changed", what);
+    if (exact_sampling()) T_ASSERT(d.bits_hash == want.bits_hash, "%s: float bits changed", what);
 }
 
 // Plain sampling with EOS stops, adjacent duplicate prompts (prefilled once) and prompts of several lengths.
@@ -78,7 +90,7 @@ static void test_pin_sample_plain(void) {
     Model *m = pin_model(2, 2, 16, 11, 32, 101);
     int plen[N] = {3, 3, 12, 12, 1, 7, 7, 5}, dup[N] = {0, 1, 0, 1, 0, 0, 1, 0};
     SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = 16, .eos = 2};
-    Digest want = {0x1c4827a6887a383full, 0x978197bcc58b25a0ull, -127.487755};
+    Digest want = {0x1c4827a6887a383full, 0x044bc6517c992e1full, -127.487757};
     check_digest(sample_digest(m, N, P, plen, dup, &sp, 102), want, 1e-3, "plain");
     model_free(m);
 }
@@ -89,10 +101,10 @@ static void test_pin_sample_filtered(void) {
     Model *m = pin_model(3, 4, 32, 37, 40, 111);
     int plen[N] = {9, 9, 4, 2, 8, 8}, dup[N] = {0, 1, 0, 0, 0, 1};
     SampleParams sp = {.temperature = 0.7f, .top_k = 9, .top_p = 0.8f, .max_new = 20, .eos = -1};
-    Digest want = {0x71267ac2b4945beaull, 0x2aa6f8f0dca749b9ull, -246.935856};
+    Digest want = {0x71267ac2b4945beaull, 0xb79ea161375631abull, -246.935859};
     check_digest(sample_digest(m, N, P, plen, dup, &sp, 112), want, 1e-3, "top-k/top-p");
     sp.top_k = 0; sp.temperature = 1.3f;
-    Digest want2 = {0xc688c687c442d21eull, 0x8517ef6abf40efc7ull, -363.302586};
+    Digest want2 = {0xc688c687c442d21eull, 0x83efe1a791013650ull, -363.302591};
     check_digest(sample_digest(m, N, P, plen, dup, &sp, 113), want2, 1e-3, "temperature/top-p");
     model_free(m);
 }
@@ -103,7 +115,7 @@ static void test_pin_sample_long_prefill(void) {
     Model *m = pin_model(2, 2, 16, 13, 310, 121);
     int plen[N] = {300, 300, 250, 299, 1}, dup[N] = {0, 1, 0, 0, 0};
     SampleParams sp = {.temperature = 1.0f, .top_k = 4, .top_p = 1.0f, .max_new = 10, .eos = -1};
-    Digest want = {0xf2a53f286bad0ef6ull, 0x120f33320acdd188ull, -91.5157198};
+    Digest want = {0xf2a53f286bad0ef6ull, 0x58c606e4d73b3481ull, -91.5157207};
     check_digest(sample_digest(m, N, P, plen, dup, &sp, 122), want, 1e-3, "long prefill");
     model_free(m);
 }
@@ -139,7 +151,8 @@ static void test_pin_forward_backward(void) {
 int main(void) {
     openblas_set_num_threads(1);
     printf("# OpenBLAS core %s: bit-exact checks %s\n", openblas_get_corename(),
-           exact_core() ? "on" : "off (recorded on " PINNED_CORE ")");
+           !exact_core() ? "off (recorded on " PINNED_CORE ")"
+           : exact_sampling() ? "on" : "on for forward/backward, off for sampling (recorded with an AVX2 build)");
     T_RUN(test_pin_sample_plain);
     T_RUN(test_pin_sample_filtered);
     T_RUN(test_pin_sample_long_prefill);
