@@ -4,6 +4,9 @@
 #include <omp.h>
 #endif
 #include "layers.h"
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>      // attn_scores, attn_mix
+#endif
 
 // Below this many multiply-adds a GEMM runs on one thread: splitting it costs more than it gains.
 #define GEMM_SPLIT_MIN (1 << 20)
@@ -83,6 +86,66 @@ void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 
 // ----------------------------------------------------------------------------------------------------------
 // Kernels
+
+// With AVX2+FMA, eight positions at a time: eight 8-lane accumulators, reduced and transposed into one vector of
+// eight scores (hadd), instead of a horizontal sum per position; that reduction is what a query costs at head
+// sizes 32-64. Without AVX2 (or when hs is not a multiple of 8), plain loops: other bits.
+void attn_scores(float *sc, const float *q, const float *k, size_t ldk, int j, int n, int hs, float scale) {
+#if defined(__AVX2__) && defined(__FMA__)
+    if (hs % 8 == 0) {
+        __m256 vs = _mm256_set1_ps(scale);
+        for (; j + 8 <= n; j += 8) {
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
+            for (int d = 0; d < hs; d += 8) {
+                __m256 qv = _mm256_loadu_ps(q + d);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (size_t)(j + r) * ldk + d), a[r]);
+            }
+            __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+            __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+            __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+            __m256 lo = _mm256_permute2f128_ps(u0, u1, 0x20), hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+            _mm256_storeu_ps(sc + j, _mm256_mul_ps(vs, _mm256_add_ps(lo, hi)));
+        }
+    }
+#endif
+    for (; j < n; j++) {
+        const float *kj = k + (size_t)j * ldk;
+        float acc = 0.0f;
+        for (int d = 0; d < hs; d++) acc += q[d] * kj[d];
+        sc[j] = scale * acc;
+    }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// y (8*NREG) += sum_j p[j] v_j over positions [j0, j1) for the 8*NREG columns at v (rows ldv apart): the
+// accumulators stay in registers across the positions. NREG is a constant at each call, so the loops unroll.
+static inline void mix_block(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int NREG) {
+    __m256 acc[8];
+    for (int r = 0; r < NREG; r++) acc[r] = _mm256_loadu_ps(y + 8 * r);
+    for (int j = j0; j < j1; j++) {
+        __m256 pj = _mm256_broadcast_ss(p + j);
+        const float *vj = v + (size_t)j * ldv;
+        for (int r = 0; r < NREG; r++) acc[r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * r), acc[r]);
+    }
+    for (int r = 0; r < NREG; r++) _mm256_storeu_ps(y + 8 * r, acc[r]);
+}
+#endif
+
+// Column blocks of 64, 32, then 8 floats, each summed over the positions in registers; the rest plain.
+void attn_mix(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int hs) {
+    int d = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; d + 64 <= hs; d += 64) mix_block(y + d, p, v + d, ldv, j0, j1, 8);
+    for (; d + 32 <= hs; d += 32) mix_block(y + d, p, v + d, ldv, j0, j1, 4);
+    for (; d + 8 <= hs; d += 8) mix_block(y + d, p, v + d, ldv, j0, j1, 1);
+#endif
+    for (int j = j0; j < j1; j++) {
+        const float *vj = v + (size_t)j * ldv;
+        for (int c = d; c < hs; c++) y[c] += p[j] * vj[c];
+    }
+}
 
 // out (B,T,C) = wte[tokens] + wpe[t]
 void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C) {

@@ -181,6 +181,10 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 // Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
 // probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (nn_team(),T,T) scratch.
 // Both run the (sequence, head) pairs in parallel.
+// One query q (hs) against rows of keys: sc[j] = scale q . k_j for positions j in [j0, n), k_j = k + j*ldk.
+void attn_scores(float *sc, const float *q, const float *k, size_t ldk, int j0, int n, int hs, float scale);
+// y (hs) += sum_j p[j] v_j over positions [j0, j1), v_j = v + j*ldv.
+void attn_mix(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int hs);
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, int B,
                         int T, int C, int NH);

@@ -5,9 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>          // cblas_sgemm: prefill attention against the cache
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>      // decode_scores
-#endif
 #include "sample.h"
 #include "check.h"          // CHECK, xmalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
@@ -250,66 +247,6 @@ static void prefill_attend(void *ctx, float *atty, const float *qkv) {
     }
 }
 
-// sc[j] = scale q . k_j for positions j in [j, n), k_j = k + j*ldk (hs floats each). With AVX2+FMA, eight
-// positions at a time: eight 8-lane accumulators, reduced and transposed into one vector of eight scores
-// (hadd), instead of a horizontal sum per position; that reduction is what a decode query costs at these sizes.
-static void decode_scores(float *sc, const float *q, const float *k, size_t ldk, int j, int n, int hs, float scale) {
-#if defined(__AVX2__) && defined(__FMA__)
-    if (hs % 8 == 0) {
-        __m256 vs = _mm256_set1_ps(scale);
-        for (; j + 8 <= n; j += 8) {
-            __m256 a[8];
-            for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
-            for (int d = 0; d < hs; d += 8) {
-                __m256 qv = _mm256_loadu_ps(q + d);
-                for (int r = 0; r < 8; r++)
-                    a[r] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + (size_t)(j + r) * ldk + d), a[r]);
-            }
-            __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
-            __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
-            __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-            __m256 lo = _mm256_permute2f128_ps(u0, u1, 0x20), hi = _mm256_permute2f128_ps(u0, u1, 0x31);
-            _mm256_storeu_ps(sc + j, _mm256_mul_ps(vs, _mm256_add_ps(lo, hi)));
-        }
-    }
-#endif
-    for (; j < n; j++) {
-        const float *kj = k + (size_t)j * ldk;
-        float acc = 0.0f;
-        for (int d = 0; d < hs; d++) acc += q[d] * kj[d];
-        sc[j] = scale * acc;
-    }
-}
-
-#if defined(__AVX2__) && defined(__FMA__)
-// y (8*NREG) += sum_j p[j] v_j over positions [j0, j1) for the 8*NREG columns at v (rows ldv apart): the
-// accumulators stay in registers across the positions. NREG is a constant at each call, so the loops unroll.
-static inline void mix_block(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int NREG) {
-    __m256 acc[8];
-    for (int r = 0; r < NREG; r++) acc[r] = _mm256_loadu_ps(y + 8 * r);
-    for (int j = j0; j < j1; j++) {
-        __m256 pj = _mm256_broadcast_ss(p + j);
-        const float *vj = v + (size_t)j * ldv;
-        for (int r = 0; r < NREG; r++) acc[r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * r), acc[r]);
-    }
-    for (int r = 0; r < NREG; r++) _mm256_storeu_ps(y + 8 * r, acc[r]);
-}
-#endif
-
-// y (hs) += sum_j p[j] v_j over positions [j0, j1), v_j = v + j*ldv: one head's share of a block of positions.
-static void decode_mix(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int hs) {
-    int d = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    for (; d + 64 <= hs; d += 64) mix_block(y + d, p, v + d, ldv, j0, j1, 8);
-    for (; d + 32 <= hs; d += 32) mix_block(y + d, p, v + d, ldv, j0, j1, 4);
-    for (; d + 8 <= hs; d += 8) mix_block(y + d, p, v + d, ldv, j0, j1, 1);
-#endif
-    for (int j = j0; j < j1; j++) {
-        const float *vj = v + (size_t)j * ldv;
-        for (int c = d; c < hs; c++) y[c] += p[j] * vj[c];
-    }
-}
-
 // Positions per block of decode_attention_row: each block's K (then V) rows are read once for all heads, in
 // order, while they sit in L1, instead of one strided pass over the cache per head.
 #define DECODE_POS_BLOCK 16
@@ -324,7 +261,7 @@ static void decode_attention_row(float *y, const float *q, const float *kc, cons
     float scale = 1.0f / sqrtf((float)hs);
     for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
         int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
-        for (int h = 0; h < NH; h++) decode_scores(sc + h * n, q + h * hs, kc + h * hs, C, j0, j1, hs, scale);
+        for (int h = 0; h < NH; h++) attn_scores(sc + h * n, q + h * hs, kc + h * hs, C, j0, j1, hs, scale);
     }
     for (int h = 0; h < NH; h++) {
         float *s = sc + h * n;
@@ -334,7 +271,7 @@ static void decode_attention_row(float *y, const float *q, const float *kc, cons
     memset(y, 0, (size_t)C * sizeof(float));
     for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
         int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
-        for (int h = 0; h < NH; h++) decode_mix(y + h * hs, sc + h * n, vc + h * hs, C, j0, j1, hs);
+        for (int h = 0; h < NH; h++) attn_mix(y + h * hs, sc + h * n, vc + h * hs, C, j0, j1, hs);
     }
 }
 

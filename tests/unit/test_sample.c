@@ -8,7 +8,7 @@
 // tokens are still compared exactly (they only depend on the floats through the sampler's comparisons) and the
 // floats within a tolerance. The code outside BLAS is compiled with -std=c11, i.e. -ffp-contract=off, and its
 // reductions use explicit lanes, so its bits do not depend on the ISA; the one exception is the decode
-// attention (sample.c's decode_scores/decode_mix), which AVX2 and AVX-512 builds run as the same 8-lane FMA
+// attention (attn_scores/attn_mix in layers.c), which AVX2 and AVX-512 builds run as the same 8-lane FMA
 // kernel and a build without AVX2 as plain loops with other bits.
 // Re-pinned 2026-11-28 when that kernel replaced two OpenBLAS GEMVs per head: the sampled tokens unchanged, the
 // log-prob sums moved in the 8th digit (e.g. -127.487755 -> -127.487757).
