@@ -40,7 +40,8 @@ struct SampleCache {
     float *pxn;        // (R,C) LayerNorm output, then attention output (free again once qkv is computed)
     float *pbig;       // (R,4C) qkv (R,3C), then the MLP hidden (R,4C)
     float *patt;       // (threads,ATT_BLOCK,maxT) attention scores of one row block
-    int *ints;         // pos, done, act, srow: (cap_n) each
+    int *ints;         // pos, done, act, srow: (cap_n) each; srow: a prefill chunk's rows, then each sequence's
+                       // source prompt (find_sources) while it decodes
     SortPair *pairs;   // (threads,V)
 };
 #define NUM_CACHE_BUFS 15
@@ -251,17 +252,27 @@ static void prefill_attend(void *ctx, float *atty, const float *qkv) {
 // order, while they sit in L1, instead of one strided pass over the cache per head.
 #define DECODE_POS_BLOCK 16
 
+// The blocks of positions [0, n) that decode_attention_row visits: at most DECODE_POS_BLOCK long, split at L,
+// the end of the prompt positions read from the source prompt's cache.
+static int pos_block_end(int j0, int L, int n) {
+    int lim = j0 < L ? L : n;
+    return j0 + DECODE_POS_BLOCK < lim ? j0 + DECODE_POS_BLOCK : lim;
+}
+
 // One decode query against its sequence's cache, every head at once: y_h = softmax(scale q_h K_h^T) V_h over
-// positions [0, n). K and V rows (kc, vc) are C apart, head h in columns [h hs, (h+1) hs). Replaces two BLAS
-// GEMVs per head, whose set-up and per-position reductions cost more than their work at these sizes. sc (NH, n)
-// scratch.
-static void decode_attention_row(float *y, const float *q, const float *kc, const float *vc, float *sc, int n,
-                                 int C, int NH) {
+// positions [0, n). Positions [0, L) come from kp, vp (the cache of the sequence whose prompt this one repeats:
+// G completions of a GRPO group read one copy of their prompt's K/V, which stays in cache between them),
+// [L, n) from the sequence's own kc, vc. K and V rows are C apart, head h in columns [h hs, (h+1) hs).
+// attn_scores/attn_mix replace two BLAS GEMVs per head, whose set-up and per-position reductions cost more than
+// their work at these sizes. sc (NH, n) scratch.
+static void decode_attention_row(float *y, const float *q, const float *kp, const float *vp, int L, const float *kc,
+                                 const float *vc, float *sc, int n, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
-        int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
-        for (int h = 0; h < NH; h++) attn_scores(sc + h * n, q + h * hs, kc + h * hs, C, j0, j1, hs, scale);
+    for (int j0 = 0, j1; j0 < n; j0 = j1) {
+        j1 = pos_block_end(j0, L, n);
+        const float *k = j0 < L ? kp : kc;
+        for (int h = 0; h < NH; h++) attn_scores(sc + h * n, q + h * hs, k + h * hs, C, j0, j1, hs, scale);
     }
     for (int h = 0; h < NH; h++) {
         float *s = sc + h * n;
@@ -269,19 +280,22 @@ static void decode_attention_row(float *y, const float *q, const float *kc, cons
         for (int j = 0; j < n; j++) s[j] *= inv;
     }
     memset(y, 0, (size_t)C * sizeof(float));
-    for (int j0 = 0; j0 < n; j0 += DECODE_POS_BLOCK) {
-        int j1 = j0 + DECODE_POS_BLOCK < n ? j0 + DECODE_POS_BLOCK : n;
-        for (int h = 0; h < NH; h++) attn_mix(y + h * hs, sc + h * n, vc + h * hs, C, j0, j1, hs);
+    for (int j0 = 0, j1; j0 < n; j0 = j1) {
+        j1 = pos_block_end(j0, L, n);
+        const float *v = j0 < L ? vp : vc;
+        for (int h = 0; h < NH; h++) attn_mix(y + h * hs, sc + h * n, v + h * hs, C, j0, j1, hs);
     }
 }
 
 // The decode step's attention for one layer: active row r is sequence act[r] at position pos[act[r]]; its
-// K and V join the cache, then its one query attends over positions [0, pos] (decode_attention_row). The rows
-// run in parallel, each thread scoring in its own slice of scores.
+// K and V join the cache, then its one query attends over positions [0, pos] (decode_attention_row), its prompt
+// positions in the cache of its source src[i]. The rows run in parallel, each thread scoring in its own slice
+// of scores.
 typedef struct {
     float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
     size_t seq_stride;        // maxT*C
     const int *act, *pos;
+    const int *src, *plen;    // each sequence's source prompt (itself, or the first of its run of equal prompts)
     int na;
     float *scores;            // (threads,NH,maxT) scratch, or one thread's (NH,maxT) slice when called per thread
     int max_t;
@@ -301,7 +315,9 @@ static void decode_attend(void *ctx, float *atty, const float *qkv) {
         // scores is this call's scratch base: per op, one slice per thread; per thread (decode_step's split,
         // where this loop runs nested on one thread, nn_thread() 0), the caller's own slice
         float *sc = da->scores + (size_t)nn_thread() * da->NH * da->max_t;
-        decode_attention_row(atty + (size_t)r * C, qr, krow, vrow, sc, t + 1, C, da->NH);
+        int s = da->src[i], L = da->plen[i]; // split at the prompt for sources too: the same bits either way
+        const float *kp = da->kc + s * da->seq_stride, *vp = da->vc + s * da->seq_stride;
+        decode_attention_row(atty + (size_t)r * C, qr, kp, vp, L, krow, vrow, sc, t + 1, C, da->NH);
     }
 }
 
@@ -374,20 +390,12 @@ static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *
     }
 }
 
-// A prompt that was not prefilled takes its source's cache rows and final hidden state.
+// A prompt that was not prefilled takes its source's final hidden state; its prompt positions' K and V stay in
+// the source's cache, where decode_attention_row reads them (so they are neither copied nor read G times).
 static void copy_duplicates(SampleCache *c, const ModelConfig *cfg, const Prompts *pr, const int *src) {
-    int L = cfg->n_layer, C = cfg->d_model;
-    size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
-    for (int i = 0; i < pr->n; i++) {
-        int j = src[i];
-        if (j == i) continue;
-        for (int l = 0; l < L; l++) {
-            size_t di = l * layer_stride + i * seq_stride, dj = l * layer_stride + j * seq_stride;
-            memcpy(c->kcache + di, c->kcache + dj, (size_t)pr->len[i] * C * sizeof(float));
-            memcpy(c->vcache + di, c->vcache + dj, (size_t)pr->len[i] * C * sizeof(float));
-        }
-        memcpy(c->xn + (size_t)i * C, c->xn + (size_t)j * C, C * sizeof(float));
-    }
+    int C = cfg->d_model;
+    for (int i = 0; i < pr->n; i++)
+        if (src[i] != i) memcpy(c->xn + (size_t)i * C, c->xn + (size_t)src[i] * C, C * sizeof(float));
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -433,7 +441,7 @@ static void draw_first_tokens(SampleCache *c, int V, const SampleParams *sp, Rng
 static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
                         const SampleParams *sp, int r0, int r1, float *scores, SampleOut *o) {
     int L = cfg->n_layer, C = cfg->d_model, NH = cfg->n_head, V = cfg->vocab, max_new = sp->max_new, n = r1 - r0;
-    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
+    int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n, *srow = act + c->cap_n;
     size_t seq_stride = (size_t)cfg->max_t * C, layer_stride = (size_t)c->cap_n * seq_stride;
     for (int r = r0; r < r1; r++) {
         int i = act[r], t = pos[i];
@@ -445,7 +453,7 @@ static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTenso
     for (int l = 0; l < L; l++) {
         LayerTensors w = layer_tensors(p, l, C);
         DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act + r0, pos,
-                              n, scores, cfg->max_t, C, NH};
+                              srow, pr->len, n, scores, cfg->max_t, C, NH};
         block_forward(&w, &b, n, C, decode_attend, &da);
     }
     layernorm_forward(xn, NULL, NULL, x, p->lnfw, p->lnfb, n, C);
@@ -517,6 +525,7 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     find_sources(&pr, src);
     prefill(c, cfg, &p, &pr, src);
     copy_duplicates(c, cfg, &pr, src);
+    memcpy(act + c->cap_n, src, n * sizeof(int)); // srow: the sources, for the decode's attention
     lm_head_forward(c->logits, c->xn, p.wte, n, cfg->d_model, V);
     SampleOut o = {out_tok, out_logp, out_len, max_new};
     draw_first_tokens(c, V, sp, rng, n, &o); // first tokens in sequence order, then decode steps

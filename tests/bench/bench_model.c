@@ -266,6 +266,28 @@ static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, i
     free(tok); free(tgt); free(logp); free(ent); free(dlogp); free(mask);
 }
 
+// Sampling as a GRPO rollout lays it out: the nseq sequences are nseq/8 prompts, each repeated 8 times side
+// by side (prefilled once; the 8 completions read one copy of the prompt's K/V). prompt (nseq, P) is scratch.
+static void bench_sample_grouped(const BenchConfig *bc, Model *m, Rng *r, int reps, int *prompt, int *out,
+                                 float *out_lp, int *out_len) {
+    enum { G = 8 };
+    int n = bc->nseq, P = bc->prompt, NEW = bc->new_tokens;
+    int *plen = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) plen[i] = P;
+    for (int i = 0; i < n; i++)
+        if (i % G) memcpy(prompt + (size_t)i * P, prompt + (size_t)(i - i % G) * P, sizeof(int) * P);
+    SampleParams sp = {.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .max_new = NEW, .eos = -1};
+    double t[64];
+    for (int k = 0; k <= reps; k++) {
+        rng_seed(r, 2, RNG_SAMPLE, 0, k);
+        double t0 = now_s();
+        model_sample(m, prompt, P, plen, n, &sp, r, out, out_lp, out_len);
+        if (k > 0) t[k - 1] = now_s() - t0;
+    }
+    printf("%s.sample_grpo%d_tokens_per_s %.1f\n", bc->tag, G, n * NEW / median(t, reps));
+    free(plen);
+}
+
 // Sampling: nseq sequences of prompt tokens, new_tokens each, no EOS stop; plain and top-k/top-p. The prefill
 // alone is timed as a max_new = 1 call (prefill, LM head, first draw); decode = the rest.
 static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
@@ -293,6 +315,7 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
         med[variant] = median(t, reps);
     }
     printf("%s.sample_tokens_per_s %.1f\n", tag, n * NEW / med[0]);
+    bench_sample_grouped(bc, m, r, reps, prompt, out, out_lp, out_len);
     printf("%s.sample_topk50_topp095_tokens_per_s %.1f\n", tag, n * NEW / med[1]);
     double pre = med[2], dec = med[0] - med[2];
     static Shapes ps, ds;

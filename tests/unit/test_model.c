@@ -272,6 +272,31 @@ static void test_kv_sampling_head_sizes(void) {
     }
 }
 
+// Adjacent equal prompts (a GRPO group) read their prompt's K/V from the first one's cache (its own prompt
+// rows are never written). top_k = 1 makes the tokens independent of the uniforms: so the two rows of [p, p]
+// must match bit for bit, and the p of [p, x, p], prefilled on its own, must sample the same tokens (its bits
+// may differ: OpenBLAS rounds a row of a 63-row prefill GEMM differently from one of 21 rows).
+static void test_shared_prompt_bits(void) {
+    enum { P = 21, NEW = 30 };
+    Model *m = tiny_model(2, 2, 64, 13, 64, 0.3f, 91);
+    int prompt[3 * P], plen[3] = {P, P, P}, outa[3 * NEW], outb[3 * NEW], lena[3], lenb[3];
+    float lpa[3 * NEW], lpb[3 * NEW];
+    Rng r;
+    rng_seed(&r, 92, RNG_TEST, 0, 0);
+    random_tokens(prompt, 2 * P, 13, &r);
+    memcpy(prompt + 2 * P, prompt, sizeof(int) * P);       // [p, x, p]: p twice, not adjacent
+    SampleParams sp = {.temperature = 1.0f, .top_k = 1, .top_p = 1.0f, .max_new = NEW, .eos = -1};
+    model_sample(m, prompt, 0, plen, 2, &sp, &r, outa, lpa, lena); // [p, p]: stride 0, shared
+    model_sample(m, prompt, P, plen, 3, &sp, &r, outb, lpb, lenb);
+    T_ASSERT(memcmp(outa, outa + NEW, sizeof(int) * NEW) == 0, "[p, p]: other tokens");
+    T_ASSERT(memcmp(lpa, lpa + NEW, sizeof(float) * NEW) == 0, "[p, p]: other log-prob bits");
+    T_ASSERT(memcmp(outa, outb + 2 * NEW, sizeof(int) * NEW) == 0, "p shared vs alone: other tokens");
+    double worst = 0.0;
+    for (int g = 0; g < NEW; g++) worst = fmax(worst, fabs(lpa[NEW + g] - lpb[2 * NEW + g]));
+    T_ASSERT(worst < 1e-5, "p shared vs alone: max |dlogp| %.3g", worst);
+    model_free(m);
+}
+
 // Prefill edge cases: prompts of length 1 and maxT - max_new, an adjacent duplicate (prefilled once, its cache
 // copied), and more prompt positions than one prefill chunk (1024 rows), so one prompt straddles two chunks.
 static void test_prefill_long_and_short_prompts(void) {
@@ -423,6 +448,7 @@ int main(void) {
     T_RUN(test_causality);
     T_RUN(test_kv_sampling_matches_forward);
     T_RUN(test_kv_sampling_head_sizes);
+    T_RUN(test_shared_prompt_bits);
     T_RUN(test_prefill_long_and_short_prompts);
     T_RUN(test_sampling_distribution);
     T_RUN(test_eos_stop);
