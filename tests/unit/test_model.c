@@ -28,6 +28,24 @@ static double weighted_loss(Model *m, const int *tok, const int *tgt, const floa
     return s;
 }
 
+// d loss / d *x by central differences at eps and eps/2, Richardson-combined: (4 D(eps/2) - D(eps)) / 3 cancels
+// the eps^2 term. *x is restored.
+static double richardson(Model *m, float *x, const int *tok, const int *tgt, const float *w, int B, int T,
+                         float *logp, float eps) {
+    float keep = *x;
+    double d[2];
+    for (int e = 0; e < 2; e++) {
+        float h = e == 0 ? eps : eps / 2;
+        *x = keep + h;
+        double lp = weighted_loss(m, tok, tgt, w, B, T, logp);
+        *x = keep - h;
+        double lm = weighted_loss(m, tok, tgt, w, B, T, logp);
+        *x = keep;
+        d[e] = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+    }
+    return (4.0 * d[1] - d[0]) / 3.0;
+}
+
 // Central differences on up to 24 elements of every tensor; loss = sum_bt w_bt logp_bt with random w.
 // Tolerance |analytic - numeric| <= 1e-2 * max(|a|,|n|) + 1e-4. The fp32 forward makes the loss noisy at
 // ~1e-6 absolute, so a small eps drowns small gradients in noise while a large one leaves eps^2 truncation
@@ -60,19 +78,7 @@ static void gradcheck(int B, int T, int per_tensor, uint64_t seed) {
         int nonzero = 0;
         for (int j = 0; j < n_check; j++) {
             size_t idx = off + (sizes[k] <= (size_t)per_tensor ? (size_t)j : rng_below(&r, (uint32_t)sizes[k]));
-            float keep = p[idx];
-            // Richardson: (4 D(eps/2) - D(eps)) / 3 cancels the eps^2 term of the central difference
-            double d[2];
-            for (int e = 0; e < 2; e++) {
-                float h = e == 0 ? eps : eps / 2;
-                p[idx] = keep + h;
-                double lp = weighted_loss(m, tok, tgt, w, B, T, logp);
-                p[idx] = keep - h;
-                double lm = weighted_loss(m, tok, tgt, w, B, T, logp);
-                p[idx] = keep;
-                d[e] = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
-            }
-            double num = (4.0 * d[1] - d[0]) / 3.0, ana = g[idx];
+            double num = richardson(m, p + idx, tok, tgt, w, B, T, logp, eps), ana = g[idx];
             double big = fmax(fabs(num), fabs(ana));
             T_ASSERT(fabs(num - ana) <= 1e-2 * big + 1e-4, "%s[%zu]: analytic %.6g vs numeric %.6g",
                      MODEL_TENSOR_NAMES[k], idx - off, ana, num);
@@ -159,6 +165,31 @@ static void test_causality(void) {
     model_free(m);
 }
 
+// The sampled token tk of a logits row (V) passes the filters of sp: it lies in the top-p nucleus (after top-k) at
+// sp's temperature, and ranks within the top k.
+static void check_filters(const float *row, int V, int tk, const SampleParams *sp, const char *what) {
+    if (sp->top_p < 1.0f) {
+        int kk = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
+        double mass_above = 0.0, total = 0.0, mx = row[0];
+        for (int v = 1; v < V; v++) if (row[v] > mx) mx = row[v];
+        for (int v = 0; v < V; v++) {
+            int rank = 0;
+            for (int u = 0; u < V; u++) rank += row[u] > row[v];
+            if (rank >= kk) continue;
+            double e = exp((row[v] - mx) / sp->temperature);
+            total += e;
+            if (row[v] > row[tk]) mass_above += e;
+        }
+        T_ASSERT(mass_above < sp->top_p * total * (1 + 1e-5), "%s: token outside the nucleus (mass above %g)",
+                 what, mass_above / total);
+    }
+    if (sp->top_k > 0) {
+        int above = 0;
+        for (int v = 0; v < V; v++) above += row[v] > row[tk];
+        T_ASSERT(above < sp->top_k, "%s: token of rank %d sampled with top_k %d", what, above, sp->top_k);
+    }
+}
+
 // Samples with the KV cache, then scores the same sequences with a full forward.
 static void check_sampling(Model *m, const SampleParams *sp, uint64_t seed, const char *what, int *n_eos_stops) {
     enum { N = 5, P = 8 };
@@ -212,28 +243,7 @@ static void check_sampling(Model *m, const SampleParams *sp, uint64_t seed, cons
             int t = plen[i] - 1 + g;
             double d = fabs(flp[i * Tf + t] - lp[i * max_new + g]);
             if (d > worst) worst = d;
-            if (sp->top_p < 1.0f) { // the sampled token lies in the nucleus (after top-k) at this temperature
-                const float *row = z + ((size_t)i * Tf + t) * V;
-                int tk = out[i * max_new + g], kk = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
-                double mass_above = 0.0, total = 0.0, mx = row[0];
-                for (int v = 1; v < V; v++) if (row[v] > mx) mx = row[v];
-                for (int v = 0; v < V; v++) {
-                    int rank = 0;
-                    for (int u = 0; u < V; u++) rank += row[u] > row[v];
-                    if (rank >= kk) continue;
-                    double e = exp((row[v] - mx) / sp->temperature);
-                    total += e;
-                    if (row[v] > row[tk]) mass_above += e;
-                }
-                T_ASSERT(mass_above < sp->top_p * total * (1 + 1e-5), "%s: token outside the nucleus (mass above %g)",
-                         what, mass_above / total);
-            }
-            if (sp->top_k > 0) { // the sampled token ranks within the top k of its logits row
-                const float *row = z + ((size_t)i * Tf + t) * V;
-                int tk = out[i * max_new + g], above = 0;
-                for (int v = 0; v < V; v++) above += row[v] > row[tk];
-                T_ASSERT(above < sp->top_k, "%s: token of rank %d sampled with top_k %d", what, above, sp->top_k);
-            }
+            check_filters(z + ((size_t)i * Tf + t) * V, V, out[i * max_new + g], sp, what);
         }
     T_ASSERT(worst < 1e-4, "%s: KV-cache logp vs full forward: max abs diff %.3g", what, worst);
     printf("# %s: KV-cache vs forward max |dlogp| %.3g\n", what, worst);
