@@ -1,9 +1,10 @@
 // layers.c — the transformer's kernels and its block (see layers.h), shared by the learner and the sampler.
-#include <cblas.h>          // cblas_sgemm: every dense product; openblas_{get,set}_num_threads
+#include <cblas.h>          // cblas_sgemm: the dense products without packed weights; openblas_{get,set}_num_threads
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "layers.h"
+#include "gemm.h"           // gemm_nt_packed: products with the sampler's packed weights
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>      // attn_scores, attn_mix
 #endif
@@ -243,28 +244,32 @@ static void bias_add_init(float *out, const float *add, const float *bias, int r
 // out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
 // Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
 // fills and multiplies its own slice (rows, or columns when the rows are few) in one parallel region: one
-// fork/join per product, which matters in the decode step's many small ones.
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add,
-                           int N, int IC, int OC) {
+// fork/join per product, which matters in the decode step's many small ones. With packed weights (wp) the
+// column slices are whole panels; gemm.h's bits do not depend on the split.
+void matmul_forward(float *out, const float *inp, const float *w, const float *wp, const float *bias,
+                    const float *add, int N, int IC, int OC) {
     int nt = nn_team();
     if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN || (N < 32 && OC < 32)) {
         bias_add_init(out, add, bias, 0, N, 0, OC, OC);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+        if (wp) gemm_nt_packed(out, OC, inp, IC, wp, N, IC, 0, OC);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
         return;
     }
     int by_rows = N >= OC; // nn_sgemm's split, so the bits are those of nn_sgemm
 #pragma omp parallel num_threads(nt)
     {
         int lo, hi;
-        nn_part_here(by_rows ? N : OC, 16, &lo, &hi);
+        nn_part_here(by_rows ? N : OC, by_rows ? 16 : (wp ? GEMM_NR : 16), &lo, &hi);
         if (hi > lo && by_rows) {
             bias_add_init(out, add, bias, lo, hi, 0, OC, OC);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, IC, 1.0f, inp + (size_t)lo * IC, IC, w,
-                        IC, 1.0f, out + (size_t)lo * OC, OC);
+            if (wp) gemm_nt_packed(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, wp, hi - lo, IC, 0, OC);
+            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, IC, 1.0f, inp + (size_t)lo * IC, IC,
+                             w, IC, 1.0f, out + (size_t)lo * OC, OC);
         } else if (hi > lo) {
             bias_add_init(out, add, bias, 0, N, lo, hi, OC);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, IC, 1.0f, inp, IC, w + (size_t)lo * IC, IC,
-                        1.0f, out + lo, OC);
+            if (wp) gemm_nt_packed(out, OC, inp, IC, wp, N, IC, lo, hi);
+            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, IC, 1.0f, inp, IC,
+                             w + (size_t)lo * IC, IC, 1.0f, out + lo, OC);
         }
     }
 }
@@ -394,8 +399,9 @@ void gelu_backward(float *d, const float *inp, size_t N) {
 }
 
 
-void lm_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V) {
-    nn_sgemm(0, 1, N, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
+void lm_head_forward(float *logits, const float *x, const float *wte, const float *wtep, int N, int C, int V) {
+    if (wtep) matmul_forward(logits, x, wte, wtep, NULL, NULL, N, C, V);
+    else nn_sgemm(0, 1, N, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -414,13 +420,16 @@ LayerTensors layer_tensors(const ParamTensors *t, int l, int C) {
     return w;
 }
 
-void block_forward(const LayerTensors *w, const BlockBufs *b, int N, int C, AttendFn attend, void *ctx) {
+void block_forward(const LayerTensors *w, const PackedLayer *pk, const BlockBufs *b, int N, int C, AttendFn attend,
+                   void *ctx) {
+    static const PackedLayer none = {0};
+    if (!pk) pk = &none;
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, b->in, w->ln1w, w->ln1b, N, C);
-    matmul_forward(b->qkv, b->ln1, w->qkvw, w->qkvb, NULL, N, C, 3 * C);
+    matmul_forward(b->qkv, b->ln1, w->qkvw, pk->qkvw, w->qkvb, NULL, N, C, 3 * C);
     attend(ctx, b->atty, b->qkv);
-    matmul_forward(b->res2, b->atty, w->attprojw, w->attprojb, b->in, N, C, C);
+    matmul_forward(b->res2, b->atty, w->attprojw, pk->attprojw, w->attprojb, b->in, N, C, C);
     layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, C);
-    matmul_forward(b->fch, b->ln2, w->fcw, w->fcb, NULL, N, C, 4 * C);
+    matmul_forward(b->fch, b->ln2, w->fcw, pk->fcw, w->fcb, NULL, N, C, 4 * C);
     gelu_forward(b->fch_gelu, b->fch, (size_t)N * 4 * C);
-    matmul_forward(b->out, b->fch_gelu, w->fcprojw, w->fcprojb, b->res2, N, 4 * C, C);
+    matmul_forward(b->out, b->fch_gelu, w->fcprojw, pk->fcprojw, w->fcprojb, b->res2, N, 4 * C, C);
 }

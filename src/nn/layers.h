@@ -1,7 +1,8 @@
 // layers.h — private to src/nn: the transformer's kernels and its block, shared by the learner (model.c) and
 // the sampler (sample.c). Free functions over raw float arrays, forward and backward side by side, llm.c style.
 // Shapes: N rows (B*T positions, or packed/active sequences when sampling), C d_model, NH heads, V vocab.
-// Every dense product goes through cblas_sgemm; the elementwise loops are written so GCC vectorises them
+// The dense products go through cblas_sgemm, except those with a packed weight matrix (gemm.h: the sampler
+// packs the weights once per call); the elementwise loops are written so GCC vectorises them
 // without -ffast-math (fixed 8-lane accumulators, a branch-free exp), and -std=c11 keeps FP contraction off,
 // so the same inputs give the same bits whichever of model.c or sample.c calls a kernel.
 #ifndef PGRPO_NN_LAYERS_H
@@ -173,8 +174,9 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 // out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL; out may be add.
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *add, int N,
-                    int IC, int OC);
+// wp: W packed by gemm_pack (then the product runs gemm_nt_packed), or NULL (cblas_sgemm on w).
+void matmul_forward(float *out, const float *inp, const float *w, const float *wp, const float *bias,
+                    const float *add, int N, int IC, int OC);
 // dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC);
@@ -191,8 +193,8 @@ void attention_backward(float *dqkv, float *dS, const float *dout, const float *
 // GELU (tanh approximation, GPT-2's) over N values; out may be inp. Backward in place on d, inp = GELU input.
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_backward(float *d, const float *inp, size_t N);
-// logits (N,V) = x (N,C) wte^T: the LM head, tied to the token embedding.
-void lm_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
+// logits (N,V) = x (N,C) wte^T: the LM head, tied to the token embedding; wtep: wte packed, or NULL.
+void lm_head_forward(float *logits, const float *x, const float *wte, const float *wtep, int N, int C, int V);
 
 // ----------------------------------------------------------------------------------------------------------
 // The transformer block, written once. Its attention is the caller's: the learner attends over whole
@@ -208,6 +210,10 @@ typedef struct {
     float *fcprojw, *fcprojb;   // (C,4C), (C)
 } LayerTensors;
 LayerTensors layer_tensors(const ParamTensors *t, int l, int C);
+
+// A layer's four weight matrices packed by gemm_pack (the sampler's copy), or all NULL (cblas_sgemm on the
+// LayerTensors' own).
+typedef struct { const float *qkvw, *attprojw, *fcw, *fcprojw; } PackedLayer;
 
 // Where one pass of the block over N rows reads and writes. The learner keeps every buffer, per layer, for
 // backward; the sampler reuses three (stream, narrow, wide) as noted, so the aliasing below is allowed.
@@ -229,7 +235,8 @@ typedef struct {
 typedef void (*AttendFn)(void *ctx, float *atty, const float *qkv);
 
 // out = res2 + MLP(LN2(res2)), res2 = in + Attention(LN1(in)): pre-LayerNorm, residual adds folded into the
-// projections' GEMMs.
-void block_forward(const LayerTensors *w, const BlockBufs *b, int N, int C, AttendFn attend, void *ctx);
+// projections' GEMMs. pk: the layer's packed weights, or NULL.
+void block_forward(const LayerTensors *w, const PackedLayer *pk, const BlockBufs *b, int N, int C, AttendFn attend,
+                   void *ctx);
 
 #endif

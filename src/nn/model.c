@@ -288,11 +288,11 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
         LayerTensors w = layer_tensors(p, l, C);
         BlockBufs b = layer_acts(m, l);
         LearnerAttention la = {a->att + l * latt, B, T, C, NH};
-        block_forward(&w, &b, BT, C, learner_attend, &la);
+        block_forward(&w, NULL, &b, BT, C, learner_attend, &la);
     }
     const float *res_out = layer_acts(m, L - 1).out; // (B,T,C)
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res_out, p->lnfw, p->lnfb, BT, C);
-    lm_head_forward(a->logits, a->lnf, p->wte, BT, C, V);
+    lm_head_forward(a->logits, a->lnf, p->wte, NULL, BT, C, V);
     logits_to_logp(a->logits, a->lse, m->act_tok + BT, BT, V, logp, entropy);
     nn_leave(saved);
 }

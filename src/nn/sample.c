@@ -8,6 +8,7 @@
 #include "sample.h"
 #include "check.h"          // CHECK, xmalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
+#include "gemm.h"           // gemm_pack: the weights packed once per call
 #include "sample_cache.h"
 
 // model_sample prefills the prompts in chunks of up to this many packed positions: enough rows for the
@@ -43,6 +44,9 @@ struct SampleCache {
     int *ints;         // pos, done, act, srow: (cap_n) each; srow: a prefill chunk's rows, then each sequence's
                        // source prompt (find_sources) while it decodes
     SortPair *pairs;   // (threads,V)
+    float *wpack;      // the weights packed by gemm_pack (pack_weights): per layer qkvw, attprojw, fcw, fcprojw;
+                       // then wte, the LM head
+    size_t wpack_layer, wpack_floats; // floats of one layer's four, and of all
 };
 #define NUM_CACHE_BUFS 15
 
@@ -64,9 +68,13 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
                                     &c->patt};
     size_t total = 0;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) total += sz[i];
-    c->mem = xmalloc(total * sizeof(float));   // not _big: the K/V rows past the longest sequence stay untouched
+    c->mem = xmalloc_big(total * sizeof(float));
     c->ints = xmalloc(4 * N * sizeof(int));
     c->pairs = xmalloc(P * V * sizeof(SortPair));
+    c->wpack_layer = gemm_packed_floats(3 * C, C) + gemm_packed_floats(C, C) + gemm_packed_floats(4 * C, C) +
+                     gemm_packed_floats(C, 4 * C);
+    c->wpack_floats = L * c->wpack_layer + gemm_packed_floats(V, C);
+    c->wpack = xmalloc_big(c->wpack_floats * sizeof(float));
     c->floats = total;
     float *base = c->mem;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) { *ptrs[i] = base; base += sz[i]; }
@@ -79,14 +87,49 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
 
 void sample_cache_free(SampleCache *c) {
     if (!c) return;
-    free(c->mem); free(c->ints); free(c->pairs);
+    free(c->mem); free(c->ints); free(c->pairs); free(c->wpack);
     free(c);
 }
 
 size_t sample_cache_bytes(const SampleCache *c) {
     if (!c) return 0;
-    return c->floats * sizeof(float) + (size_t)4 * c->cap_n * sizeof(int) +
+    return (c->floats + c->wpack_floats) * sizeof(float) + (size_t)4 * c->cap_n * sizeof(int) +
            (size_t)c->cap_threads * c->vocab * sizeof(SortPair);
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// The packed weights: the weights stay fixed for the whole call, so they are packed once here instead of by
+// every GEMM of every decode step (gemm.h).
+
+static PackedLayer packed_layer(const SampleCache *c, int l, int C) {
+    PackedLayer pk;
+    const float *w = c->wpack + (size_t)l * c->wpack_layer;
+    pk.qkvw = w;
+    pk.attprojw = pk.qkvw + gemm_packed_floats(3 * C, C);
+    pk.fcw = pk.attprojw + gemm_packed_floats(C, C);
+    pk.fcprojw = pk.fcw + gemm_packed_floats(4 * C, C);
+    return pk;
+}
+
+static const float *packed_wte(const SampleCache *c, const ModelConfig *cfg) {
+    return c->wpack + (size_t)cfg->n_layer * c->wpack_layer;
+}
+
+static void pack_weights(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p) {
+    int C = cfg->d_model, L = cfg->n_layer;
+#pragma omp parallel for schedule(dynamic)
+    for (int q = 0; q < 4 * L + 1; q++) {
+        int l = q / 4;
+        if (q == 4 * L) { gemm_pack((float *)packed_wte(c, cfg), p->wte, cfg->vocab, C); continue; }
+        LayerTensors w = layer_tensors(p, l, C);
+        PackedLayer pk = packed_layer(c, l, C);
+        switch (q % 4) {
+        case 0: gemm_pack((float *)pk.qkvw, w.qkvw, 3 * C, C); break;
+        case 1: gemm_pack((float *)pk.attprojw, w.attprojw, C, C); break;
+        case 2: gemm_pack((float *)pk.fcw, w.fcw, 4 * C, C); break;
+        default: gemm_pack((float *)pk.fcprojw, w.fcprojw, C, 4 * C); break;
+        }
+    }
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -377,9 +420,10 @@ static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *
         pack_chunk(&ch, c->px, c->cap_pre, pr, src, p, C, &ci, &ct);
         for (int l = 0; l < L; l++) {
             LayerTensors w = layer_tensors(p, l, C);
+            PackedLayer pk = packed_layer(c, l, C);
             PrefillAttention pa = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride,
                                    ch.seq, ch.t0, ch.len, ch.nseg, c->patt, (size_t)ATT_BLOCK * cfg->max_t, C, NH};
-            block_forward(&w, &b, ch.rows, C, prefill_attend, &pa);
+            block_forward(&w, &pk, &b, ch.rows, C, prefill_attend, &pa);
         }
         for (int k = 0, r = 0; k < ch.nseg; r += ch.len[k], k++) {
             int i = ch.seq[k];
@@ -452,12 +496,13 @@ static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTenso
                    .ln2 = xn, .fch = c->h + (size_t)r0 * 4 * C, .fch_gelu = c->h + (size_t)r0 * 4 * C, .out = x};
     for (int l = 0; l < L; l++) {
         LayerTensors w = layer_tensors(p, l, C);
+        PackedLayer pk = packed_layer(c, l, C);
         DecodeAttention da = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride, act + r0, pos,
                               srow, pr->len, n, scores, cfg->max_t, C, NH};
-        block_forward(&w, &b, n, C, decode_attend, &da);
+        block_forward(&w, &pk, &b, n, C, decode_attend, &da);
     }
     layernorm_forward(xn, NULL, NULL, x, p->lnfw, p->lnfb, n, C);
-    lm_head_forward(c->logits + (size_t)r0 * V, xn, p->wte, n, C, V);
+    lm_head_forward(c->logits + (size_t)r0 * V, xn, p->wte, packed_wte(c, cfg), n, C, V);
     sample_rows(c, V, sp, act, r0, r1, pos, pr->len, o);
 }
 
@@ -523,10 +568,11 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     int *pos = c->ints, *done = pos + c->cap_n, *act = done + c->cap_n;
     int *src = pos; // during prefill pos holds each sequence's source prompt
     find_sources(&pr, src);
+    pack_weights(c, cfg, &p);
     prefill(c, cfg, &p, &pr, src);
     copy_duplicates(c, cfg, &pr, src);
     memcpy(act + c->cap_n, src, n * sizeof(int)); // srow: the sources, for the decode's attention
-    lm_head_forward(c->logits, c->xn, p.wte, n, cfg->d_model, V);
+    lm_head_forward(c->logits, c->xn, p.wte, packed_wte(c, cfg), n, cfg->d_model, V);
     SampleOut o = {out_tok, out_logp, out_len, max_new};
     draw_first_tokens(c, V, sp, rng, n, &o); // first tokens in sequence order, then decode steps
     for (int i = 0; i < n; i++) {

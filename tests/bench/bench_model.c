@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <cblas.h>          // cblas_sgemm/sgemv: the roofline figures
 #include "model.h"
+#include "../../src/nn/gemm.h" // gemm_pack, gemm_nt_packed: the sampler's weight products, for its roof
 #include "optim.h"
 #include "rng.h"
 #include "store.h"          // the checkpoint container, for the write/read figure
@@ -64,16 +65,27 @@ static double sgemm_gflops(int n, int reps) {
 // Roofline: the BLAS calls a phase issues (mirroring src/nn/layers.c, model.c and sample.c at one thread),
 // each distinct shape timed alone; the phase's roof is the time those calls alone take.
 
-typedef struct { int gemv, ta, tb, M, N, K, lda, ldb, ldc; double count; } Shape;
+// packed: a weight product out += X W^T that the phase runs with gemm_nt_packed (the sampler), timed as such
+// for the roof, or as cblas_sgemm for the OpenBLAS roof.
+typedef struct { int gemv, ta, tb, M, N, K, lda, ldb, ldc, packed; double count; } Shape;
 typedef struct { Shape s[4096]; int n; } Shapes;
 
 static void add_gemm(Shapes *p, int ta, int tb, int M, int N, int K, int lda, int ldb, int ldc, double count) {
     for (int i = 0; i < p->n; i++) {
         Shape *s = &p->s[i];
-        if (!s->gemv && s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K && s->lda == lda &&
-            s->ldb == ldb && s->ldc == ldc) { s->count += count; return; }
+        if (!s->gemv && !s->packed && s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K &&
+            s->lda == lda && s->ldb == ldb && s->ldc == ldc) { s->count += count; return; }
     }
-    if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, tb, M, N, K, lda, ldb, ldc, count};
+    if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, tb, M, N, K, lda, ldb, ldc, 0, count};
+}
+
+// out (M,N) += X (M,K) W^T with W packed (gemm.h), dense leading dimensions.
+static void add_packed(Shapes *p, int M, int N, int K, double count) {
+    for (int i = 0; i < p->n; i++) {
+        Shape *s = &p->s[i];
+        if (s->packed && s->M == M && s->N == N && s->K == K) { s->count += count; return; }
+    }
+    if (p->n < 4096) p->s[p->n++] = (Shape){0, 0, 1, M, N, K, K, K, N, 1, count};
 }
 
 // y = op(A) x with A (M,N) row-major, leading dimension lda
@@ -82,7 +94,7 @@ static void add_gemv(Shapes *p, int ta, int M, int N, int lda, double count) {
         Shape *s = &p->s[i];
         if (s->gemv && s->ta == ta && s->M == M && s->N == N && s->lda == lda) { s->count += count; return; }
     }
-    if (p->n < 4096) p->s[p->n++] = (Shape){1, ta, 0, M, N, 0, lda, 0, 0, count};
+    if (p->n < 4096) p->s[p->n++] = (Shape){1, ta, 0, M, N, 0, lda, 0, 0, 0, count};
 }
 
 static size_t span(int trans, int rows, int cols, int ld) { // floats an operand (rows,cols) of op() spans
@@ -90,21 +102,28 @@ static size_t span(int trans, int rows, int cols, int ld) { // floats an operand
 }
 
 // Seconds one call of shape s takes: the best of 5 batches (the roof, not the noise), each of enough calls to
-// last ~2 ms.
-static double time_shape(const Shape *s) {
+// last ~2 ms. openblas: a packed shape is timed as the cblas_sgemm that would do the same product.
+static double time_shape(const Shape *s, int openblas) {
     size_t na, nb, nc;
     if (s->gemv) { na = (size_t)s->M * s->lda; nb = s->ta ? s->M : s->N; nc = s->ta ? s->N : s->M; }
     else { na = span(s->ta, s->M, s->K, s->lda); nb = span(s->tb, s->K, s->N, s->ldb); nc = (size_t)s->M * s->ldc; }
-    float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
+    float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4), *wp = NULL;
     for (size_t i = 0; i < na; i++) a[i] = (float)(i % 13) * 0.01f;
     for (size_t i = 0; i < nb; i++) b[i] = (float)(i % 7) * 0.02f;
     for (size_t i = 0; i < nc; i++) c[i] = 0.0f;
+    int packed = s->packed && !openblas;
+    if (packed) {
+        wp = malloc(gemm_packed_floats(s->N, s->K) * sizeof(float));
+        gemm_pack(wp, b, s->N, s->K);
+    }
     double best = 1e30;
     int calls = 1;
     for (int rep = -1; rep < 5; rep++) {
         double t0 = now_s();
         for (int k = 0; k < calls; k++) {
-            if (s->gemv)
+            if (packed)
+                gemm_nt_packed(c, s->ldc, a, s->lda, wp, s->M, s->K, 0, s->N);
+            else if (s->gemv)
                 cblas_sgemv(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->M, s->N, 1.0f, a, s->lda, b, 1, 0.0f,
                             c, 1);
             else
@@ -115,19 +134,23 @@ static double time_shape(const Shape *s) {
         if (rep < 0) { calls = dt > 2e-3 ? 1 : (int)(2e-3 / (dt > 1e-7 ? dt : 1e-7)) + 1; continue; } // warm-up
         if (dt / calls < best) best = dt / calls;
     }
-    free(a); free(b); free(c);
+    free(a); free(b); free(c); free(wp);
     return best;
 }
 
-// The roof's seconds for all the calls in p, and their FLOPs.
-static double roof_seconds(const Shapes *p, double *flops) {
-    double sec = 0.0, f = 0.0;
+// The roof's seconds for all the calls in p, and their FLOPs; *blas_sec (may be NULL): the same with the packed
+// products done by cblas_sgemm instead, the roof had the phase kept OpenBLAS.
+static double roof_seconds(const Shapes *p, double *flops, double *blas_sec) {
+    double sec = 0.0, bsec = 0.0, f = 0.0;
     for (int i = 0; i < p->n; i++) {
         const Shape *s = &p->s[i];
-        sec += s->count * time_shape(s);
+        double t = time_shape(s, 0);
+        sec += s->count * t;
+        bsec += s->count * (s->packed && blas_sec ? time_shape(s, 1) : t);
         f += s->count * (s->gemv ? 2.0 * s->M * s->N : 2.0 * s->M * s->N * s->K);
     }
     if (flops) *flops = f;
+    if (blas_sec) *blas_sec = bsec;
     return sec;
 }
 
@@ -149,17 +172,19 @@ static void attention_shapes(Shapes *p, int T, int C, int hs, double count, int 
     }
 }
 
-// The four weight GEMMs of a block over N rows (forward: out = in W^T).
-static void block_weight_shapes(Shapes *p, int N, int C, double L) {
-    add_gemm(p, 0, 1, N, 3 * C, C, C, C, 3 * C, L);
-    add_gemm(p, 0, 1, N, C, C, C, C, C, L);
-    add_gemm(p, 0, 1, N, 4 * C, C, C, C, 4 * C, L);
-    add_gemm(p, 0, 1, N, C, 4 * C, 4 * C, 4 * C, C, L);
+// The four weight GEMMs of a block over N rows (forward: out = in W^T); packed: on the sampler's packed weights.
+static void block_weight_shapes(Shapes *p, int N, int C, double L, int packed) {
+    int io[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}}; // (IC, OC) of qkv, attproj, fc, fcproj
+    for (int k = 0; k < 4; k++) {
+        int IC = io[k][0], OC = io[k][1];
+        if (packed) add_packed(p, N, OC, IC, L);
+        else add_gemm(p, 0, 1, N, OC, IC, IC, IC, OC, L);
+    }
 }
 
 static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B, int T) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, N = B * T, hs = C / NH;
-    block_weight_shapes(fw, N, C, L);
+    block_weight_shapes(fw, N, C, L, 0);
     attention_shapes(fw, T, C, hs, (double)L * B * NH, 0);
     add_gemm(fw, 0, 1, N, V, C, C, C, V, 1);
     add_gemm(bw, 0, 0, N, C, V, V, C, C, 1);       // tied LM head
@@ -179,19 +204,19 @@ static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B
 // GEMVs per (row, head), as the decode issued them until 2026-11-28.
 static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int n, int P, int new_tokens) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, hs = C / NH;
-    block_weight_shapes(pre, n * P, C, L);
+    block_weight_shapes(pre, n * P, C, L, 1);
     for (int r0 = 0; r0 < P; r0 += ATT_BLOCK) {
         int r1 = r0 + ATT_BLOCK < P ? r0 + ATT_BLOCK : P;
         add_gemm(pre, 0, 1, r1 - r0, r1, hs, 3 * C, C, r1, (double)L * n * NH);
         add_gemm(pre, 0, 0, r1 - r0, hs, r1, r1, C, C, (double)L * n * NH);
     }
-    add_gemm(pre, 0, 1, n, V, C, C, C, V, 1);
+    add_packed(pre, n, V, C, 1);
     for (int s = 0; s + 1 < new_tokens; s++) {
         int t = P + s;
-        block_weight_shapes(dec, n, C, L);
+        block_weight_shapes(dec, n, C, L, 1);
         add_gemv(dec, 0, t + 1, hs, C, (double)L * n * NH);
         add_gemv(dec, 1, t + 1, hs, C, (double)L * n * NH);
-        add_gemm(dec, 0, 1, n, V, C, C, C, V, 1);
+        add_packed(dec, n, V, C, 1);
     }
 }
 
@@ -255,7 +280,7 @@ static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, i
     static Shapes fw, bw;
     fw.n = bw.n = 0;
     learner_shapes(&fw, &bw, model_config(m), B, T);
-    double ff, fb, rf = roof_seconds(&fw, &ff), rb = roof_seconds(&bw, &fb);
+    double ff, fb, rf = roof_seconds(&fw, &ff, NULL), rb = roof_seconds(&bw, &fb, NULL);
     printf("%s.forward_roof_gflops %.2f\n", tag, ff / rf * 1e-9);
     printf("%s.forward_gflops %.2f\n", tag, ff / fwd * 1e-9);
     printf("%s.forward_pct_of_roof %.1f\n", tag, 100.0 * rf / fwd);
@@ -321,7 +346,7 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
     static Shapes ps, ds;
     ps.n = ds.n = 0;
     sample_shapes(&ps, &ds, model_config(m), n, P, NEW);
-    double fp, fd, rp = roof_seconds(&ps, &fp), rd = roof_seconds(&ds, &fd);
+    double fp, fd, bp, bd, rp = roof_seconds(&ps, &fp, &bp), rd = roof_seconds(&ds, &fd, &bd);
     printf("%s.prefill_ms %.3f\n", tag, pre * 1e3);
     printf("%s.decode_ms %.3f\n", tag, dec * 1e3);
     printf("%s.prefill_roof_gflops %.2f\n", tag, fp / rp * 1e-9);
@@ -330,6 +355,8 @@ static void bench_sample(const BenchConfig *bc, Model *m, Rng *r, int reps) {
     printf("%s.decode_roof_gflops %.2f\n", tag, fd / rd * 1e-9);
     printf("%s.decode_gflops %.2f\n", tag, fd / dec * 1e-9);
     printf("%s.decode_pct_of_roof %.1f\n", tag, 100.0 * rd / dec);
+    printf("%s.prefill_pct_of_openblas_roof %.1f\n", tag, 100.0 * bp / pre);
+    printf("%s.decode_pct_of_openblas_roof %.1f\n", tag, 100.0 * bd / dec);
     free(prompt); free(plen); free(out_len); free(out); free(out_lp);
 }
 

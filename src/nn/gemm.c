@@ -1,0 +1,133 @@
+// gemm.c — out += X W^T on packed weight panels (see gemm.h): a register tile of GEMM_MR rows x GEMM_NR
+// columns, its accumulators loaded from out, one k step = GEMM_NR/lanes vector loads of the panel and one
+// broadcast per row; blocked so a panel's slice stays in L1 and X's slice in L2.
+#include <string.h>
+#include "gemm.h"
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX512F__)
+#define GEMM_MR 8           // 8 x 2 accumulators of 32: half the register file, enough FMAs in flight
+typedef __m512 Vec;
+#define VL 16
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define VSET1(s) _mm512_set1_ps(s)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(__AVX2__) && defined(__FMA__)
+#define GEMM_MR 6           // 6 x 2 accumulators of 16 registers, 2 for the panel, 1 broadcast
+typedef __m256 Vec;
+#define VL 8
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VSET1(s) _mm256_set1_ps(s)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#define GEMM_MR 4
+#endif
+
+#define GEMM_KB 256         // k per pass: a panel's (KB, NR) slice (32 kB with AVX-512) stays in L1 over the row tiles
+#define GEMM_MC 256         // rows per pass: X's (MC, KB) slice (256 kB) stays in L2 over the panels
+
+size_t gemm_packed_floats(int N, int K) {
+    return (size_t)(N + GEMM_NR - 1) / GEMM_NR * GEMM_NR * (size_t)K;
+}
+
+void gemm_pack(float *wp, const float *w, int N, int K) {
+    int panels = (N + GEMM_NR - 1) / GEMM_NR;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++) {
+            float *dst = wp + ((size_t)p * K + k) * GEMM_NR;
+            for (int j = 0; j < GEMM_NR; j++) {
+                int n = p * GEMM_NR + j;
+                dst[j] = n < N ? w[(size_t)n * K + k] : 0.0f;
+            }
+        }
+}
+
+// o (mr, GEMM_NR), leading dimension ldo, += x (mr, kc) (leading dimension ldx) times the panel slice
+// wp (kc, GEMM_NR). Inlined with a constant mr, so the accumulators live in registers.
+static inline __attribute__((always_inline)) void tile(int mr, const float *x, int ldx, const float *wp, int kc,
+                                                       float *o, int ldo) {
+#ifdef VL
+    Vec a0[GEMM_MR], a1[GEMM_MR];
+    for (int r = 0; r < mr; r++) {
+        a0[r] = VLOAD(o + (size_t)r * ldo);
+        a1[r] = VLOAD(o + (size_t)r * ldo + VL);
+    }
+    for (int k = 0; k < kc; k++) {
+        Vec b0 = VLOAD(wp + (size_t)k * GEMM_NR), b1 = VLOAD(wp + (size_t)k * GEMM_NR + VL);
+        for (int r = 0; r < mr; r++) {
+            Vec xa = VSET1(x[(size_t)r * ldx + k]);
+            a0[r] = VFMA(xa, b0, a0[r]);
+            a1[r] = VFMA(xa, b1, a1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        VSTORE(o + (size_t)r * ldo, a0[r]);
+        VSTORE(o + (size_t)r * ldo + VL, a1[r]);
+    }
+#else
+    float acc[GEMM_MR][GEMM_NR];
+    for (int r = 0; r < mr; r++) memcpy(acc[r], o + (size_t)r * ldo, sizeof acc[r]);
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < mr; r++) {
+            float xv = x[(size_t)r * ldx + k];
+            for (int j = 0; j < GEMM_NR; j++) acc[r][j] += xv * wp[(size_t)k * GEMM_NR + j];
+        }
+    for (int r = 0; r < mr; r++) memcpy(o + (size_t)r * ldo, acc[r], sizeof acc[r]);
+#endif
+}
+
+// tile() for any mr in [1, GEMM_MR], each case compiled with its constant.
+static void tile_rows(int mr, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
+    switch (mr) {
+    case GEMM_MR: tile(GEMM_MR, x, ldx, wp, kc, o, ldo); break;
+    case 1: tile(1, x, ldx, wp, kc, o, ldo); break;
+    case 2: tile(2, x, ldx, wp, kc, o, ldo); break;
+    case 3: tile(3, x, ldx, wp, kc, o, ldo); break;
+#if GEMM_MR > 4
+    case 4: tile(4, x, ldx, wp, kc, o, ldo); break;
+    case 5: tile(5, x, ldx, wp, kc, o, ldo); break;
+#endif
+#if GEMM_MR > 6
+    case 6: tile(6, x, ldx, wp, kc, o, ldo); break;
+    case 7: tile(7, x, ldx, wp, kc, o, ldo); break;
+#endif
+    default: break;
+    }
+}
+
+// A tile whose panel runs past column n1 (nc < GEMM_NR valid columns): through a full-width copy, so the
+// kernel never touches out beyond n1. The same operations on the valid columns, so the same bits.
+static void tile_partial(int mr, int nc, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
+    float t[GEMM_MR * GEMM_NR];
+    for (int r = 0; r < mr; r++) {
+        memcpy(t + r * GEMM_NR, o + (size_t)r * ldo, (size_t)nc * sizeof(float));
+        memset(t + r * GEMM_NR + nc, 0, (size_t)(GEMM_NR - nc) * sizeof(float));
+    }
+    tile_rows(mr, x, ldx, wp, kc, t, GEMM_NR);
+    for (int r = 0; r < mr; r++) memcpy(o + (size_t)r * ldo, t + r * GEMM_NR, (size_t)nc * sizeof(float));
+}
+
+void gemm_nt_packed(float *out, int ldo, const float *x, int ldx, const float *wp, int M, int K, int n0, int n1) {
+    for (int m0 = 0; m0 < M; m0 += GEMM_MC) {
+        int m1 = m0 + GEMM_MC < M ? m0 + GEMM_MC : M;
+        for (int k0 = 0; k0 < K; k0 += GEMM_KB) {     // in order: every element's chain runs k = 0..K-1
+            int kc = K - k0 < GEMM_KB ? K - k0 : GEMM_KB;
+            for (int j0 = n0; j0 < n1; j0 += GEMM_NR) {
+                const float *w = wp + ((size_t)(j0 / GEMM_NR) * K + k0) * GEMM_NR;
+                int nc = n1 - j0 < GEMM_NR ? n1 - j0 : GEMM_NR;
+                for (int r0 = m0; r0 < m1; r0 += GEMM_MR) {
+                    int mr = m1 - r0 < GEMM_MR ? m1 - r0 : GEMM_MR;
+                    const float *xr = x + (size_t)r0 * ldx + k0;
+                    float *o = out + (size_t)r0 * ldo + j0;
+                    if (nc == GEMM_NR) tile_rows(mr, xr, ldx, w, kc, o, ldo);
+                    else tile_partial(mr, nc, xr, ldx, w, kc, o, ldo);
+                }
+            }
+        }
+    }
+}
