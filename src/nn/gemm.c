@@ -1,6 +1,6 @@
-// gemm.c — out += X W^T on packed weight panels (see gemm.h): a register tile of GEMM_MR rows x GEMM_NR
-// columns, its accumulators loaded from out, one k step = GEMM_NR/lanes vector loads of the panel and one
-// broadcast per row; blocked so a panel's slice stays in L1 and X's slice in L2.
+// gemm.c — out += op(X) B^T on packed panels of B (see gemm.h): a register tile of GEMM_MR rows x GEMM_NR
+// columns, its accumulators loaded from out, one k step = two vector loads of the panel and one broadcast per
+// row; blocked so a panel's slice stays in L1 and X's slice in L2.
 #include <string.h>
 #include "gemm.h"
 
@@ -47,10 +47,25 @@ void gemm_pack(float *wp, const float *w, int N, int K) {
         }
 }
 
-// o (mr, GEMM_NR), leading dimension ldo, += x (mr, kc) (leading dimension ldx) times the panel slice
-// wp (kc, GEMM_NR). Inlined with a constant mr, so the accumulators live in registers.
-static inline __attribute__((always_inline)) void tile(int mr, const float *x, int ldx, const float *wp, int kc,
-                                                       float *o, int ldo) {
+void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K) {
+    int panels = (N + GEMM_NR - 1) / GEMM_NR;
+    for (int p = 0; p < panels; p++) {
+        int nc = N - p * GEMM_NR < GEMM_NR ? N - p * GEMM_NR : GEMM_NR;
+        for (int k = 0; k < K; k++) {
+            float *dst = wp + ((size_t)p * K + k) * GEMM_NR;
+            memcpy(dst, w + (size_t)k * ldw + (size_t)p * GEMM_NR, (size_t)nc * sizeof(float));
+            memset(dst + nc, 0, (size_t)(GEMM_NR - nc) * sizeof(float));
+        }
+    }
+}
+
+// X's element (row r, k) of a tile: X (M,K) row-major, or X^T stored (K,M) (xt), both with leading dimension ldx.
+#define XAT(x, xt, ldx, r, k) ((xt) ? (x)[(size_t)(k) * (ldx) + (r)] : (x)[(size_t)(r) * (ldx) + (k)])
+
+// o (mr, GEMM_NR), leading dimension ldo, += op(x) (mr, kc) times the panel slice wp (kc, GEMM_NR). Inlined
+// with constant mr and xt, so the accumulators live in registers.
+static inline __attribute__((always_inline)) void tile(int mr, int xt, const float *x, int ldx, const float *wp,
+                                                       int kc, float *o, int ldo) {
 #ifdef VL
     Vec a0[GEMM_MR], a1[GEMM_MR];
     for (int r = 0; r < mr; r++) {
@@ -60,7 +75,7 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *x, i
     for (int k = 0; k < kc; k++) {
         Vec b0 = VLOAD(wp + (size_t)k * GEMM_NR), b1 = VLOAD(wp + (size_t)k * GEMM_NR + VL);
         for (int r = 0; r < mr; r++) {
-            Vec xa = VSET1(x[(size_t)r * ldx + k]);
+            Vec xa = VSET1(XAT(x, xt, ldx, r, k));
             a0[r] = VFMA(xa, b0, a0[r]);
             a1[r] = VFMA(xa, b1, a1[r]);
         }
@@ -74,45 +89,57 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *x, i
     for (int r = 0; r < mr; r++) memcpy(acc[r], o + (size_t)r * ldo, sizeof acc[r]);
     for (int k = 0; k < kc; k++)
         for (int r = 0; r < mr; r++) {
-            float xv = x[(size_t)r * ldx + k];
+            float xv = XAT(x, xt, ldx, r, k);
             for (int j = 0; j < GEMM_NR; j++) acc[r][j] += xv * wp[(size_t)k * GEMM_NR + j];
         }
     for (int r = 0; r < mr; r++) memcpy(o + (size_t)r * ldo, acc[r], sizeof acc[r]);
 #endif
 }
 
-// tile() for any mr in [1, GEMM_MR], each case compiled with its constant.
-static void tile_rows(int mr, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
-    switch (mr) {
-    case GEMM_MR: tile(GEMM_MR, x, ldx, wp, kc, o, ldo); break;
-    case 1: tile(1, x, ldx, wp, kc, o, ldo); break;
-    case 2: tile(2, x, ldx, wp, kc, o, ldo); break;
-    case 3: tile(3, x, ldx, wp, kc, o, ldo); break;
-#if GEMM_MR > 4
-    case 4: tile(4, x, ldx, wp, kc, o, ldo); break;
-    case 5: tile(5, x, ldx, wp, kc, o, ldo); break;
-#endif
-#if GEMM_MR > 6
-    case 6: tile(6, x, ldx, wp, kc, o, ldo); break;
-    case 7: tile(7, x, ldx, wp, kc, o, ldo); break;
-#endif
-    default: break;
+// tile() for any mr in [1, GEMM_MR] and either X layout, each case compiled with its constants.
+#define TILE_CASES(XT)                                                                                          \
+    switch (mr) {                                                                                               \
+    case GEMM_MR: tile(GEMM_MR, XT, x, ldx, wp, kc, o, ldo); break;                                            \
+    case 1: tile(1, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 2: tile(2, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 3: tile(3, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    TILE_CASES_4_7(XT)                                                                                          \
+    default: break;                                                                                             \
     }
+#if GEMM_MR > 6
+#define TILE_CASES_4_7(XT)                                                                                      \
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 6: tile(6, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 7: tile(7, XT, x, ldx, wp, kc, o, ldo); break;
+#elif GEMM_MR > 4
+#define TILE_CASES_4_7(XT)                                                                                      \
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo); break;
+#else
+#define TILE_CASES_4_7(XT)
+#endif
+
+static void tile_rows(int mr, int xt, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
+    if (xt) { TILE_CASES(1) }
+    else { TILE_CASES(0) }
 }
 
 // A tile whose panel runs past column n1 (nc < GEMM_NR valid columns): through a full-width copy, so the
 // kernel never touches out beyond n1. The same operations on the valid columns, so the same bits.
-static void tile_partial(int mr, int nc, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
+static void tile_partial(int mr, int nc, int xt, const float *x, int ldx, const float *wp, int kc, float *o,
+                         int ldo) {
     float t[GEMM_MR * GEMM_NR];
     for (int r = 0; r < mr; r++) {
         memcpy(t + r * GEMM_NR, o + (size_t)r * ldo, (size_t)nc * sizeof(float));
         memset(t + r * GEMM_NR + nc, 0, (size_t)(GEMM_NR - nc) * sizeof(float));
     }
-    tile_rows(mr, x, ldx, wp, kc, t, GEMM_NR);
+    tile_rows(mr, xt, x, ldx, wp, kc, t, GEMM_NR);
     for (int r = 0; r < mr; r++) memcpy(o + (size_t)r * ldo, t + r * GEMM_NR, (size_t)nc * sizeof(float));
 }
 
-void gemm_nt_packed(float *out, int ldo, const float *x, int ldx, const float *wp, int M, int K, int n0, int n1) {
+void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int M, int K, int n0,
+                 int n1) {
     for (int m0 = 0; m0 < M; m0 += GEMM_MC) {
         int m1 = m0 + GEMM_MC < M ? m0 + GEMM_MC : M;
         for (int k0 = 0; k0 < K; k0 += GEMM_KB) {     // in order: every element's chain runs k = 0..K-1
@@ -122,10 +149,10 @@ void gemm_nt_packed(float *out, int ldo, const float *x, int ldx, const float *w
                 int nc = n1 - j0 < GEMM_NR ? n1 - j0 : GEMM_NR;
                 for (int r0 = m0; r0 < m1; r0 += GEMM_MR) {
                     int mr = m1 - r0 < GEMM_MR ? m1 - r0 : GEMM_MR;
-                    const float *xr = x + (size_t)r0 * ldx + k0;
+                    const float *xr = x_trans ? x + (size_t)k0 * ldx + r0 : x + (size_t)r0 * ldx + k0;
                     float *o = out + (size_t)r0 * ldo + j0;
-                    if (nc == GEMM_NR) tile_rows(mr, xr, ldx, w, kc, o, ldo);
-                    else tile_partial(mr, nc, xr, ldx, w, kc, o, ldo);
+                    if (nc == GEMM_NR) tile_rows(mr, x_trans, xr, ldx, w, kc, o, ldo);
+                    else tile_partial(mr, nc, x_trans, xr, ldx, w, kc, o, ldo);
                 }
             }
         }

@@ -1,10 +1,10 @@
 // layers.c — the transformer's kernels and its block (see layers.h), shared by the learner and the sampler.
-#include <cblas.h>          // cblas_sgemm: the dense products without packed weights; openblas_{get,set}_num_threads
+#include <cblas.h>          // cblas_sgemm: attention's products; openblas_{get,set}_num_threads
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "layers.h"
-#include "gemm.h"           // gemm_nt_packed: products with the sampler's packed weights
+#include "gemm.h"           // gemm_packed: the products with a weight matrix
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>      // attn_scores, attn_mix
 #endif
@@ -241,44 +241,78 @@ static void bias_add_init(float *out, const float *add, const float *bias, int r
     }
 }
 
-// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL.
-// Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
-// fills and multiplies its own slice (rows, or columns when the rows are few) in one parallel region: one
-// fork/join per product, which matters in the decode step's many small ones. With packed weights (wp) the
-// column slices are whole panels; gemm.h's bits do not depend on the split.
-void matmul_forward(float *out, const float *inp, const float *w, const float *wp, const float *bias,
-                    const float *add, int N, int IC, int OC) {
+// B packed by the team from W^T, W (K,N) with leading dimension ldw: each thread its own panels.
+static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
+#pragma omp parallel if ((size_t)N * K >= PAR_MIN)
+    {
+        int lo, hi;
+        nn_part_here(N, GEMM_NR, &lo, &hi);
+        if (hi > lo) gemm_pack_t(bp + (size_t)lo * K, w + lo, ldw, hi - lo, K);
+    }
+}
+
+// out (M,N) += op(X) B^T (gemm_packed) on the team: each thread its rows when M >= N, else its panels. gemm.h's
+// bits do not depend on the split, so neither the thread count nor the shape changes them.
+static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, const float *bp, int M, int K, int N) {
     int nt = nn_team();
-    if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN || (N < 32 && OC < 32)) {
-        bias_add_init(out, add, bias, 0, N, 0, OC, OC);
-        if (wp) gemm_nt_packed(out, OC, inp, IC, wp, N, IC, 0, OC);
-        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+    if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN) {
+        gemm_packed(out, ldo, x, ldx, xt, bp, M, K, 0, N);
         return;
     }
-    int by_rows = N >= OC; // nn_sgemm's split, so the bits are those of nn_sgemm
+    int by_rows = M >= N;
 #pragma omp parallel num_threads(nt)
     {
         int lo, hi;
-        nn_part_here(by_rows ? N : OC, by_rows ? 16 : (wp ? GEMM_NR : 16), &lo, &hi);
+        nn_part_here(by_rows ? M : N, by_rows ? 8 : GEMM_NR, &lo, &hi);
+        const float *xs = xt ? x + lo : x + (size_t)lo * ldx;
+        if (hi > lo && by_rows) gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N);
+        else if (hi > lo) gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi);
+    }
+}
+
+// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W packed; add and bias may be NULL.
+// Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
+// fills and multiplies its own slice (rows, or panels when the rows are few) in one parallel region: one
+// fork/join per product, which matters in the decode step's many small ones.
+void matmul_forward(float *out, const float *inp, const float *wp, const float *bias, const float *add, int N,
+                    int IC, int OC) {
+    int nt = nn_team();
+    if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN) {
+        bias_add_init(out, add, bias, 0, N, 0, OC, OC);
+        gemm_packed(out, OC, inp, IC, 0, wp, N, IC, 0, OC);
+        return;
+    }
+    int by_rows = N >= OC;
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        nn_part_here(by_rows ? N : OC, by_rows ? 8 : GEMM_NR, &lo, &hi);
         if (hi > lo && by_rows) {
             bias_add_init(out, add, bias, lo, hi, 0, OC, OC);
-            if (wp) gemm_nt_packed(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, wp, hi - lo, IC, 0, OC);
-            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, IC, 1.0f, inp + (size_t)lo * IC, IC,
-                             w, IC, 1.0f, out + (size_t)lo * OC, OC);
+            gemm_packed(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 0, wp, hi - lo, IC, 0, OC);
         } else if (hi > lo) {
             bias_add_init(out, add, bias, 0, N, lo, hi, OC);
-            if (wp) gemm_nt_packed(out, OC, inp, IC, wp, N, IC, lo, hi);
-            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, IC, 1.0f, inp, IC,
-                             w + (size_t)lo * IC, IC, 1.0f, out + lo, OC);
+            gemm_packed(out, OC, inp, IC, 0, wp, N, IC, lo, hi);
         }
     }
 }
 
-// dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                            const float *w, int N, int IC, int OC) {
-    nn_sgemm(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
-    nn_sgemm(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+size_t nn_pack_scratch_floats(int N, int C, int V) {
+    size_t need[] = {gemm_packed_floats(C, V), gemm_packed_floats(C, 3 * C), gemm_packed_floats(4 * C, C),
+                     gemm_packed_floats(C, 4 * C), gemm_packed_floats(4 * C, N), gemm_packed_floats(C, N)};
+    size_t mx = 0;
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) mx = need[i] > mx ? need[i] : mx;
+    return mx;
+}
+
+// d input = dout W: B = W^T, packed from W (OC,IC); d weight = dout^T inp: op(X) = dout^T, B = inp^T.
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                     float *pack, int N, int IC, int OC) {
+    team_pack_t(pack, w, IC, IC, OC);
+    memset(dinp, 0, (size_t)N * IC * sizeof(float));
+    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC);
+    team_pack_t(pack, inp, IC, IC, N);
+    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC);
     if (dbias) {
 #pragma omp parallel if ((size_t)N * OC >= PAR_MIN)
         {
@@ -399,9 +433,56 @@ void gelu_backward(float *d, const float *inp, size_t N) {
 }
 
 
-void lm_head_forward(float *logits, const float *x, const float *wte, const float *wtep, int N, int C, int V) {
-    if (wtep) matmul_forward(logits, x, wte, wtep, NULL, NULL, N, C, V);
-    else nn_sgemm(0, 1, N, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
+void lm_head_forward(float *logits, const float *x, const float *wtep, int N, int C, int V) {
+    matmul_forward(logits, x, wtep, NULL, NULL, N, C, V);
+}
+
+void lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x, const float *wte, float *pack,
+                      int N, int C, int V) {
+    matmul_backward(dx, dwte, NULL, dlogits, x, wte, pack, N, C, V);
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// The packed weights
+
+static size_t packed_layer_floats(int C) {
+    return gemm_packed_floats(3 * C, C) + gemm_packed_floats(C, C) + gemm_packed_floats(4 * C, C) +
+           gemm_packed_floats(C, 4 * C);
+}
+
+size_t packed_weights_floats(const ModelConfig *cfg) {
+    return (size_t)cfg->n_layer * packed_layer_floats(cfg->d_model) + gemm_packed_floats(cfg->vocab, cfg->d_model);
+}
+
+PackedLayer packed_layer(const float *wpack, const ModelConfig *cfg, int l) {
+    int C = cfg->d_model;
+    PackedLayer pk;
+    pk.qkvw = wpack + (size_t)l * packed_layer_floats(C);
+    pk.attprojw = pk.qkvw + gemm_packed_floats(3 * C, C);
+    pk.fcw = pk.attprojw + gemm_packed_floats(C, C);
+    pk.fcprojw = pk.fcw + gemm_packed_floats(4 * C, C);
+    return pk;
+}
+
+const float *packed_wte(const float *wpack, const ModelConfig *cfg) {
+    return wpack + (size_t)cfg->n_layer * packed_layer_floats(cfg->d_model);
+}
+
+// The 4L+1 matrices shared out over the team (a copy: no float is computed, so the split does not matter).
+void pack_weights(float *wpack, const ModelConfig *cfg, const ParamTensors *p) {
+    int C = cfg->d_model, L = cfg->n_layer;
+#pragma omp parallel for schedule(dynamic)
+    for (int q = 0; q < 4 * L + 1; q++) {
+        if (q == 4 * L) { gemm_pack((float *)packed_wte(wpack, cfg), p->wte, cfg->vocab, C); continue; }
+        LayerTensors w = layer_tensors(p, q / 4, C);
+        PackedLayer pk = packed_layer(wpack, cfg, q / 4);
+        switch (q % 4) {
+        case 0: gemm_pack((float *)pk.qkvw, w.qkvw, 3 * C, C); break;
+        case 1: gemm_pack((float *)pk.attprojw, w.attprojw, C, C); break;
+        case 2: gemm_pack((float *)pk.fcw, w.fcw, 4 * C, C); break;
+        default: gemm_pack((float *)pk.fcprojw, w.fcprojw, C, 4 * C); break;
+        }
+    }
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -422,14 +503,12 @@ LayerTensors layer_tensors(const ParamTensors *t, int l, int C) {
 
 void block_forward(const LayerTensors *w, const PackedLayer *pk, const BlockBufs *b, int N, int C, AttendFn attend,
                    void *ctx) {
-    static const PackedLayer none = {0};
-    if (!pk) pk = &none;
     layernorm_forward(b->ln1, b->ln1_mean, b->ln1_rstd, b->in, w->ln1w, w->ln1b, N, C);
-    matmul_forward(b->qkv, b->ln1, w->qkvw, pk->qkvw, w->qkvb, NULL, N, C, 3 * C);
+    matmul_forward(b->qkv, b->ln1, pk->qkvw, w->qkvb, NULL, N, C, 3 * C);
     attend(ctx, b->atty, b->qkv);
-    matmul_forward(b->res2, b->atty, w->attprojw, pk->attprojw, w->attprojb, b->in, N, C, C);
+    matmul_forward(b->res2, b->atty, pk->attprojw, w->attprojb, b->in, N, C, C);
     layernorm_forward(b->ln2, b->ln2_mean, b->ln2_rstd, b->res2, w->ln2w, w->ln2b, N, C);
-    matmul_forward(b->fch, b->ln2, w->fcw, pk->fcw, w->fcb, NULL, N, C, 4 * C);
+    matmul_forward(b->fch, b->ln2, pk->fcw, w->fcb, NULL, N, C, 4 * C);
     gelu_forward(b->fch_gelu, b->fch, (size_t)N * 4 * C);
-    matmul_forward(b->out, b->fch_gelu, w->fcprojw, pk->fcprojw, w->fcprojb, b->res2, N, 4 * C, C);
+    matmul_forward(b->out, b->fch_gelu, pk->fcprojw, w->fcprojb, b->res2, N, 4 * C, C);
 }

@@ -1,8 +1,8 @@
 // layers.h — private to src/nn: the transformer's kernels and its block, shared by the learner (model.c) and
 // the sampler (sample.c). Free functions over raw float arrays, forward and backward side by side, llm.c style.
 // Shapes: N rows (B*T positions, or packed/active sequences when sampling), C d_model, NH heads, V vocab.
-// The dense products go through cblas_sgemm, except those with a packed weight matrix (gemm.h: the sampler
-// packs the weights once per call); the elementwise loops are written so GCC vectorises them
+// The products with a weight matrix (Linear layers, LM head; forward and backward) run gemm.h's kernel on
+// packed panels, the attention's per-head products cblas_sgemm; the elementwise loops are written so GCC vectorises them
 // without -ffast-math (fixed 8-lane accumulators, a branch-free exp), and -std=c11 keeps FP contraction off,
 // so the same inputs give the same bits whichever of model.c or sample.c calls a kernel.
 #ifndef PGRPO_NN_LAYERS_H
@@ -173,13 +173,16 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 // dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored.
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
-// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC); add and bias may be NULL; out may be add.
-// wp: W packed by gemm_pack (then the product runs gemm_nt_packed), or NULL (cblas_sgemm on w).
-void matmul_forward(float *out, const float *inp, const float *w, const float *wp, const float *bias,
-                    const float *add, int N, int IC, int OC);
+// out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W (OC,IC) given packed (wp: gemm_pack, e.g. pack_weights);
+// add and bias may be NULL; out may be add.
+void matmul_forward(float *out, const float *inp, const float *wp, const float *bias, const float *add, int N,
+                    int IC, int OC);
 // dinp (N,IC) = dout W (overwritten); dw (OC,IC) += dout^T inp; dbias (OC) += column sums of dout.
+// pack: scratch of nn_pack_scratch_floats (it packs W^T, then inp^T).
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
-                     int N, int IC, int OC);
+                     float *pack, int N, int IC, int OC);
+// Floats of the backward's packing scratch for N rows (B*T) of a model of width C and vocabulary V.
+size_t nn_pack_scratch_floats(int N, int C, int V);
 // Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
 // probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (nn_team(),T,T) scratch.
 // Both run the (sequence, head) pairs in parallel.
@@ -193,8 +196,11 @@ void attention_backward(float *dqkv, float *dS, const float *dout, const float *
 // GELU (tanh approximation, GPT-2's) over N values; out may be inp. Backward in place on d, inp = GELU input.
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_backward(float *d, const float *inp, size_t N);
-// logits (N,V) = x (N,C) wte^T: the LM head, tied to the token embedding; wtep: wte packed, or NULL.
-void lm_head_forward(float *logits, const float *x, const float *wte, const float *wtep, int N, int C, int V);
+// logits (N,V) = x (N,C) wte^T: the LM head, tied to the token embedding; wtep: wte packed (packed_wte).
+void lm_head_forward(float *logits, const float *x, const float *wtep, int N, int C, int V);
+// Its backward: dx (N,C) = dlogits (N,V) wte (overwritten); dwte (V,C) += dlogits^T x. pack: as matmul_backward.
+void lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x, const float *wte, float *pack,
+                      int N, int C, int V);
 
 // ----------------------------------------------------------------------------------------------------------
 // The transformer block, written once. Its attention is the caller's: the learner attends over whole
@@ -211,9 +217,16 @@ typedef struct {
 } LayerTensors;
 LayerTensors layer_tensors(const ParamTensors *t, int l, int C);
 
-// A layer's four weight matrices packed by gemm_pack (the sampler's copy), or all NULL (cblas_sgemm on the
-// LayerTensors' own).
+// A layer's four weight matrices packed by gemm_pack: the forward's (learner's and sampler's) copy of them.
 typedef struct { const float *qkvw, *attprojw, *fcw, *fcprojw; } PackedLayer;
+
+// The packed copy of all the weight matrices (per layer qkvw, attprojw, fcw, fcprojw; then wte): its size, the
+// packing (by the team; after every change of the weights, so each forward and each model_sample packs), and
+// the views into it.
+size_t packed_weights_floats(const ModelConfig *cfg);
+void pack_weights(float *wpack, const ModelConfig *cfg, const ParamTensors *p);
+PackedLayer packed_layer(const float *wpack, const ModelConfig *cfg, int l);
+const float *packed_wte(const float *wpack, const ModelConfig *cfg);
 
 // Where one pass of the block over N rows reads and writes. The learner keeps every buffer, per layer, for
 // backward; the sampler reuses three (stream, narrow, wide) as noted, so the aliasing below is allowed.
@@ -235,7 +248,7 @@ typedef struct {
 typedef void (*AttendFn)(void *ctx, float *atty, const float *qkv);
 
 // out = res2 + MLP(LN2(res2)), res2 = in + Attention(LN1(in)): pre-LayerNorm, residual adds folded into the
-// projections' GEMMs. pk: the layer's packed weights, or NULL.
+// projections' GEMMs. pk: the layer's packed weights.
 void block_forward(const LayerTensors *w, const PackedLayer *pk, const BlockBufs *b, int N, int C, AttendFn attend,
                    void *ctx);
 

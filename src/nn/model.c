@@ -42,8 +42,9 @@ typedef struct {
     float *dbuf_a;     // (B,T,4C)
     float *dbuf_b;     // (B,T,4C)
     float *datt;       // (threads,T,T) one (b,h) at a time per thread
+    float *pack;       // (nn_pack_scratch_floats) the backward's packed W^T or input^T
 } Acts;
-#define NUM_ACTS 24
+#define NUM_ACTS 25
 
 struct Model {
     ModelConfig cfg;
@@ -62,6 +63,8 @@ struct Model {
     int threads;       // threads per rank (model_set_threads); cap_threads: what datt and the cache are sized for
     int cap_threads;
     SampleCache *cache; // KV cache and decode buffers of model_sample (sample.c); NULL until reserved
+    float *wpack;      // (packed_weights_floats) the weight matrices packed for the forward's GEMMs: packed
+                       // by each model_forward and model_sample (layers.h pack_weights)
 };
 
 
@@ -108,6 +111,7 @@ Model *model_create(const ModelConfig *cfg, Rng *init_rng) {
     model_param_sizes(cfg, m->sizes, &m->n_params);
     m->params = xmalloc_big(m->n_params * sizeof(float));
     m->grads = xcalloc_big(m->n_params, sizeof(float));
+    m->wpack = xmalloc_big(packed_weights_floats(cfg) * sizeof(float));
     m->p = point_tensors(m->params, m->sizes);
     m->g = point_tensors(m->grads, m->sizes);
     m->threads = openblas_get_num_threads(); // run.threads, as the command layer set it
@@ -136,7 +140,7 @@ Model *model_create(const ModelConfig *cfg, Rng *init_rng) {
 
 void model_free(Model *m) {
     if (!m) return;
-    free(m->params); free(m->grads);
+    free(m->params); free(m->grads); free(m->wpack);
     free(m->act_mem); free(m->act_tok);
     sample_cache_free(m->cache);
     free(m);
@@ -170,12 +174,12 @@ static void reserve_acts(Model *m, int nb, int nt) {
     size_t sz[NUM_ACTS] = {BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * nb * NH * TT,
                            L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
                            BT * C, BT, BT, BT * V, BT, BT * V, BT * C, BT * 4 * C, BT * 4 * C,
-                           TT * m->threads};
+                           TT * m->threads, nn_pack_scratch_floats((int)BT, (int)C, (int)V)};
     Acts *a = &m->a;
     float **ptrs[NUM_ACTS] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty, &a->att,
                               &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu,
                               &a->residual3, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->logits, &a->lse,
-                              &a->dlogits, &a->dresidual, &a->dbuf_a, &a->dbuf_b, &a->datt};
+                              &a->dlogits, &a->dresidual, &a->dbuf_a, &a->dbuf_b, &a->datt, &a->pack};
     size_t total = 0;
     for (int i = 0; i < NUM_ACTS; i++) total += sz[i];
     free(m->act_mem); free(m->act_tok);
@@ -202,6 +206,8 @@ SampleCache *model_sample_cache(Model *m, int n_seq) {
     return m->cache;
 }
 
+float *model_packed_weights(Model *m) { return m->wpack; }
+
 void model_set_threads(Model *m, int threads) {
     CHECK(threads >= 1, "model_set_threads(%d)", threads);
     m->threads = threads;
@@ -212,8 +218,8 @@ void model_set_threads(Model *m, int threads) {
 int model_threads(const Model *m) { return m->threads; }
 
 size_t model_activation_bytes(const Model *m) {
-    return m->act_floats * sizeof(float) + (size_t)2 * m->cap_b * m->cap_t * sizeof(int) +
-           sample_cache_bytes(m->cache);
+    return (m->act_floats + packed_weights_floats(&m->cfg)) * sizeof(float) +
+           (size_t)2 * m->cap_b * m->cap_t * sizeof(int) + sample_cache_bytes(m->cache);
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -283,16 +289,18 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
     Acts *a = &m->a;
     const ParamTensors *p = &m->p;
     size_t latt = (size_t)m->cap_b * NH * m->cap_t * m->cap_t; // floats between layer slices of att
+    pack_weights(m->wpack, cfg, p);
     encoder_forward(a->encoded, m->act_tok, p->wte, p->wpe, B, T, C);
     for (int l = 0; l < L; l++) {
         LayerTensors w = layer_tensors(p, l, C);
+        PackedLayer pk = packed_layer(m->wpack, cfg, l);
         BlockBufs b = layer_acts(m, l);
         LearnerAttention la = {a->att + l * latt, B, T, C, NH};
-        block_forward(&w, NULL, &b, BT, C, learner_attend, &la);
+        block_forward(&w, &pk, &b, BT, C, learner_attend, &la);
     }
     const float *res_out = layer_acts(m, L - 1).out; // (B,T,C)
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res_out, p->lnfw, p->lnfb, BT, C);
-    lm_head_forward(a->logits, a->lnf, p->wte, NULL, BT, C, V);
+    lm_head_forward(a->logits, a->lnf, packed_wte(m->wpack, cfg), BT, C, V);
     logits_to_logp(a->logits, a->lse, m->act_tok + BT, BT, V, logp, entropy);
     nn_leave(saved);
 }
@@ -305,16 +313,16 @@ static void layer_backward(Model *m, int l) {
     LayerTensors w = layer_tensors(&m->p, l, C), g = layer_tensors(&m->g, l, C);
     BlockBufs b = layer_acts(m, l);
     const float *att = a->att + l * ((size_t)m->cap_b * NH * m->cap_t * m->cap_t);
-    float *da = a->dbuf_a, *db = a->dbuf_b, *dres = a->dresidual;
+    float *da = a->dbuf_a, *db = a->dbuf_b, *dres = a->dresidual, *pk = a->pack;
     // out = res2 + fcproj(gelu(fc(ln2(res2)))): dres flows through unchanged
-    matmul_backward(da, g.fcprojw, g.fcprojb, dres, b.fch_gelu, w.fcprojw, BT, 4 * C, C);
+    matmul_backward(da, g.fcprojw, g.fcprojb, dres, b.fch_gelu, w.fcprojw, pk, BT, 4 * C, C);
     gelu_backward(da, b.fch, (size_t)BT * 4 * C);
-    matmul_backward(db, g.fcw, g.fcb, da, b.ln2, w.fcw, BT, C, 4 * C);
+    matmul_backward(db, g.fcw, g.fcb, da, b.ln2, w.fcw, pk, BT, C, 4 * C);
     layernorm_backward(dres, g.ln2w, g.ln2b, db, b.res2, w.ln2w, b.ln2_mean, b.ln2_rstd, BT, C);
     // res2 = in + attproj(attention(qkv(ln1(in))))
-    matmul_backward(da, g.attprojw, g.attprojb, dres, b.atty, w.attprojw, BT, C, C);
+    matmul_backward(da, g.attprojw, g.attprojb, dres, b.atty, w.attprojw, pk, BT, C, C);
     attention_backward(db, a->datt, da, b.qkv, att, B, T, C, NH);
-    matmul_backward(da, g.qkvw, g.qkvb, db, b.ln1, w.qkvw, BT, C, 3 * C);
+    matmul_backward(da, g.qkvw, g.qkvb, db, b.ln1, w.qkvw, pk, BT, C, 3 * C);
     layernorm_backward(dres, g.ln1w, g.ln1b, da, b.in, w.ln1w, b.ln1_mean, b.ln1_rstd, BT, C);
 }
 
@@ -340,8 +348,7 @@ void model_backward(Model *m, const float *dlogp) {
         dl[tgt[r]] += d;
     }
     // tied LM head: dlnf = dlogits wte; dwte += dlogits^T lnf
-    nn_sgemm(0, 0, BT, C, V, 1.0f, a->dlogits, V, p->wte, C, 0.0f, a->dbuf_a, C);
-    nn_sgemm(1, 0, V, C, BT, 1.0f, a->dlogits, V, a->lnf, C, 1.0f, g->wte, C);
+    lm_head_backward(a->dbuf_a, g->wte, a->dlogits, a->lnf, p->wte, a->pack, BT, C, V);
     memset(a->dresidual, 0, (size_t)BT * C * sizeof(float));
     layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dbuf_a, layer_acts(m, L - 1).out, p->lnfw,
                        a->lnf_mean, a->lnf_rstd, BT, C);

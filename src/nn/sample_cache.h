@@ -16,5 +16,7 @@ size_t sample_cache_bytes(const SampleCache *c); // 0 for NULL
 
 // model.c: the model's cache, grown to at least n_seq sequences.
 SampleCache *model_sample_cache(Model *m, int n_seq);
+// model.c: the model's buffer for its packed weights (layers.h pack_weights), which model_sample fills too.
+float *model_packed_weights(Model *m);
 
 #endif

@@ -19,7 +19,7 @@
 #include <sys/resource.h>
 #include <cblas.h>          // cblas_sgemm/sgemv: the roofline figures
 #include "model.h"
-#include "../../src/nn/gemm.h" // gemm_pack, gemm_nt_packed: the sampler's weight products, for its roof
+#include "../../src/nn/gemm.h" // gemm_pack, gemm_packed: the weight products, for the roofs
 #include "optim.h"
 #include "rng.h"
 #include "store.h"          // the checkpoint container, for the write/read figure
@@ -65,7 +65,7 @@ static double sgemm_gflops(int n, int reps) {
 // Roofline: the BLAS calls a phase issues (mirroring src/nn/layers.c, model.c and sample.c at one thread),
 // each distinct shape timed alone; the phase's roof is the time those calls alone take.
 
-// packed: a weight product out += X W^T that the phase runs with gemm_nt_packed (the sampler), timed as such
+// packed: a weight product out += X W^T that the phase runs with gemm_packed (the sampler), timed as such
 // for the roof, or as cblas_sgemm for the OpenBLAS roof.
 typedef struct { int gemv, ta, tb, M, N, K, lda, ldb, ldc, packed; double count; } Shape;
 typedef struct { Shape s[4096]; int n; } Shapes;
@@ -79,13 +79,13 @@ static void add_gemm(Shapes *p, int ta, int tb, int M, int N, int K, int lda, in
     if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, tb, M, N, K, lda, ldb, ldc, 0, count};
 }
 
-// out (M,N) += X (M,K) W^T with W packed (gemm.h), dense leading dimensions.
-static void add_packed(Shapes *p, int M, int N, int K, double count) {
+// out (M,N) += op(X) (M,K) B^T with B packed (gemm.h), dense leading dimensions; ta: X given as X^T (K,M).
+static void add_packed(Shapes *p, int ta, int M, int N, int K, double count) {
     for (int i = 0; i < p->n; i++) {
         Shape *s = &p->s[i];
-        if (s->packed && s->M == M && s->N == N && s->K == K) { s->count += count; return; }
+        if (s->packed && s->ta == ta && s->M == M && s->N == N && s->K == K) { s->count += count; return; }
     }
-    if (p->n < 4096) p->s[p->n++] = (Shape){0, 0, 1, M, N, K, K, K, N, 1, count};
+    if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, 1, M, N, K, ta ? M : K, K, N, 1, count};
 }
 
 // y = op(A) x with A (M,N) row-major, leading dimension lda
@@ -122,7 +122,7 @@ static double time_shape(const Shape *s, int openblas) {
         double t0 = now_s();
         for (int k = 0; k < calls; k++) {
             if (packed)
-                gemm_nt_packed(c, s->ldc, a, s->lda, wp, s->M, s->K, 0, s->N);
+                gemm_packed(c, s->ldc, a, s->lda, s->ta, wp, s->M, s->K, 0, s->N);
             else if (s->gemv)
                 cblas_sgemv(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->M, s->N, 1.0f, a, s->lda, b, 1, 0.0f,
                             c, 1);
@@ -177,23 +177,23 @@ static void block_weight_shapes(Shapes *p, int N, int C, double L, int packed) {
     int io[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}}; // (IC, OC) of qkv, attproj, fc, fcproj
     for (int k = 0; k < 4; k++) {
         int IC = io[k][0], OC = io[k][1];
-        if (packed) add_packed(p, N, OC, IC, L);
+        if (packed) add_packed(p, 0, N, OC, IC, L);
         else add_gemm(p, 0, 1, N, OC, IC, IC, IC, OC, L);
     }
 }
 
 static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B, int T) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, N = B * T, hs = C / NH;
-    block_weight_shapes(fw, N, C, L, 0);
+    block_weight_shapes(fw, N, C, L, 1);
     attention_shapes(fw, T, C, hs, (double)L * B * NH, 0);
-    add_gemm(fw, 0, 1, N, V, C, C, C, V, 1);
-    add_gemm(bw, 0, 0, N, C, V, V, C, C, 1);       // tied LM head
-    add_gemm(bw, 1, 0, V, C, N, V, C, C, 1);
+    add_packed(fw, 0, N, V, C, 1);
+    add_packed(bw, 0, N, C, V, 1);        // tied LM head: d x = dlogits wte, d wte = dlogits^T x
+    add_packed(bw, 1, V, C, N, 1);
     int io[4][2] = {{4 * C, C}, {C, 4 * C}, {C, C}, {C, 3 * C}}; // (IC, OC) of fcproj, fc, attproj, qkv
     for (int k = 0; k < 4; k++) {
         int IC = io[k][0], OC = io[k][1];
-        add_gemm(bw, 0, 0, N, IC, OC, OC, IC, IC, L);
-        add_gemm(bw, 1, 0, OC, IC, N, OC, IC, IC, L);
+        add_packed(bw, 0, N, IC, OC, L);  // d input = dout W
+        add_packed(bw, 1, OC, IC, N, L);  // d weight = dout^T input
     }
     attention_shapes(bw, T, C, hs, (double)L * B * NH, 1);
 }
@@ -210,13 +210,13 @@ static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int 
         add_gemm(pre, 0, 1, r1 - r0, r1, hs, 3 * C, C, r1, (double)L * n * NH);
         add_gemm(pre, 0, 0, r1 - r0, hs, r1, r1, C, C, (double)L * n * NH);
     }
-    add_packed(pre, n, V, C, 1);
+    add_packed(pre, 0, n, V, C, 1);
     for (int s = 0; s + 1 < new_tokens; s++) {
         int t = P + s;
         block_weight_shapes(dec, n, C, L, 1);
         add_gemv(dec, 0, t + 1, hs, C, (double)L * n * NH);
         add_gemv(dec, 1, t + 1, hs, C, (double)L * n * NH);
-        add_packed(dec, n, V, C, 1);
+        add_packed(dec, 0, n, V, C, 1);
     }
 }
 
@@ -280,7 +280,7 @@ static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, i
     static Shapes fw, bw;
     fw.n = bw.n = 0;
     learner_shapes(&fw, &bw, model_config(m), B, T);
-    double ff, fb, rf = roof_seconds(&fw, &ff, NULL), rb = roof_seconds(&bw, &fb, NULL);
+    double ff, fb, bf, bb, rf = roof_seconds(&fw, &ff, &bf), rb = roof_seconds(&bw, &fb, &bb);
     printf("%s.forward_roof_gflops %.2f\n", tag, ff / rf * 1e-9);
     printf("%s.forward_gflops %.2f\n", tag, ff / fwd * 1e-9);
     printf("%s.forward_pct_of_roof %.1f\n", tag, 100.0 * rf / fwd);
@@ -288,6 +288,7 @@ static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, i
     printf("%s.backward_gflops %.2f\n", tag, fb / bwd * 1e-9);
     printf("%s.backward_pct_of_roof %.1f\n", tag, 100.0 * rb / bwd);
     printf("%s.learner_pct_of_roof %.1f\n", tag, 100.0 * (rf + rb) / (fwd + bwd));
+    printf("%s.learner_pct_of_openblas_roof %.1f\n", tag, 100.0 * (bf + bb) / (fwd + bwd));
     free(tok); free(tgt); free(logp); free(ent); free(dlogp); free(mask);
 }
 

@@ -77,7 +77,7 @@ case_make_install() {
 case_step_timeout_aborts() {
     local D=$CASE_DIR out rc
     "$PGRPO" sft $TINY --set run.out_dir=$D/st --set sft.steps=5 --quiet
-    out=$("$PGRPO" train $TINY --set run.out_dir=$D/st --set train.prompts=600 --set train.group_size=16 --set run.step_timeout=1 --quiet 2>&1); rc=$?
+    out=$("$PGRPO" train $TINY --set run.out_dir=$D/st --set train.prompts=2400 --set train.group_size=16 --set run.step_timeout=1 --quiet 2>&1); rc=$?
     [ $rc -eq 3 ] && echo "$out" | grep -q "exceeded run.step_timeout" && ok step_timeout_aborts || nok step_timeout_aborts "rc=$rc $(echo "$out" | tail -1)"
 }
 # A policy save under AddressSanitizer: the vocabulary text once overflowed its buffer by one byte.

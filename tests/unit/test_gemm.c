@@ -1,6 +1,7 @@
-// test_gemm.c — gemm_nt_packed (src/nn/gemm.h) against a plain loop that does the same arithmetic: on FMA
+// test_gemm.c — gemm_packed (src/nn/gemm.h) against a plain loop that does the same arithmetic: on FMA
 // builds one fmaf chain per element over k in order, which the kernel must match bit for bit, whatever M, the
-// column range, the row and k blocking (K past one 256 block), the leading dimensions and the edge panels.
+// column range, the row and k blocking (K past one 256 block), the leading dimensions, the edge panels, X
+// given transposed or not and B packed from W or from W^T (gemm_pack, gemm_pack_t).
 // Without FMA the kernel multiplies and adds separately; then the reference does too.
 #include <math.h>
 #include <stdlib.h>
@@ -19,24 +20,35 @@ static void fill(float *a, size_t n, Rng *r) {
     for (size_t i = 0; i < n; i++) a[i] = (float)rng_normal(r);
 }
 
-// One case: out (M,ldo) starts random; columns [n0,n1) get += X W^T. Returns the number of differing floats
-// (columns outside [n0,n1) and the padding past N must stay as they were).
-static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, Rng *r) {
-    float *x = malloc(sizeof(float) * M * ldx), *w = malloc(sizeof(float) * N * K);
+// How a case gives its operands: X (M,K) or X^T stored (K,M); B (N,K) as W (N,K) or as W^T, W (K,N).
+enum { X_ROWS = 0, X_TRANS = 1, B_ROWS = 0, B_TRANS = 2 };
+
+// One case: out (M,ldo) starts random; columns [n0,n1) get += op(X) B^T. Returns the number of differing floats
+// (columns outside [n0,n1) and the padding past N must stay as they were). ldx: X's leading dimension
+// (>= K, or >= M when transposed).
+static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, int how, Rng *r) {
+    int xt = how & X_TRANS, bt = how & B_TRANS;
+    size_t nx = xt ? (size_t)K * ldx : (size_t)M * ldx;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * N * K);
     float *wp = malloc(sizeof(float) * gemm_packed_floats(N, K));
     float *out = malloc(sizeof(float) * M * ldo), *want = malloc(sizeof(float) * M * ldo);
-    fill(x, (size_t)M * ldx, r);
+    fill(x, nx, r);
     fill(w, (size_t)N * K, r);
     fill(out, (size_t)M * ldo, r);
     memcpy(want, out, sizeof(float) * M * ldo);
     for (int i = 0; i < M; i++)
         for (int j = n0; j < n1; j++) {
             float acc = want[(size_t)i * ldo + j];
-            for (int k = 0; k < K; k++) acc = MULADD(x[(size_t)i * ldx + k], w[(size_t)j * K + k], acc);
+            for (int k = 0; k < K; k++) {
+                float xv = xt ? x[(size_t)k * ldx + i] : x[(size_t)i * ldx + k];
+                float bv = bt ? w[(size_t)k * N + j] : w[(size_t)j * K + k];
+                acc = MULADD(xv, bv, acc);
+            }
             want[(size_t)i * ldo + j] = acc;
         }
-    gemm_pack(wp, w, N, K);
-    gemm_nt_packed(out, ldo, x, ldx, wp, M, K, n0, n1);
+    if (bt) gemm_pack_t(wp, w, N, N, K);
+    else gemm_pack(wp, w, N, K);
+    gemm_packed(out, ldo, x, ldx, xt, wp, M, K, n0, n1);
     int bad = 0;
     for (size_t i = 0; i < (size_t)M * ldo; i++) bad += memcmp(&out[i], &want[i], sizeof(float)) != 0;
     free(x); free(w); free(wp); free(out); free(want);
@@ -52,10 +64,13 @@ static void test_shapes_bit_exact(void) {
                        {5, 8, 8}, {33, 3 * GEMM_NR + 5, 70}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        int bad = check_case(M, N, K, 0, N, K, N, &r);
-        T_ASSERT(bad == 0, "M=%d N=%d K=%d: %d floats differ from the fmaf chain", M, N, K, bad);
-        bad = check_case(M, N, K, 0, N, K + 3, N + 5, &r);   // leading dimensions wider than the rows
-        T_ASSERT(bad == 0, "M=%d N=%d K=%d, ldx=K+3, ldo=N+5: %d floats differ", M, N, K, bad);
+        for (int how = 0; how < 4; how++) {
+            int ldx = how & X_TRANS ? M : K;
+            int bad = check_case(M, N, K, 0, N, ldx, N, how, &r);
+            T_ASSERT(bad == 0, "M=%d N=%d K=%d how=%d: %d floats differ from the fmaf chain", M, N, K, how, bad);
+            bad = check_case(M, N, K, 0, N, ldx + 3, N + 5, how, &r); // leading dimensions wider than the rows
+            T_ASSERT(bad == 0, "M=%d N=%d K=%d how=%d, ldx+3, ldo=N+5: %d floats differ", M, N, K, how, bad);
+        }
     }
 }
 
@@ -67,12 +82,13 @@ static void test_column_ranges(void) {
     int N = 4 * GEMM_NR + 3;
     int ranges[][2] = {{0, GEMM_NR}, {GEMM_NR, 3 * GEMM_NR}, {3 * GEMM_NR, N}, {2 * GEMM_NR, N}};
     for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
-        int bad = check_case(11, N, 45, ranges[k][0], ranges[k][1], 45, N, &r);
+        int bad = check_case(11, N, 45, ranges[k][0], ranges[k][1], 45, N, X_ROWS | B_ROWS, &r);
         T_ASSERT(bad == 0, "columns [%d,%d): %d floats differ", ranges[k][0], ranges[k][1], bad);
     }
 }
 
-// The padding of the last panel is zero, and the packed size is whole panels.
+// The padding of the last panel is zero, the packed size is whole panels, and packing W^T from W (K,N) with a
+// leading dimension gives the panels of the transpose.
 static void test_pack_layout(void) {
     int N = GEMM_NR + 3, K = 5;
     T_ASSERT(gemm_packed_floats(N, K) == (size_t)2 * GEMM_NR * K, "packed size %zu", gemm_packed_floats(N, K));
@@ -86,6 +102,11 @@ static void test_pack_layout(void) {
                 float want = n < N ? w[n * K + k] : 0.0f;
                 T_ASSERT(wp[(p * K + k) * GEMM_NR + j] == want, "panel %d k %d col %d", p, k, j);
             }
+    float wt[5 * (GEMM_NR + 4)], wpt[2 * GEMM_NR * 5]; // W^T stored (K, N+1): leading dimension N+1
+    for (int k = 0; k < K; k++)
+        for (int n = 0; n <= N; n++) wt[k * (N + 1) + n] = n < N ? w[n * K + k] : -1.0f;
+    gemm_pack_t(wpt, wt, N + 1, N, K);
+    T_ASSERT(memcmp(wp, wpt, sizeof wpt) == 0, "gemm_pack_t of W^T differs from gemm_pack of W");
 }
 
 int main(void) {
