@@ -26,7 +26,7 @@ static const KeySpec SCHEMA[] = {
     {"run.seed", T_INT, "1234", 0, 4e18, 0, "root seed; every random stream derives from (seed, role, rank, step)"},
     {"run.out_dir", T_STR, "runs/demo", 0, 0, 0, "output folder (metrics.h5, trajectories.h5, checkpoints/, final.h5)"},
     {"run.log_every", T_INT, "1", 1, 1e9, 0, "steps between log lines"},
-    {"run.threads", T_INT, "1", 1, 256, 0, "threads per rank (the model: OpenMP, OpenBLAS on one thread inside; group discovery: OpenBLAS); the count changes the bits"},
+    {"run.threads", T_INT, "1", 1, 256, 0, "threads per rank (the model: OpenMP, OpenBLAS on one thread inside, same bits on any count; group discovery, ALS rewards: OpenBLAS, whose bits the count changes)"},
     {"run.max_walltime", T_FLOAT, "0", 0, BIG, 0, "seconds; stop cleanly with a checkpoint before this (0 = no limit)"},
     {"run.step_timeout", T_FLOAT, "1800", 0, BIG, 0, "seconds a training step may take before the run aborts as hung (0 = off)"},
     {"model.n_layer", T_INT, "2", 1, 64, 0, "transformer blocks"},

@@ -63,28 +63,6 @@ int nn_threads_here(void) {
 #endif
 }
 
-void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc) {
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-    int nt = nn_team();
-    if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN || (M < 32 && N < 32)) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    int by_rows = M >= N;
-#pragma omp parallel num_threads(nt)
-    {
-        int lo, hi;
-        nn_part_here(by_rows ? M : N, 16, &lo, &hi);
-        if (hi > lo && by_rows)
-            cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, trans_a ? A + lo : A + (size_t)lo * lda, lda, B,
-                        ldb, beta, C + (size_t)lo * ldc, ldc);
-        else if (hi > lo)
-            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, trans_b ? B + (size_t)lo * ldb : B + lo,
-                        ldb, beta, C + lo, ldc);
-    }
-}
-
 // ----------------------------------------------------------------------------------------------------------
 // Kernels
 

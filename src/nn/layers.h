@@ -156,10 +156,6 @@ static inline void nn_part_here(int n, int align, int *lo, int *hi) {
     nn_part(n, align, nn_thread(), nn_threads_here(), lo, hi);
 }
 
-// Row-major C (M,N) = alpha op(A) op(B) + beta C, as cblas_sgemm, split over the team along the larger of M
-// and N when the product is large enough to pay for it (K, the summed dimension, is never split).
-void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc);
 
 // ----------------------------------------------------------------------------------------------------------
 // Kernels (layers.c)

@@ -12,7 +12,7 @@ static const struct { const char *prefix; ResumeRule rule; } RULES[] = {
     {"train.base", RESUME_FREE},         {"groups.out", RESUME_FREE},
     {"reward.timeout", RESUME_FREE},     {"reward.batch", RESUME_FREE},     // neither changes a reward's bits
     {"train.rollout_ranks", RESUME_WARN}, {"train.micro_batch", RESUME_WARN},
-    {"run.threads", RESUME_WARN},        // GEMM slices per thread round differently: valid, not bit-identical
+    {"run.threads", RESUME_WARN},        // the model's bits do not depend on it, OpenBLAS's elsewhere (groups, ALS) may
 };
 
 ResumeRule resume_rule(const char *key) {
