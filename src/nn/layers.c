@@ -229,11 +229,14 @@ static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
     }
 }
 
-// out (M,N) += op(X) B^T (gemm_packed) on the team: each thread its rows when M >= N, else its panels. gemm.h's
-// bits do not depend on the split, so neither the thread count nor the shape changes them.
-static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, const float *bp, int M, int K, int N) {
+// out (M,N) (zero: =, else +=) op(X) B^T (gemm_packed) on the team: each thread zeroes and multiplies its rows
+// when M >= N, else its panels. gemm.h's bits do not depend on the split, so neither the thread count nor the
+// shape changes them.
+static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, const float *bp, int M, int K, int N,
+                      int zero) {
     int nt = nn_team();
     if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN) {
+        if (zero) bias_add_init(out, NULL, NULL, 0, M, 0, N, ldo);
         gemm_packed(out, ldo, x, ldx, xt, bp, M, K, 0, N);
         return;
     }
@@ -243,8 +246,13 @@ static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, cons
         int lo, hi;
         nn_part_here(by_rows ? M : N, by_rows ? 8 : GEMM_NR, &lo, &hi);
         const float *xs = xt ? x + lo : x + (size_t)lo * ldx;
-        if (hi > lo && by_rows) gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N);
-        else if (hi > lo) gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi);
+        if (hi > lo && by_rows) {
+            if (zero) bias_add_init(out, NULL, NULL, lo, hi, 0, N, ldo);
+            gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N);
+        } else if (hi > lo) {
+            if (zero) bias_add_init(out, NULL, NULL, 0, M, lo, hi, ldo);
+            gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi);
+        }
     }
 }
 
@@ -287,10 +295,9 @@ size_t nn_pack_scratch_floats(int N, int C, int V) {
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      float *pack, int N, int IC, int OC) {
     team_pack_t(pack, w, IC, IC, OC);
-    memset(dinp, 0, (size_t)N * IC * sizeof(float));
-    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC);
+    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC, 1);
     team_pack_t(pack, inp, IC, IC, N);
-    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC);
+    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC, 0);
     if (dbias) {
 #pragma omp parallel if ((size_t)N * OC >= PAR_MIN)
         {
