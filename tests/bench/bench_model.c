@@ -288,6 +288,8 @@ static void bench_learner(const BenchConfig *bc, Model *m, AdamW *opt, Rng *r, i
     printf("%s.backward_gflops %.2f\n", tag, fb / bwd * 1e-9);
     printf("%s.backward_pct_of_roof %.1f\n", tag, 100.0 * rb / bwd);
     printf("%s.learner_pct_of_roof %.1f\n", tag, 100.0 * (rf + rb) / (fwd + bwd));
+    printf("%s.forward_pct_of_openblas_roof %.1f\n", tag, 100.0 * bf / fwd);
+    printf("%s.backward_pct_of_openblas_roof %.1f\n", tag, 100.0 * bb / bwd);
     printf("%s.learner_pct_of_openblas_roof %.1f\n", tag, 100.0 * (bf + bb) / (fwd + bwd));
     free(tok); free(tgt); free(logp); free(ent); free(dlogp); free(mask);
 }

@@ -90,7 +90,9 @@ section_model() {
     C_PREFIX="$OUT/model_c" roof_table c256 c128
 }
 
-# roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians).
+# roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians). The roof
+# times the products as the phase runs them (pgrpo's packed-weight GEMM, OpenBLAS for attention); "% OpenBLAS"
+# is the same phase time against the roof had the weight products stayed on OpenBLAS's sgemm.
 roof_table() {
     "$PY" - "$@" <<'EOF2'
 import os, sys
@@ -98,7 +100,7 @@ sys.path.insert(0, "tests/bench")
 from medians import medians
 m = medians(os.environ["C_PREFIX"])
 targets = {"learner": 85, "decode": 80}
-print(f"{'phase':<18} {'GFLOP/s':>9} {'roof':>9} {'% roof':>8} {'target':>8} {'met':>5}")
+print(f"{'phase':<18} {'GFLOP/s':>9} {'roof':>9} {'% roof':>8} {'target':>8} {'met':>5} {'% OpenBLAS':>11}")
 for tag in sys.argv[1:]:
     for ph in ("forward", "backward", "learner", "prefill", "decode"):
         pct = m.get(f"{tag}.{ph}_pct_of_roof")
@@ -108,8 +110,9 @@ for tag in sys.argv[1:]:
             g, r = m.get(f"{tag}.learner_gflops"), None
         t = targets.get(ph)
         f = lambda v: "" if v is None else f"{v:.1f}"
+        ob = m.get(f"{tag}.{ph}_pct_of_openblas_roof")
         print(f"{tag + ' ' + ph:<18} {f(g):>9} {f(r):>9} {pct:>7.0f}% {'' if t is None else '>=' + str(t) + '%':>8} "
-              f"{'-' if t is None else ('yes' if pct >= t else 'NO'):>5}")
+              f"{'-' if t is None else ('yes' if pct >= t else 'NO'):>5} {'' if ob is None else f'{ob:.0f}%':>11}")
 EOF2
 }
 
