@@ -134,9 +134,10 @@ static inline void embed_row(float *x, const float *wte, const float *wpe, int t
 // Threads. A model runs on model_threads(m) threads (run.threads): the entry points (model_forward,
 // model_backward, model_sample) open with nn_enter and close with nn_leave, which run OpenBLAS on one thread
 // meanwhile and set the OpenMP team, so the two never oversubscribe the cores: the kernels below split their
-// work over the team themselves (rows, columns, (sequence, head) pairs), each GEMM slice on one BLAS thread.
-// Every split is static and no float sum is split across threads (column sums are cut into column ranges,
-// each summed over the rows in row order), so a thread count gives the same bits on every run.
+// work over the team themselves (rows, panels, (sequence, head) pairs), attention's cblas_sgemm calls each on one
+// BLAS thread. Every split is static and no float sum is split across threads (column sums are cut into column
+// ranges, each summed over the rows in row order; a weight product's element is one chain: gemm.h), so every
+// thread count gives the same bits, on every run.
 typedef struct { int blas, omp, levels; } NnThreads;
 NnThreads nn_enter(int threads);
 void nn_leave(NnThreads saved);
@@ -160,9 +161,9 @@ static inline void nn_part_here(int n, int align, int *lo, int *hi) {
 // ----------------------------------------------------------------------------------------------------------
 // Kernels (layers.c)
 
-// out (B,T,C) = wte[tokens] + wpe[t]; backward accumulates into dwte (V,C) and dwpe (maxT,C).
+// out (B,T,C) = wte[tokens] + wpe[t]; backward accumulates into dwte (V,C) and dwpe (maxT,C) (tokens < V).
 void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C, int V);
 // out (N,C) = LayerNorm(inp (N,C)) * w + b; mean, rstd (N) may be NULL (sampling keeps no statistics).
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C);

@@ -353,7 +353,7 @@ void model_backward(Model *m, const float *dlogp) {
     layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dbuf_a, layer_acts(m, L - 1).out, p->lnfw,
                        a->lnf_mean, a->lnf_rstd, BT, C);
     for (int l = L - 1; l >= 0; l--) layer_backward(m, l);
-    encoder_backward(g->wte, g->wpe, a->dresidual, tok, B, T, C);
+    encoder_backward(g->wte, g->wpe, a->dresidual, tok, B, T, C, V);
     nn_leave(saved);
 }
 

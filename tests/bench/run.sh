@@ -85,9 +85,32 @@ section_model() {
     done
     rows+=("sgemm n=512 GFLOP/s|sgemm512_gflops|sgemm512_gflops|")
     C_PREFIX="$OUT/model_c" P_PREFIX="$OUT/model_torch" C_NAME=C P_NAME=PyTorch bench_table "${rows[@]}"
-    echo "-- roofline per phase (C, 1 thread): the phase's GEMM/GEMV FLOPs per second vs OpenBLAS on exactly the"
-    echo "   shapes the phase issues, each timed alone in the same run (% = the roof's time / the phase's time)"
+    echo "-- roofline per phase (C, 1 thread): the phase's GEMM/GEMV FLOPs per second vs its products (packed-weight"
+    echo "   GEMM, OpenBLAS attention) on exactly the shapes the phase issues, each timed alone in the same run"
+    echo "   (% = the roof's time / the phase's time; % OpenBLAS: the same with the weight products on cblas_sgemm)"
     C_PREFIX="$OUT/model_c" roof_table c256 c128
+    gemm_table
+}
+
+# gemm_table: the packed-weight GEMM against cblas_sgemm on the model's shapes (build/bench/bench_gemm), medians.
+gemm_table() {
+    make -s build/bench/bench_gemm >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return; }
+    echo "-- weight products (out += X W^T, 1 thread, GFLOP/s): OpenBLAS cblas_sgemm vs pgrpo's gemm_packed"
+    echo "   ($(build/bench/bench_gemm 0 | awk '$1 == "gemm_isa" {print $2}') tiles), W packed once or in every call"
+    rm -f "$OUT"/gemm.*
+    local i
+    for ((i = 1; i <= RUNS; i++)); do run_to "$OUT/gemm.$i" build/bench/bench_gemm 5; done
+    "$PY" - "$OUT/gemm" <<'EOF2'
+import sys
+sys.path.insert(0, "tests/bench")
+from medians import medians
+m = medians(sys.argv[1])
+print(f"{'M x N x K':<18} {'OpenBLAS':>9} {'packed':>9} {'+pack':>9} {'ratio':>7}")
+for k in sorted({k.split('.')[0] for k in m if k.startswith('m')}, key=lambda s: [int(p[1:]) for p in s.split('_')]):
+    M, N, K = (p[1:] for p in k.split('_'))
+    print(f"{M + ' x ' + N + ' x ' + K:<18} {m[k + '.openblas_gflops']:>9.1f} {m[k + '.packed_gflops']:>9.1f} "
+          f"{m[k + '.packed_each_call_gflops']:>9.1f} {m[k + '.packed_vs_openblas']:>6.2f}x")
+EOF2
 }
 
 # roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians). The roof
