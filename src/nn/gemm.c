@@ -38,7 +38,7 @@ size_t gemm_packed_floats(int N, int K) {
 // A transpose in blocks of 64 k: the block's GEMM_NR x 64 source floats are read row by row (256 contiguous
 // bytes each) and its 64 x GEMM_NR destination (8 kB with AVX-512) stays in L1 while it is written down its
 // columns.
-void gemm_pack(float *wp, const float *w, int N, int K) {
+void gemm_pack(float *wp, const float *w, int ldw, int N, int K) {
     int panels = (N + GEMM_NR - 1) / GEMM_NR;
     for (int p = 0; p < panels; p++) {
         float *dst = wp + (size_t)p * K * GEMM_NR;
@@ -50,7 +50,7 @@ void gemm_pack(float *wp, const float *w, int N, int K) {
                     for (int k = k0; k < k1; k++) dst[(size_t)k * GEMM_NR + j] = 0.0f;
                     continue;
                 }
-                const float *src = w + (size_t)n * K;
+                const float *src = w + (size_t)n * ldw;
                 for (int k = k0; k < k1; k++) dst[(size_t)k * GEMM_NR + j] = src[k];
             }
         }
@@ -155,12 +155,17 @@ static void tile_partial(int mr, int nc, int xt, const float *x, int ldx, const 
 
 void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int M, int K, int n0,
                  int n1) {
+    gemm_packed_prefix(out, ldo, x, ldx, x_trans, wp, K, M, K, n0, n1);
+}
+
+void gemm_packed_prefix(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int kp, int M,
+                        int K, int n0, int n1) {
     for (int m0 = 0; m0 < M; m0 += GEMM_MC) {
         int m1 = m0 + GEMM_MC < M ? m0 + GEMM_MC : M;
         for (int k0 = 0; k0 < K; k0 += GEMM_KB) {     // in order: every element's chain runs k = 0..K-1
             int kc = K - k0 < GEMM_KB ? K - k0 : GEMM_KB;
             for (int j0 = n0; j0 < n1; j0 += GEMM_NR) {
-                const float *w = wp + ((size_t)(j0 / GEMM_NR) * K + k0) * GEMM_NR;
+                const float *w = wp + ((size_t)(j0 / GEMM_NR) * kp + k0) * GEMM_NR;
                 int nc = n1 - j0 < GEMM_NR ? n1 - j0 : GEMM_NR;
                 for (int r0 = m0; r0 < m1; r0 += GEMM_MR) {
                     int mr = m1 - r0 < GEMM_MR ? m1 - r0 : GEMM_MR;

@@ -28,8 +28,9 @@
 // Panel p starts at p K GEMM_NR, so a part of B's rows [n0, n1) with n0 a multiple of GEMM_NR packs alone
 // (the threads of a team each pack their panels).
 size_t gemm_packed_floats(int N, int K);
-// wp = B packed, B = W (N,K) row-major: panel p holds B's rows [p GEMM_NR, (p+1) GEMM_NR) as (K, GEMM_NR).
-void gemm_pack(float *wp, const float *w, int N, int K);
+// wp = B packed, B = W (N,K) with leading dimension ldw: panel p holds B's rows [p GEMM_NR, (p+1) GEMM_NR) as
+// (K, GEMM_NR).
+void gemm_pack(float *wp, const float *w, int ldw, int N, int K);
 // wp = B packed, B = W^T for W (K,N) with leading dimension ldw (a weight for d input, an activation for
 // d weight).
 void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K);
@@ -38,5 +39,9 @@ void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K);
 // One thread.
 void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int M, int K, int n0,
                  int n1);
+// The same over the first K (<= kp) rows of panels packed with kp: B's leading K columns (causal attention's
+// row blocks see only the positions before them).
+void gemm_packed_prefix(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int kp, int M,
+                        int K, int n0, int n1);
 
 #endif

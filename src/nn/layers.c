@@ -347,45 +347,71 @@ static void causal_softmax_row(float *row, int see, int T) {
     memset(row + see, 0, (size_t)(T - see) * sizeof(float)); // masked: never exponentiated
 }
 
-// One (sequence, head) of attention_forward.
-static void attention_head_forward(float *y, float *A, const float *q, int T, int C, int hs, float scale) {
+// Attention's products run on gemm.h's kernel too: per (sequence, head) the keys and values are packed once
+// (a few kB) and each row block multiplies against them; against OpenBLAS's small per-head calls, whose set-up
+// dominated at head size 32 and which scaled worst over threads. Scratch floats per thread:
+size_t attention_scratch_floats(int T, int hs) {
+    return gemm_packed_floats(T, hs) + gemm_packed_floats(hs, T) + gemm_packed_floats(hs, ATT_BLOCK);
+}
+
+// Rows [0,n) x columns [0,m) of out (leading dimension ld) = 0.
+static void zero_block(float *out, int ld, int n, int m) {
+    for (int i = 0; i < n; i++) memset(out + (size_t)i * ld, 0, (size_t)m * sizeof(float));
+}
+
+// One (sequence, head) of attention_forward: S = Q K^T (row block by row block, the causal part), scaled and
+// softmaxed in place into A, then Y = A V. ws: attention_scratch_floats.
+static void attention_head_forward(float *y, float *A, const float *q, int T, int C, int hs, float scale,
+                                   float *ws) {
     int C3 = 3 * C;
     const float *k = q + C, *v = q + 2 * C;
+    float *kp = ws, *vt = kp + gemm_packed_floats(T, hs);
+    gemm_pack(kp, k, C3, T, hs);       // B = K: S's columns are positions
+    gemm_pack_t(vt, v, C3, hs, T);     // B = V^T: Y's columns are V's
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs, scale, q + (size_t)i0 * C3, C3, k, C3,
-                    0.0f, A + (size_t)i0 * T, T);
-        for (int i = i0; i < i1; i++) causal_softmax_row(A + (size_t)i * T, i + 1, T);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1, 1.0f, A + (size_t)i0 * T, T, v, C3,
-                    0.0f, y + (size_t)i0 * C, C);
+        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
+        float *a = A + (size_t)i0 * T;
+        zero_block(a, T, ni, i1);
+        gemm_packed(a, T, q + (size_t)i0 * C3, C3, 0, kp, ni, hs, 0, i1);
+        for (int i = i0; i < i1; i++) {
+            float *row = A + (size_t)i * T;
+            for (int j = 0; j <= i; j++) row[j] *= scale;
+            causal_softmax_row(row, i + 1, T);
+        }
+        zero_block(y + (size_t)i0 * C, C, ni, hs);
+        gemm_packed_prefix(y + (size_t)i0 * C, C, a, T, 0, vt, T, ni, i1, 0, hs);
     }
 }
 
 // Causal self-attention. qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the probabilities for backward.
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+// ws (threads, attention_scratch_floats) scratch.
+void attention_forward(float *out, float *att, const float *qkv, float *ws, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
+    size_t wsz = attention_scratch_floats(T, hs);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
         attention_head_forward(out + (size_t)b * T * C + h * hs, att + (size_t)bh * T * T,
-                               qkv + (size_t)b * T * 3 * C + h * hs, T, C, hs, scale);
+                               qkv + (size_t)b * T * 3 * C + h * hs, T, C, hs, scale, ws + nn_thread() * wsz);
     }
 }
 
-// One (sequence, head) of attention_backward; dq, dk, dv (columns of dqkv) are zero on entry.
+// One (sequence, head) of attention_backward; dq, dk, dv (columns of dqkv) are zero on entry. ws as forward.
 static void attention_head_backward(float *dq, float *dS, const float *dy, const float *q, const float *A, int T,
-                                    int C, int hs, float scale) {
+                                    int C, int hs, float scale, float *ws) {
     int C3 = 3 * C;
     const float *k = q + C, *v = q + 2 * C;
     float *dk = dq + C, *dv = dq + 2 * C;
+    float *vp = ws, *kt = vp + gemm_packed_floats(T, hs), *blk = kt + gemm_packed_floats(hs, T);
+    gemm_pack(vp, v, C3, T, hs);       // dP = dY V^T: B = V
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
         // dP = dY V^T, and dV += P^T dY, over the lower block-triangle only
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, i1, hs, 1.0f, dy + (size_t)i0 * C, C, v, C3, 0.0f,
-                    dS + (size_t)i0 * T, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, A + (size_t)i0 * T, T,
-                    dy + (size_t)i0 * C, C, 1.0f, dv, C3);
+        zero_block(dS + (size_t)i0 * T, T, ni, i1);
+        gemm_packed(dS + (size_t)i0 * T, T, dy + (size_t)i0 * C, C, 0, vp, ni, hs, 0, i1);
+        gemm_pack_t(blk, dy + (size_t)i0 * C, C, hs, ni);
+        gemm_packed(dv, C3, A + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs);
     }
     for (int i = 0; i < T; i++) {
         // softmax backward: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik), with the 1/sqrt(hs) folded in
@@ -395,31 +421,33 @@ static void attention_head_backward(float *dq, float *dS, const float *dy, const
         for (int j = 0; j <= i; j++) d[j] = p[j] * (d[j] - dot) * scale;
         memset(d + i + 1, 0, (size_t)(T - i - 1) * sizeof(float));
     }
+    gemm_pack_t(kt, k, C3, hs, T);     // dQ = dS K: B = K^T
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, hs, i1, 1.0f, dS + (size_t)i0 * T, T, k, C3, 0.0f,
-                    dq + (size_t)i0 * C3, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1, hs, ni, 1.0f, dS + (size_t)i0 * T, T,
-                    q + (size_t)i0 * C3, C3, 1.0f, dk, C3);
+        gemm_packed_prefix(dq + (size_t)i0 * C3, C3, dS + (size_t)i0 * T, T, 0, kt, T, ni, i1, 0, hs);
+        gemm_pack_t(blk, q + (size_t)i0 * C3, C3, hs, ni);   // dK += dS^T Q: B = Q^T of the block
+        gemm_packed(dk, C3, dS + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs);
     }
 }
 
-// dqkv (B,T,3C) = d attention (overwritten); each thread builds dS in its own (T,T) slice of the scratch.
-void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att,
-                               int B, int T, int C, int NH) {
+// dqkv (B,T,3C) = d attention (overwritten); each thread builds dS in its own (T,T) slice of the scratch and
+// packs in its own slice of ws (as attention_forward's).
+void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, float *ws,
+                        int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
+    size_t wsz = attention_scratch_floats(T, hs);
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
         for (int b = 0; b < B; b++) memset(dqkv + (size_t)b * T * 3 * C, 0, (size_t)T * 3 * C * sizeof(float));
-        float *my_dS = dS + (size_t)nn_thread() * T * T;
+        float *my_dS = dS + (size_t)nn_thread() * T * T, *my_ws = ws + nn_thread() * wsz;
 #pragma omp for schedule(static)
         for (int bh = 0; bh < B * NH; bh++) {
             int b = bh / NH, h = bh % NH;
             size_t o3 = (size_t)b * T * 3 * C + h * hs;
             attention_head_backward(dqkv + o3, my_dS, dout + (size_t)b * T * C + h * hs, qkv + o3,
-                                    att + (size_t)bh * T * T, T, C, hs, scale);
+                                    att + (size_t)bh * T * T, T, C, hs, scale, my_ws);
         }
     }
 }
@@ -486,14 +514,14 @@ void pack_weights(float *wpack, const ModelConfig *cfg, const ParamTensors *p) {
     int C = cfg->d_model, L = cfg->n_layer;
 #pragma omp parallel for schedule(dynamic)
     for (int q = 0; q < 4 * L + 1; q++) {
-        if (q == 4 * L) { gemm_pack((float *)packed_wte(wpack, cfg), p->wte, cfg->vocab, C); continue; }
+        if (q == 4 * L) { gemm_pack((float *)packed_wte(wpack, cfg), p->wte, C, cfg->vocab, C); continue; }
         LayerTensors w = layer_tensors(p, q / 4, C);
         PackedLayer pk = packed_layer(wpack, cfg, q / 4);
         switch (q % 4) {
-        case 0: gemm_pack((float *)pk.qkvw, w.qkvw, 3 * C, C); break;
-        case 1: gemm_pack((float *)pk.attprojw, w.attprojw, C, C); break;
-        case 2: gemm_pack((float *)pk.fcw, w.fcw, 4 * C, C); break;
-        default: gemm_pack((float *)pk.fcprojw, w.fcprojw, C, 4 * C); break;
+        case 0: gemm_pack((float *)pk.qkvw, w.qkvw, C, 3 * C, C); break;
+        case 1: gemm_pack((float *)pk.attprojw, w.attprojw, C, C, C); break;
+        case 2: gemm_pack((float *)pk.fcw, w.fcw, C, 4 * C, C); break;
+        default: gemm_pack((float *)pk.fcprojw, w.fcprojw, 4 * C, C, 4 * C); break;
         }
     }
 }

@@ -180,16 +180,18 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
                      float *pack, int N, int IC, int OC);
 // Floats of the backward's packing scratch for N rows (B*T) of a model of width C and vocabulary V.
 size_t nn_pack_scratch_floats(int N, int C, int V);
-// Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
-// probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (nn_team(),T,T) scratch.
-// Both run the (sequence, head) pairs in parallel.
 // One query q (hs) against rows of keys: sc[j] = scale q . k_j for positions j in [j0, n), k_j = k + j*ldk.
 void attn_scores(float *sc, const float *q, const float *k, size_t ldk, int j0, int n, int hs, float scale);
 // y (hs) += sum_j p[j] v_j over positions [j0, j1), v_j = v + j*ldv.
 void attn_mix(float *y, const float *p, const float *v, size_t ldv, int j0, int j1, int hs);
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int C, int NH);
+// Causal self-attention over whole sequences: qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) keeps the
+// probabilities for backward. Backward: dqkv (B,T,3C) overwritten; dS (nn_team(),T,T) scratch. ws
+// (nn_team(), attention_scratch_floats(T, C/NH)) scratch. Both run the (sequence, head) pairs in parallel.
+void attention_forward(float *out, float *att, const float *qkv, float *ws, int B, int T, int C, int NH);
+void attention_backward(float *dqkv, float *dS, const float *dout, const float *qkv, const float *att, float *ws,
+                        int B, int T, int C, int NH);
+// Floats of one thread's ws slice (attention_forward/backward pack K, V and blocks of dY, Q there).
+size_t attention_scratch_floats(int T, int hs);
 // GELU (tanh approximation, GPT-2's) over N values; out may be inp. Backward in place on d, inp = GELU input.
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_backward(float *d, const float *inp, size_t N);

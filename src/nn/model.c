@@ -43,8 +43,9 @@ typedef struct {
     float *dbuf_b;     // (B,T,4C)
     float *datt;       // (threads,T,T) one (b,h) at a time per thread
     float *pack;       // (nn_pack_scratch_floats) the backward's packed W^T or input^T
+    float *attws;      // (threads, attention_scratch_floats) attention's packed K, V, blocks
 } Acts;
-#define NUM_ACTS 25
+#define NUM_ACTS 26
 
 struct Model {
     ModelConfig cfg;
@@ -174,12 +175,13 @@ static void reserve_acts(Model *m, int nb, int nt) {
     size_t sz[NUM_ACTS] = {BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * nb * NH * TT,
                            L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
                            BT * C, BT, BT, BT * V, BT, BT * V, BT * C, BT * 4 * C, BT * 4 * C,
-                           TT * m->threads, nn_pack_scratch_floats((int)BT, (int)C, (int)V)};
+                           TT * m->threads, nn_pack_scratch_floats((int)BT, (int)C, (int)V),
+                           attention_scratch_floats(nt, (int)(C / NH)) * m->threads};
     Acts *a = &m->a;
     float **ptrs[NUM_ACTS] = {&a->encoded, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty, &a->att,
                               &a->residual2, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu,
                               &a->residual3, &a->lnf, &a->lnf_mean, &a->lnf_rstd, &a->logits, &a->lse,
-                              &a->dlogits, &a->dresidual, &a->dbuf_a, &a->dbuf_b, &a->datt, &a->pack};
+                              &a->dlogits, &a->dresidual, &a->dbuf_a, &a->dbuf_b, &a->datt, &a->pack, &a->attws};
     size_t total = 0;
     for (int i = 0; i < NUM_ACTS; i++) total += sz[i];
     free(m->act_mem); free(m->act_tok);
@@ -244,11 +246,11 @@ static BlockBufs layer_acts(const Model *m, int l) {
 }
 
 // The learner's attention: whole sequences (B,T), probabilities kept in att (B,NH,T,T) for backward.
-typedef struct { float *att; int B, T, C, NH; } LearnerAttention;
+typedef struct { float *att, *ws; int B, T, C, NH; } LearnerAttention;
 
 static void learner_attend(void *ctx, float *atty, const float *qkv) {
     const LearnerAttention *la = ctx;
-    attention_forward(atty, la->att, qkv, la->B, la->T, la->C, la->NH);
+    attention_forward(atty, la->att, qkv, la->ws, la->B, la->T, la->C, la->NH);
 }
 
 // Copies tokens and targets (B*T each) into the model for backward, checking they are in the vocabulary.
@@ -295,7 +297,7 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
         LayerTensors w = layer_tensors(p, l, C);
         PackedLayer pk = packed_layer(m->wpack, cfg, l);
         BlockBufs b = layer_acts(m, l);
-        LearnerAttention la = {a->att + l * latt, B, T, C, NH};
+        LearnerAttention la = {a->att + l * latt, a->attws, B, T, C, NH};
         block_forward(&w, &pk, &b, BT, C, learner_attend, &la);
     }
     const float *res_out = layer_acts(m, L - 1).out; // (B,T,C)
@@ -321,7 +323,7 @@ static void layer_backward(Model *m, int l) {
     layernorm_backward(dres, g.ln2w, g.ln2b, db, b.res2, w.ln2w, b.ln2_mean, b.ln2_rstd, BT, C);
     // res2 = in + attproj(attention(qkv(ln1(in))))
     matmul_backward(da, g.attprojw, g.attprojb, dres, b.atty, w.attprojw, pk, BT, C, C);
-    attention_backward(db, a->datt, da, b.qkv, att, B, T, C, NH);
+    attention_backward(db, a->datt, da, b.qkv, att, a->attws, B, T, C, NH);
     matmul_backward(da, g.qkvw, g.qkvb, db, b.ln1, w.qkvw, pk, BT, C, 3 * C);
     layernorm_backward(dres, g.ln1w, g.ln1b, da, b.in, w.ln1w, b.ln1_mean, b.ln1_rstd, BT, C);
 }

@@ -29,7 +29,7 @@ static double time_calls(int how, int M, int N, int K, const float *x, const flo
             if (how == OPENBLAS)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 1.0f, out, N);
             else {
-                if (how == PACKED_EACH_CALL) gemm_pack(wp, w, N, K);
+                if (how == PACKED_EACH_CALL) gemm_pack(wp, w, K, N, K);
                 gemm_packed(out, N, x, K, 0, wp, M, K, 0, N);
             }
         }
@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
         float *wp = malloc(sizeof(float) * gemm_packed_floats(N, K)), *out = calloc((size_t)M * N, sizeof(float));
         for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)(i % 13) * 0.01f - 0.06f;
         for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)(i % 7) * 0.02f - 0.06f;
-        gemm_pack(wp, w, N, K);
+        gemm_pack(wp, w, K, N, K);
         double f = 2.0 * M * N * K * 1e-9;
         double tb = time_calls(OPENBLAS, M, N, K, x, w, wp, out, reps);
         double tp = time_calls(PACKED, M, N, K, x, w, wp, out, reps);

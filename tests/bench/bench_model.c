@@ -114,7 +114,7 @@ static double time_shape(const Shape *s, int openblas) {
     int packed = s->packed && !openblas;
     if (packed) {
         wp = malloc(gemm_packed_floats(s->N, s->K) * sizeof(float));
-        gemm_pack(wp, b, s->N, s->K);
+        gemm_pack(wp, b, s->K, s->N, s->K);
     }
     double best = 1e30;
     int calls = 1;
@@ -156,36 +156,36 @@ static double roof_seconds(const Shapes *p, double *flops, double *blas_sec) {
 
 #define ATT_BLOCK 32 // src/nn/layers.h
 
-// Causal attention of one (sequence, head) over T positions: layers.c's attention_forward/backward row blocks.
-static void attention_shapes(Shapes *p, int T, int C, int hs, double count, int backward) {
+// Causal attention of one (sequence, head) over T positions: layers.c's attention_head_forward/backward row
+// blocks, on the packed kernel (K, V and blocks of dY, Q packed per head).
+static void attention_shapes(Shapes *p, int T, int hs, double count, int backward) {
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
         if (!backward) {
-            add_gemm(p, 0, 1, ni, i1, hs, 3 * C, 3 * C, T, count);
-            add_gemm(p, 0, 0, ni, hs, i1, T, 3 * C, C, count);
+            add_packed(p, 0, ni, i1, hs, count);   // S = Q K^T
+            add_packed(p, 0, ni, hs, i1, count);   // Y = P V
         } else {
-            add_gemm(p, 0, 1, ni, i1, hs, C, 3 * C, T, count);
-            add_gemm(p, 1, 0, i1, hs, ni, T, C, 3 * C, count);
-            add_gemm(p, 0, 0, ni, hs, i1, T, 3 * C, 3 * C, count);
-            add_gemm(p, 1, 0, i1, hs, ni, T, 3 * C, 3 * C, count);
+            add_packed(p, 0, ni, i1, hs, count);   // dP = dY V^T
+            add_packed(p, 1, i1, hs, ni, count);   // dV += P^T dY
+            add_packed(p, 0, ni, hs, i1, count);   // dQ = dS K
+            add_packed(p, 1, i1, hs, ni, count);   // dK += dS^T Q
         }
     }
 }
 
-// The four weight GEMMs of a block over N rows (forward: out = in W^T); packed: on the sampler's packed weights.
-static void block_weight_shapes(Shapes *p, int N, int C, double L, int packed) {
+// The four weight GEMMs of a block over N rows (forward: out = in W^T), on the packed weights.
+static void block_weight_shapes(Shapes *p, int N, int C, double L) {
     int io[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}}; // (IC, OC) of qkv, attproj, fc, fcproj
     for (int k = 0; k < 4; k++) {
         int IC = io[k][0], OC = io[k][1];
-        if (packed) add_packed(p, 0, N, OC, IC, L);
-        else add_gemm(p, 0, 1, N, OC, IC, IC, IC, OC, L);
+        add_packed(p, 0, N, OC, IC, L);
     }
 }
 
 static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B, int T) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, N = B * T, hs = C / NH;
-    block_weight_shapes(fw, N, C, L, 1);
-    attention_shapes(fw, T, C, hs, (double)L * B * NH, 0);
+    block_weight_shapes(fw, N, C, L);
+    attention_shapes(fw, T, hs, (double)L * B * NH, 0);
     add_packed(fw, 0, N, V, C, 1);
     add_packed(bw, 0, N, C, V, 1);        // tied LM head: d x = dlogits wte, d wte = dlogits^T x
     add_packed(bw, 1, V, C, N, 1);
@@ -195,7 +195,7 @@ static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B
         add_packed(bw, 0, N, IC, OC, L);  // d input = dout W
         add_packed(bw, 1, OC, IC, N, L);  // d weight = dout^T input
     }
-    attention_shapes(bw, T, C, hs, (double)L * B * NH, 1);
+    attention_shapes(bw, T, hs, (double)L * B * NH, 1);
 }
 
 // Prefill of n distinct prompts of length P packed in one chunk (n*P <= 1024 rows), then the LM head and the
@@ -204,7 +204,7 @@ static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B
 // GEMVs per (row, head), as the decode issued them until 2026-11-28.
 static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int n, int P, int new_tokens) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, hs = C / NH;
-    block_weight_shapes(pre, n * P, C, L, 1);
+    block_weight_shapes(pre, n * P, C, L);
     for (int r0 = 0; r0 < P; r0 += ATT_BLOCK) {
         int r1 = r0 + ATT_BLOCK < P ? r0 + ATT_BLOCK : P;
         add_gemm(pre, 0, 1, r1 - r0, r1, hs, 3 * C, C, r1, (double)L * n * NH);
@@ -213,7 +213,7 @@ static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int 
     add_packed(pre, 0, n, V, C, 1);
     for (int s = 0; s + 1 < new_tokens; s++) {
         int t = P + s;
-        block_weight_shapes(dec, n, C, L, 1);
+        block_weight_shapes(dec, n, C, L);
         add_gemv(dec, 0, t + 1, hs, C, (double)L * n * NH);
         add_gemv(dec, 1, t + 1, hs, C, (double)L * n * NH);
         add_packed(dec, 0, n, V, C, 1);

@@ -47,7 +47,7 @@ static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, int
             want[(size_t)i * ldo + j] = acc;
         }
     if (bt) gemm_pack_t(wp, w, N, N, K);
-    else gemm_pack(wp, w, N, K);
+    else gemm_pack(wp, w, K, N, K);
     gemm_packed(out, ldo, x, ldx, xt, wp, M, K, n0, n1);
     int bad = 0;
     for (size_t i = 0; i < (size_t)M * ldo; i++) bad += memcmp(&out[i], &want[i], sizeof(float)) != 0;
@@ -94,7 +94,7 @@ static void test_pack_layout(void) {
     T_ASSERT(gemm_packed_floats(N, K) == (size_t)2 * GEMM_NR * K, "packed size %zu", gemm_packed_floats(N, K));
     float w[(GEMM_NR + 3) * 5], wp[2 * GEMM_NR * 5];
     for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
-    gemm_pack(wp, w, N, K);
+    gemm_pack(wp, w, K, N, K);
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < K; k++)
             for (int j = 0; j < GEMM_NR; j++) {
