@@ -109,8 +109,31 @@ static void test_pack_layout(void) {
     T_ASSERT(memcmp(wp, wpt, sizeof wpt) == 0, "gemm_pack_t of W^T differs from gemm_pack of W");
 }
 
+// gemm_packed_prefix: panels packed with kp rows, the product over the first K of them (causal attention's
+// row blocks), against gemm_packed on B packed with exactly K: the same bits; kp = K is gemm_packed itself.
+static void test_prefix(void) {
+    Rng r;
+    rng_seed(&r, 9, RNG_TEST, 0, 0);
+    int M = 13, N = 2 * GEMM_NR + 7, kp = 70;
+    float x[13 * 70], w[(2 * GEMM_NR + 7) * 70], out[13 * (2 * GEMM_NR + 7)], want[13 * (2 * GEMM_NR + 7)];
+    float *wp = malloc(sizeof(float) * gemm_packed_floats(N, kp)), *wk = malloc(sizeof(float) * gemm_packed_floats(N, kp));
+    fill(x, sizeof x / sizeof x[0], &r);
+    fill(w, sizeof w / sizeof w[0], &r);
+    gemm_pack_t(wp, w, N, N, kp);          // W (kp, N): B = W^T, panels of kp rows
+    for (int K = 1; K <= kp; K += 23) {
+        fill(out, sizeof out / sizeof out[0], &r);
+        memcpy(want, out, sizeof out);
+        gemm_pack_t(wk, w, N, N, K);       // the first K rows of W only
+        gemm_packed(want, N, x, kp, 0, wk, M, K, 0, N);
+        gemm_packed_prefix(out, N, x, kp, 0, wp, kp, M, K, 0, N);
+        T_ASSERT(memcmp(out, want, sizeof out) == 0, "K=%d of kp=%d: the prefix product differs", K, kp);
+    }
+    free(wp); free(wk);
+}
+
 int main(void) {
     T_RUN(test_shapes_bit_exact);
+    T_RUN(test_prefix);
     T_RUN(test_column_ranges);
     T_RUN(test_pack_layout);
     T_EXIT();
