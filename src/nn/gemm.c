@@ -69,7 +69,8 @@ void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K) {
                 for (int j = 0; j < GEMM_NR; j++) dst[(size_t)k * GEMM_NR + j] = src[(size_t)k * ldw + j];
         } else {
             for (int k = 0; k < K; k++)
-                for (int j = 0; j < GEMM_NR; j++) dst[(size_t)k * GEMM_NR + j] = j < nc ? src[(size_t)k * ldw + j] : 0.0f;
+                for (int j = 0; j < GEMM_NR; j++)
+                    dst[(size_t)k * GEMM_NR + j] = j < nc ? src[(size_t)k * ldw + j] : 0.0f;
         }
     }
 }

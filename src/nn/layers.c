@@ -1,5 +1,5 @@
 // layers.c — the transformer's kernels and its block (see layers.h), shared by the learner and the sampler.
-#include <cblas.h>          // cblas_sgemm: attention's products; openblas_{get,set}_num_threads
+#include <cblas.h>          // openblas_{get,set}_num_threads (nn_enter, nn_leave)
 #ifdef _OPENMP
 #include <omp.h>
 #endif

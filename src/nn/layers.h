@@ -1,10 +1,10 @@
 // layers.h — private to src/nn: the transformer's kernels and its block, shared by the learner (model.c) and
 // the sampler (sample.c). Free functions over raw float arrays, forward and backward side by side, llm.c style.
 // Shapes: N rows (B*T positions, or packed/active sequences when sampling), C d_model, NH heads, V vocab.
-// The products with a weight matrix (Linear layers, LM head; forward and backward) run gemm.h's kernel on
-// packed panels, the attention's per-head products cblas_sgemm; the elementwise loops are written so GCC vectorises them
-// without -ffast-math (fixed 8-lane accumulators, a branch-free exp), and -std=c11 keeps FP contraction off,
-// so the same inputs give the same bits whichever of model.c or sample.c calls a kernel.
+// The dense products (Linear layers, LM head, the learner's attention; forward and backward) run gemm.h's kernel
+// on packed panels; the elementwise loops are written so GCC vectorises them without -ffast-math (fixed 8-lane
+// accumulators, a branch-free exp), and -std=c11 keeps FP contraction off, so the same inputs give the same bits
+// whichever of model.c or sample.c calls a kernel.
 #ifndef PGRPO_NN_LAYERS_H
 #define PGRPO_NN_LAYERS_H
 #include <math.h>
@@ -134,10 +134,10 @@ static inline void embed_row(float *x, const float *wte, const float *wpe, int t
 // Threads. A model runs on model_threads(m) threads (run.threads): the entry points (model_forward,
 // model_backward, model_sample) open with nn_enter and close with nn_leave, which run OpenBLAS on one thread
 // meanwhile and set the OpenMP team, so the two never oversubscribe the cores: the kernels below split their
-// work over the team themselves (rows, panels, (sequence, head) pairs), attention's cblas_sgemm calls each on one
-// BLAS thread. Every split is static and no float sum is split across threads (column sums are cut into column
-// ranges, each summed over the rows in row order; a weight product's element is one chain: gemm.h), so every
-// thread count gives the same bits, on every run.
+// work over the team themselves (rows, panels, (sequence, head) pairs), the prefill attention's cblas_sgemm
+// calls (sample.c) each on one BLAS thread. Every split is static and no float sum is split across threads
+// (column sums are cut into column ranges, each summed over the rows in row order; a product's element is one
+// chain: gemm.h), so every thread count gives the same bits, on every run.
 typedef struct { int blas, omp, levels; } NnThreads;
 NnThreads nn_enter(int threads);
 void nn_leave(NnThreads saved);

@@ -222,7 +222,7 @@ static void prefill_attention(float *y, const float *qkv, const float *kc, const
 // a prompt split across two chunks still sees its earlier positions; then the (segment, head) pairs run in
 // parallel, each thread scoring in its own slice of patt.
 typedef struct {
-    float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
+    float *kc, *vc;           // this layer's cache, (n,tcap,C) each (kv_layout)
     size_t seq_stride;        // tcap*C (kv_layout)
     const int *seg_seq, *seg_t0, *seg_len;
     int nseg;
@@ -304,7 +304,7 @@ static void decode_attention_row(float *y, const float *q, const float *kp, cons
 // positions in the cache of its source src[i]. The rows run in parallel, each thread scoring in its own slice
 // of scores.
 typedef struct {
-    float *kc, *vc;           // this layer's cache, (cap_n,maxT,C) each
+    float *kc, *vc;           // this layer's cache, (n,tcap,C) each (kv_layout)
     size_t seq_stride;        // tcap*C (kv_layout)
     const int *act, *pos;
     const int *src, *plen;    // each sequence's source prompt (itself, or the first of its run of equal prompts)

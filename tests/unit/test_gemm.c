@@ -116,7 +116,8 @@ static void test_prefix(void) {
     rng_seed(&r, 9, RNG_TEST, 0, 0);
     int M = 13, N = 2 * GEMM_NR + 7, kp = 70;
     float x[13 * 70], w[(2 * GEMM_NR + 7) * 70], out[13 * (2 * GEMM_NR + 7)], want[13 * (2 * GEMM_NR + 7)];
-    float *wp = malloc(sizeof(float) * gemm_packed_floats(N, kp)), *wk = malloc(sizeof(float) * gemm_packed_floats(N, kp));
+    float *wp = malloc(sizeof(float) * gemm_packed_floats(N, kp));
+    float *wk = malloc(sizeof(float) * gemm_packed_floats(N, kp));
     fill(x, sizeof x / sizeof x[0], &r);
     fill(w, sizeof w / sizeof w[0], &r);
     gemm_pack_t(wp, w, N, N, kp);          // W (kp, N): B = W^T, panels of kp rows
