@@ -251,14 +251,15 @@ static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
     }
 }
 
-// out (M,N) (zero: =, else +=) op(X) B^T (gemm_packed) on the team: each thread zeroes and multiplies its rows
-// when M >= N, else its panels. gemm.h's bits do not depend on the split, so neither the thread count nor the
-// shape changes them.
+// out (M,N) = [add + bias +] op(X) B^T (gemm_packed) on the team; init 0 accumulates into out instead. Each
+// thread initialises and multiplies its own slice (rows when M >= N, else panels) in one parallel region: one
+// fork/join per product, which matters in the decode step's many small ones. gemm.h's bits do not depend on the
+// split, so neither the thread count nor the shape changes them. add (M,N) has leading dimension ldo.
 static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, const float *bp, int M, int K, int N,
-                      int zero) {
+                      int init, const float *add, const float *bias) {
     int nt = nn_team();
     if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN) {
-        if (zero) bias_add_init(out, NULL, NULL, 0, M, 0, N, ldo);
+        if (init) bias_add_init(out, add, bias, 0, M, 0, N, ldo);
         gemm_packed(out, ldo, x, ldx, xt, bp, M, K, 0, N);
         return;
     }
@@ -269,40 +270,20 @@ static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, cons
         nn_part_here(by_rows ? M : N, by_rows ? 8 : GEMM_NR, &lo, &hi);
         const float *xs = xt ? x + lo : x + (size_t)lo * ldx;
         if (hi > lo && by_rows) {
-            if (zero) bias_add_init(out, NULL, NULL, lo, hi, 0, N, ldo);
+            if (init) bias_add_init(out, add, bias, lo, hi, 0, N, ldo);
             gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N);
         } else if (hi > lo) {
-            if (zero) bias_add_init(out, NULL, NULL, 0, M, lo, hi, ldo);
+            if (init) bias_add_init(out, add, bias, 0, M, lo, hi, ldo);
             gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi);
         }
     }
 }
 
 // out (N,OC) = add (N,OC) + inp (N,IC) W^T + bias, W packed; add and bias may be NULL.
-// Folding the residual add into the GEMM's accumulator saves a pass over the stream. On a team, each thread
-// fills and multiplies its own slice (rows, or panels when the rows are few) in one parallel region: one
-// fork/join per product, which matters in the decode step's many small ones.
+// Folding the residual add into the GEMM's accumulator saves a pass over the stream.
 void matmul_forward(float *out, const float *inp, const float *wp, const float *bias, const float *add, int N,
                     int IC, int OC) {
-    int nt = nn_team();
-    if (nt <= 1 || (double)N * OC * IC < GEMM_SPLIT_MIN) {
-        bias_add_init(out, add, bias, 0, N, 0, OC, OC);
-        gemm_packed(out, OC, inp, IC, 0, wp, N, IC, 0, OC);
-        return;
-    }
-    int by_rows = N >= OC;
-#pragma omp parallel num_threads(nt)
-    {
-        int lo, hi;
-        nn_part_here(by_rows ? N : OC, by_rows ? 8 : GEMM_NR, &lo, &hi);
-        if (hi > lo && by_rows) {
-            bias_add_init(out, add, bias, lo, hi, 0, OC, OC);
-            gemm_packed(out + (size_t)lo * OC, OC, inp + (size_t)lo * IC, IC, 0, wp, hi - lo, IC, 0, OC);
-        } else if (hi > lo) {
-            bias_add_init(out, add, bias, 0, N, lo, hi, OC);
-            gemm_packed(out, OC, inp, IC, 0, wp, N, IC, lo, hi);
-        }
-    }
+    team_gemm(out, OC, inp, IC, 0, wp, N, IC, OC, 1, add, bias);
 }
 
 size_t nn_pack_scratch_floats(int N, int C, int V) {
@@ -317,9 +298,9 @@ size_t nn_pack_scratch_floats(int N, int C, int V) {
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      float *pack, int N, int IC, int OC) {
     team_pack_t(pack, w, IC, IC, OC);
-    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC, 1);
+    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC, 1, NULL, NULL);
     team_pack_t(pack, inp, IC, IC, N);
-    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC, 0);
+    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC, 0, NULL, NULL);
     if (dbias) {
 #pragma omp parallel if ((size_t)N * OC >= PAR_MIN)
         {
