@@ -3,6 +3,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <time.h>          // nn_clock
 #include "layers.h"
 #include "gemm.h"           // gemm_packed: the products with a weight matrix
 #if defined(__AVX2__) && defined(__FMA__)
@@ -53,6 +54,12 @@ int nn_thread(void) {
 #else
     return 0;
 #endif
+}
+
+double nn_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int nn_threads_here(void) {

@@ -144,6 +144,7 @@ void nn_leave(NnThreads saved);
 int nn_team(void);           // the team size the kernels use now (1 without OpenMP, or inside a parallel region)
 int nn_thread(void);         // this thread's index in the team (0 outside a parallel region)
 int nn_threads_here(void);   // the size of the team running this code (1 outside a parallel region)
+double nn_clock(void);       // seconds, monotonic wall clock: what balancing threads' shares measures
 
 // [*lo, *hi): part tid of nt of [0, n), cut at multiples of align (the last part takes the rest).
 static inline void nn_part(int n, int align, int tid, int nt, int *lo, int *hi) {

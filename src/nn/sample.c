@@ -43,6 +43,7 @@ struct SampleCache {
     int *ints;         // pos, done, act, srow: (cap_n) each; srow: a prefill chunk's rows, then each sequence's
                        // source prompt (find_sources) while it decodes
     SortPair *pairs;   // (threads,V)
+    double *rate;      // (threads) each thread's decode speed, rows per second, smoothed; 0 before a measure
     const float *wpack; // this call's packed weights (the model's buffer, layers.h pack_weights)
     size_t seq_stride, layer_stride;  // this call's K/V layout (kv_layout)
 };
@@ -69,6 +70,7 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
     c->mem = xmalloc_big(total * sizeof(float)); // huge pages: the decode streams the K/V (kv_layout)
     c->ints = xmalloc(4 * N * sizeof(int));
     c->pairs = xmalloc(P * V * sizeof(SortPair));
+    c->rate = xcalloc(P, sizeof(double));
     c->floats = total;
     float *base = c->mem;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) { *ptrs[i] = base; base += sz[i]; }
@@ -81,7 +83,7 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
 
 void sample_cache_free(SampleCache *c) {
     if (!c) return;
-    free(c->mem); free(c->ints); free(c->pairs);
+    free(c->mem); free(c->ints); free(c->pairs); free(c->rate);
     free(c);
 }
 
@@ -480,6 +482,28 @@ static void decode_rows(SampleCache *c, const ModelConfig *cfg, const ParamTenso
 // the cores are shared. With fewer rows the threads split each operation instead.
 #define DECODE_ROWS_PER_THREAD 8
 
+// Thread t's rows [lo, hi) of na, in proportion to the threads' measured speeds (c->rate), in whole units of
+// `unit` rows; an even split until every thread has been measured. The cores of a rank are not equally fast (a
+// core shared with another tenant or an SMT sibling): on the 2-core dev box one core ran the decode 1.1-1.4x
+// slower than the other, and an even split waited for it every step. No thread gets under a quarter of the
+// fastest one's share, so each keeps being measured. The split does not change the bits: rows are
+// independent, and their uniforms were drawn before.
+static void decode_split(const double *rate, int nt, int na, int unit, int t, int *lo, int *hi) {
+    double mx = 0.0, total = 0.0, before = 0.0;
+    for (int k = 0; k < nt; k++) mx = rate[k] > mx ? rate[k] : mx;
+    for (int k = 0; k < nt; k++) {
+        if (rate[k] <= 0.0) { nn_part(na, unit, t, nt, lo, hi); return; }
+        double r = rate[k] > 0.25 * mx ? rate[k] : 0.25 * mx;
+        total += r;
+        if (k < t) before += r;
+    }
+    double r = rate[t] > 0.25 * mx ? rate[t] : 0.25 * mx;
+    long units = (na + unit - 1) / unit;
+    long u0 = lround(units * before / total), u1 = t == nt - 1 ? units : lround(units * (before + r) / total);
+    *lo = u0 * unit < na ? (int)(u0 * unit) : na;
+    *hi = u1 * unit < na ? (int)(u1 * unit) : na;
+}
+
 // One decode step: every active sequence (act, na of them) feeds its last sample at its own position pos[i],
 // and draws its next token. Sequences that drew EOS or reached max_new are marked done.
 static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTensors *p, const Prompts *pr,
@@ -490,10 +514,15 @@ static void decode_step(SampleCache *c, const ModelConfig *cfg, const ParamTenso
     if (nt > 1 && na >= nt * DECODE_ROWS_PER_THREAD) {
 #pragma omp parallel num_threads(nt)
         {
-            int lo, hi;
-            nn_part_here(na, 4, &lo, &hi);
-            float *sc = c->scores + (size_t)nn_thread() * cfg->n_head * cfg->max_t;
+            int lo, hi, t = nn_thread();
+            decode_split(c->rate, nt, na, 4, t, &lo, &hi);
+            float *sc = c->scores + (size_t)t * cfg->n_head * cfg->max_t;
+            double t0 = nn_clock();
             if (hi > lo) decode_rows(c, cfg, p, pr, sp, lo, hi, sc, o);
+            double dt = nn_clock() - t0, rows_per_s = dt > 0.0 ? (hi - lo) / dt : 0.0;
+#pragma omp barrier
+            // (after every thread has read the rates for its split: else two threads may split by other rates)
+            if (rows_per_s > 0.0) c->rate[t] = c->rate[t] > 0.0 ? 0.5 * (c->rate[t] + rows_per_s) : rows_per_s;
         }
     } else {
         decode_rows(c, cfg, p, pr, sp, 0, na, c->scores, o);
