@@ -347,27 +347,27 @@ static void zero_block(float *out, int ld, int n, int m) {
     for (int i = 0; i < n; i++) memset(out + (size_t)i * ld, 0, (size_t)m * sizeof(float));
 }
 
-// One (sequence, head) of attention_forward: S = Q K^T (row block by row block, the causal part), scaled and
-// softmaxed in place into A, then Y = A V. ws: attention_scratch_floats.
-static void attention_head_forward(float *y, float *A, const float *q, int T, int C, int hs, float scale,
-                                   float *ws) {
-    int C3 = 3 * C;
-    const float *k = q + C, *v = q + 2 * C;
-    float *kp = ws, *vt = kp + gemm_packed_floats(T, hs);
-    gemm_pack(kp, k, C3, T, hs);       // B = K: S's columns are positions
-    gemm_pack_t(vt, v, C3, hs, T);     // B = V^T: Y's columns are V's
-    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-        int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
-        float *a = A + (size_t)i0 * T;
-        zero_block(a, T, ni, i1);
-        gemm_packed(a, T, q + (size_t)i0 * C3, C3, 0, kp, ni, hs, 0, i1);
-        for (int i = i0; i < i1; i++) {
-            float *row = A + (size_t)i * T;
-            for (int j = 0; j <= i; j++) row[j] *= scale;
-            causal_softmax_row(row, i + 1, T);
+// One head's causal attention (layers.h AttnHead): S = Q K^T row block by row block (the causal part), scaled
+// and softmaxed in place into A, then Y = A V. ws: attention_scratch_floats(t0 + nr, hs).
+void attention_head(const AttnHead *a, float *A, int lda, int keep, int t0, int nr, int hs, float *ws) {
+    int nk = t0 + nr;
+    float scale = 1.0f / sqrtf((float)hs);
+    float *kp = ws, *vt = kp + gemm_packed_floats(nk, hs);
+    gemm_pack(kp, a->k, a->ldkv, nk, hs);       // B = K: S's columns are positions
+    gemm_pack_t(vt, a->v, a->ldkv, hs, nk);     // B = V^T: Y's columns are V's
+    for (int i0 = 0; i0 < nr; i0 += ATT_BLOCK) {
+        int i1 = i0 + ATT_BLOCK < nr ? i0 + ATT_BLOCK : nr, ni = i1 - i0, see = t0 + i1;
+        float *ab = keep ? A + (size_t)i0 * lda : A, *y = a->y + (size_t)i0 * a->ldy;
+        zero_block(ab, lda, ni, see);
+        gemm_packed(ab, lda, a->q + (size_t)i0 * a->ldq, a->ldq, 0, kp, ni, hs, 0, see);
+        for (int i = 0; i < ni; i++) {
+            float *row = ab + (size_t)i * lda;
+            int own = t0 + i0 + i; // causal: keys [0, own]
+            for (int j = 0; j <= own; j++) row[j] *= scale;
+            causal_softmax_row(row, own + 1, keep ? lda : see); // (a kept A is zero past each row's keys)
         }
-        zero_block(y + (size_t)i0 * C, C, ni, hs);
-        gemm_packed_prefix(y + (size_t)i0 * C, C, a, T, 0, vt, T, ni, i1, 0, hs);
+        zero_block(y, a->ldy, ni, hs);
+        gemm_packed_prefix(y, a->ldy, ab, lda, 0, vt, nk, ni, see, 0, hs);
     }
 }
 
@@ -375,13 +375,13 @@ static void attention_head_forward(float *y, float *A, const float *q, int T, in
 // ws (threads, attention_scratch_floats) scratch.
 void attention_forward(float *out, float *att, const float *qkv, float *ws, int B, int T, int C, int NH) {
     int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
     size_t wsz = attention_scratch_floats(T, hs);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
-        attention_head_forward(out + (size_t)b * T * C + h * hs, att + (size_t)bh * T * T,
-                               qkv + (size_t)b * T * 3 * C + h * hs, T, C, hs, scale, ws + nn_thread() * wsz);
+        const float *q = qkv + (size_t)b * T * 3 * C + h * hs;
+        AttnHead a = {q, q + C, q + 2 * C, out + (size_t)b * T * C + h * hs, 3 * C, 3 * C, C};
+        attention_head(&a, att + (size_t)bh * T * T, T, 1, 0, T, hs, ws + nn_thread() * wsz);
     }
 }
 

@@ -1,10 +1,10 @@
 // layers.h — private to src/nn: the transformer's kernels and its block, shared by the learner (model.c) and
 // the sampler (sample.c). Free functions over raw float arrays, forward and backward side by side, llm.c style.
 // Shapes: N rows (B*T positions, or packed/active sequences when sampling), C d_model, NH heads, V vocab.
-// The dense products (Linear layers, LM head, the learner's attention; forward and backward) run gemm.h's kernel
-// on packed panels; the elementwise loops are written so GCC vectorises them without -ffast-math (fixed 8-lane
-// accumulators, a branch-free exp), and -std=c11 keeps FP contraction off, so the same inputs give the same bits
-// whichever of model.c or sample.c calls a kernel.
+// The dense products (Linear layers, LM head, the learner's and the prefill's attention; forward and backward)
+// run gemm.h's kernel on packed panels; the elementwise loops are written so GCC vectorises them without
+// -ffast-math (fixed 8-lane accumulators, a branch-free exp), and -std=c11 keeps FP contraction off, so the same
+// inputs give the same bits whichever of model.c or sample.c calls a kernel.
 #ifndef PGRPO_NN_LAYERS_H
 #define PGRPO_NN_LAYERS_H
 #include <math.h>
@@ -134,10 +134,10 @@ static inline void embed_row(float *x, const float *wte, const float *wpe, int t
 // Threads. A model runs on model_threads(m) threads (run.threads): the entry points (model_forward,
 // model_backward, model_sample) open with nn_enter and close with nn_leave, which run OpenBLAS on one thread
 // meanwhile and set the OpenMP team, so the two never oversubscribe the cores: the kernels below split their
-// work over the team themselves (rows, panels, (sequence, head) pairs), the prefill attention's cblas_sgemm
-// calls (sample.c) each on one BLAS thread. Every split is static and no float sum is split across threads
+// work over the team themselves (rows, panels, (sequence, head) pairs). No float sum is split across threads
 // (column sums are cut into column ranges, each summed over the rows in row order; a product's element is one
-// chain: gemm.h), so every thread count gives the same bits, on every run.
+// chain: gemm.h), so neither the split nor the thread count changes the bits, on any run (the decode step even
+// splits its rows by the threads' measured speeds: sample.c decode_split).
 typedef struct { int blas, omp, levels; } NnThreads;
 NnThreads nn_enter(int threads);
 void nn_leave(NnThreads saved);
@@ -193,6 +193,18 @@ void attention_backward(float *dqkv, float *dS, const float *dout, const float *
                         int B, int T, int C, int NH);
 // Floats of one thread's ws slice (attention_forward/backward pack K, V and blocks of dY, Q there).
 size_t attention_scratch_floats(int T, int hs);
+// One head of causal attention for the rows at positions [t0, t0+nr) of a sequence, against its keys and values
+// at positions [0, t0+nr): the learner's (t0 = 0, whole sequences) and the prefill's (a prompt segment whose
+// earlier positions are in the KV cache). Pointers at the head's columns; rows ld* floats apart.
+typedef struct {
+    const float *q;          // (nr, hs) queries, ldq apart
+    const float *k, *v;      // (t0+nr, hs) keys, values, ldkv apart
+    float *y;                // (nr, hs) output, ldy apart
+    int ldq, ldkv, ldy;
+} AttnHead;
+// A (nr, lda >= t0+nr) gets the probabilities when keep (zero past each row's keys), else A is one row block's
+// scratch (ATT_BLOCK, lda), reused. ws: attention_scratch_floats(t0 + nr, hs). Scale 1/sqrt(hs).
+void attention_head(const AttnHead *a, float *A, int lda, int keep, int t0, int nr, int hs, float *ws);
 // GELU (tanh approximation, GPT-2's) over N values; out may be inp. Backward in place on d, inp = GELU input.
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_backward(float *d, const float *inp, size_t N);

@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>          // cblas_sgemm: prefill attention against the cache
 #include "sample.h"
 #include "check.h"          // CHECK, xmalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
@@ -19,7 +18,7 @@ typedef struct { float v; int i; } SortPair;
 // KV cache and per-step buffers of model_sample, for up to cap_n sequences. One float allocation.
 struct SampleCache {
     int cap_n;         // sequences
-    int cap_threads;   // per-thread scratch (probs, scores, patt, pairs) for this many threads
+    int cap_threads;   // per-thread scratch (probs, scores, patt, pws, pairs) for this many threads
     int cap_pre;       // R, rows of a prefill chunk
     int vocab;         // V
     size_t floats;     // size of mem
@@ -40,6 +39,7 @@ struct SampleCache {
     float *pxn;        // (R,C) LayerNorm output, then attention output (free again once qkv is computed)
     float *pbig;       // (R,4C) qkv (R,3C), then the MLP hidden (R,4C)
     float *patt;       // (threads,ATT_BLOCK,maxT) attention scores of one row block
+    float *pws;        // (threads,attention_scratch_floats(maxT,hs)) the prefill attention's packed K, V
     int *ints;         // pos, done, act, srow: (cap_n) each; srow: a prefill chunk's rows, then each sequence's
                        // source prompt (find_sources) while it decodes
     SortPair *pairs;   // (threads,V)
@@ -47,7 +47,7 @@ struct SampleCache {
     const float *wpack; // this call's packed weights (the model's buffer, layers.h pack_weights)
     size_t seq_stride, layer_stride;  // this call's K/V layout (kv_layout)
 };
-#define NUM_CACHE_BUFS 15
+#define NUM_CACHE_BUFS 16
 
 SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq, int threads) {
     if (c && n_seq <= c->cap_n && threads <= c->cap_threads) return c;
@@ -60,11 +60,11 @@ SampleCache *sample_cache_grow(SampleCache *c, const ModelConfig *cfg, int n_seq
     size_t N = n_seq, R = N * maxT < PREFILL_ROWS ? N * maxT : PREFILL_ROWS;
     size_t sz[NUM_CACHE_BUFS] = {L * N * maxT * C, L * N * maxT * C, N * C, N * C, N * 3 * C, N * C,
                                  N * 4 * C, N * V, P * V, P * NH * maxT, N, R * C, R * C, R * 4 * C,
-                                 P * ATT_BLOCK * maxT};
+                                 P * ATT_BLOCK * maxT, P * attention_scratch_floats((int)maxT, (int)(C / NH))};
     c = xcalloc(1, sizeof *c);
     float **ptrs[NUM_CACHE_BUFS] = {&c->kcache, &c->vcache, &c->x, &c->xn, &c->qkv, &c->y, &c->h,
                                     &c->logits, &c->probs, &c->scores, &c->uni, &c->px, &c->pxn, &c->pbig,
-                                    &c->patt};
+                                    &c->patt, &c->pws};
     size_t total = 0;
     for (int i = 0; i < NUM_CACHE_BUFS; i++) total += sz[i];
     c->mem = xmalloc_big(total * sizeof(float)); // huge pages: the decode streams the K/V (kv_layout)
@@ -194,31 +194,6 @@ static int sample_token(const float *z, int V, const SampleParams *sp, float u, 
     return tok;
 }
 
-// Causal attention of one prefill segment and one head h: rows at positions [t0, t0+nr) of one sequence, whose
-// keys and values for positions [0, t0+nr) are already in its cache kc, vc (maxT,C). q comes from qkv (nr,3C),
-// y (nr,C) is written in head h's columns. Row blocks of ATT_BLOCK only score the keys they can see; sc is
-// (ATT_BLOCK,maxT).
-static void prefill_attention(float *y, const float *qkv, const float *kc, const float *vc, float *sc, int t0,
-                              int nr, int C, int hs, int h) {
-    int C3 = 3 * C;
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int r0 = 0; r0 < nr; r0 += ATT_BLOCK) {
-        int r1 = r0 + ATT_BLOCK < nr ? r0 + ATT_BLOCK : nr, nk = t0 + r1;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, nk, hs, scale, qkv + (size_t)r0 * C3 + h * hs,
-                    C3, kc + h * hs, C, 0.0f, sc, nk);
-        for (int j = 0; j < r1 - r0; j++) {
-            float *row = sc + (size_t)j * nk;
-            int see = t0 + r0 + j + 1; // causal: keys [0, own position]
-            float mx = vmax(row, see);
-            float inv = 1.0f / vexp_sum(row, row, mx, see);
-            for (int c = 0; c < see; c++) row[c] *= inv;
-            memset(row + see, 0, (size_t)(nk - see) * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, nk, 1.0f, sc, nk, vc + h * hs, C, 0.0f,
-                    y + (size_t)r0 * C + h * hs, C);
-    }
-}
-
 // The prefill's attention for one layer: the chunk's rows are segments (sequence seg_seq[k], positions
 // [seg_t0[k], +seg_len[k])) packed back to back. Each segment's K and V go into its sequence's cache first, so
 // a prompt split across two chunks still sees its earlier positions; then the (segment, head) pairs run in
@@ -230,6 +205,9 @@ typedef struct {
     int nseg;
     float *patt;              // (threads,ATT_BLOCK,maxT) scratch
     size_t patt_stride;       // ATT_BLOCK*maxT
+    float *pws;               // (threads,pws_stride) scratch
+    size_t pws_stride;        // attention_scratch_floats(maxT, hs)
+    int maxT;
     int C, NH;
 } PrefillAttention;
 
@@ -250,14 +228,15 @@ static void prefill_attend(void *ctx, float *atty, const float *qkv) {
                 memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
             }
         }
-        float *sc = pa->patt + nn_thread() * pa->patt_stride;
+        float *sc = pa->patt + nn_thread() * pa->patt_stride, *ws = pa->pws + nn_thread() * pa->pws_stride;
 #pragma omp for schedule(static)
         for (int kh = 0; kh < pa->nseg * NH; kh++) {
             int k = kh / NH, h = kh % NH, r = 0;
             for (int q = 0; q < k; q++) r += pa->seg_len[q];
             int i = pa->seg_seq[k];
-            prefill_attention(atty + (size_t)r * C, qkv + (size_t)r * C3, pa->kc + i * pa->seq_stride,
-                              pa->vc + i * pa->seq_stride, sc, pa->seg_t0[k], pa->seg_len[k], C, hs, h);
+            AttnHead a = {qkv + (size_t)r * C3 + h * hs, pa->kc + i * pa->seq_stride + h * hs,
+                          pa->vc + i * pa->seq_stride + h * hs, atty + (size_t)r * C + h * hs, C3, C, C};
+            attention_head(&a, sc, pa->maxT, 0, pa->seg_t0[k], pa->seg_len[k], hs, ws);
         }
     }
 }
@@ -393,7 +372,8 @@ static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *
             LayerTensors w = layer_tensors(p, l, C);
             PackedLayer pk = packed_layer(c->wpack, cfg, l);
             PrefillAttention pa = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride,
-                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, (size_t)ATT_BLOCK * cfg->max_t, C, NH};
+                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, (size_t)ATT_BLOCK * cfg->max_t, c->pws,
+                                   attention_scratch_floats(cfg->max_t, C / NH), cfg->max_t, C, NH};
             block_forward(&w, &pk, &b, ch.rows, C, prefill_attend, &pa);
         }
         for (int k = 0, r = 0; k < ch.nseg; r += ch.len[k], k++) {

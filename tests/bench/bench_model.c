@@ -70,16 +70,6 @@ static double sgemm_gflops(int n, int reps) {
 typedef struct { int gemv, ta, tb, M, N, K, lda, ldb, ldc, packed; double count; } Shape;
 typedef struct { Shape s[4096]; int n; } Shapes;
 
-static void add_gemm(Shapes *p, int ta, int tb, int M, int N, int K, int lda, int ldb, int ldc, double count) {
-    for (int i = 0; i < p->n; i++) {
-        Shape *s = &p->s[i];
-        if (!s->gemv && !s->packed && s->ta == ta && s->tb == tb && s->M == M && s->N == N && s->K == K &&
-            s->lda == lda && s->ldb == ldb && s->ldc == ldc) { s->count += count; return; }
-    }
-    if (p->n < 4096) p->s[p->n++] = (Shape){0, ta, tb, M, N, K, lda, ldb, ldc, 0, count};
-}
-
-// out (M,N) += op(X) (M,K) B^T with B packed (gemm.h), dense leading dimensions; ta: X given as X^T (K,M).
 static void add_packed(Shapes *p, int ta, int M, int N, int K, double count) {
     for (int i = 0; i < p->n; i++) {
         Shape *s = &p->s[i];
@@ -156,8 +146,8 @@ static double roof_seconds(const Shapes *p, double *flops, double *blas_sec) {
 
 #define ATT_BLOCK 32 // src/nn/layers.h
 
-// Causal attention of one (sequence, head) over T positions: layers.c's attention_head_forward/backward row
-// blocks, on the packed kernel (K, V and blocks of dY, Q packed per head).
+// Causal attention of one (sequence, head) over T positions: layers.c's attention_head/attention_head_backward
+// row blocks, on the packed kernel (K, V and blocks of dY, Q packed per head).
 static void attention_shapes(Shapes *p, int T, int hs, double count, int backward) {
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
@@ -205,11 +195,7 @@ static void learner_shapes(Shapes *fw, Shapes *bw, const ModelConfig *cfg, int B
 static void sample_shapes(Shapes *pre, Shapes *dec, const ModelConfig *cfg, int n, int P, int new_tokens) {
     int C = cfg->d_model, L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab, hs = C / NH;
     block_weight_shapes(pre, n * P, C, L);
-    for (int r0 = 0; r0 < P; r0 += ATT_BLOCK) {
-        int r1 = r0 + ATT_BLOCK < P ? r0 + ATT_BLOCK : P;
-        add_gemm(pre, 0, 1, r1 - r0, r1, hs, 3 * C, C, r1, (double)L * n * NH);
-        add_gemm(pre, 0, 0, r1 - r0, hs, r1, r1, C, C, (double)L * n * NH);
-    }
+    attention_shapes(pre, P, hs, (double)L * n * NH, 0); // each prompt one segment: the learner's forward kernel
     add_packed(pre, 0, n, V, C, 1);
     for (int s = 0; s + 1 < new_tokens; s++) {
         int t = P + s;

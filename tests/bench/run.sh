@@ -86,7 +86,7 @@ section_model() {
     rows+=("sgemm n=512 GFLOP/s|sgemm512_gflops|sgemm512_gflops|")
     C_PREFIX="$OUT/model_c" P_PREFIX="$OUT/model_torch" C_NAME=C P_NAME=PyTorch bench_table "${rows[@]}"
     echo "-- roofline per phase (C, 1 thread): the phase's GEMM/GEMV FLOPs per second vs its products (the packed"
-    echo "   GEMM; OpenBLAS for the prefill's attention) on exactly the shapes the phase issues, each timed alone"
+    echo "   GEMM) on exactly the shapes the phase issues, each timed alone"
     echo "   in the same run (% = the roof's time / the phase's time; % OpenBLAS: the same with the products on"
     echo "   cblas_sgemm)"
     C_PREFIX="$OUT/model_c" roof_table c256 c128
@@ -115,7 +115,7 @@ EOF2
 }
 
 # roof_table TAG...: the per-phase roofline rows from the bench_model files $C_PREFIX.<run> (medians). The roof
-# times the products as the phase runs them (pgrpo's packed GEMM; OpenBLAS for the prefill's attention); "% OpenBLAS"
+# times the products as the phase runs them (pgrpo's packed GEMM); "% OpenBLAS"
 # is the same phase time against the roof had those products stayed on OpenBLAS's sgemm.
 roof_table() {
     "$PY" - "$@" <<'EOF2'
