@@ -60,7 +60,7 @@ static inline float vmax(const float *x, int n) {
 }
 
 // expf to ~2 ulp (Cephes polynomial), branch-free so loops over it vectorise; arguments are clamped to
-// [-87, 88], where 2^n is still a normal float.
+// [-87, 88], where 2^n is still a normal float; NaN gives NaN.
 static inline float exp_fast(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
@@ -73,7 +73,9 @@ static inline float exp_fast(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
+    // A NaN x leaves n NaN, whose conversion to int is undefined (UBSan: "left shift of negative value"): convert
+    // 0 instead; p is NaN then, so the result stays NaN.
+    int32_t e = ((int32_t)(n == n ? n : 0.0f) + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
     return p * s;

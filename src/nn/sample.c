@@ -1,6 +1,6 @@
 // sample.c — batched sampling from the policy with a KV cache (see sample.h): prefill of the prompts in
-// packed chunks, then one decode step per new token for every active sequence, and the token sampler
-// (temperature, top-k, top-p). Both phases run the transformer block of layers.c; only their attention differs.
+// packed chunks, then one decode step per new token for every active sequence, each drawing its token with
+// token_sampler.c. Both phases run the transformer block of layers.c; only their attention differs.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +8,11 @@
 #include "check.h"          // CHECK, xmalloc
 #include "layers.h"         // kernels, LayerTensors, BlockBufs, block_forward
 #include "sample_cache.h"
+#include "token_sampler.h"  // token_sample, SortPair
 
 // model_sample prefills the prompts in chunks of up to this many packed positions: enough rows for the
 // GEMMs to run near their peak, few enough that the scratch stays small next to the KV cache.
 #define PREFILL_ROWS 1024
-
-typedef struct { float v; int i; } SortPair;
 
 // KV cache and per-step buffers of model_sample, for up to cap_n sequences. One float allocation.
 struct SampleCache {
@@ -101,97 +100,6 @@ static void kv_layout(SampleCache *c, const ModelConfig *cfg, const int *plen, i
     for (int i = 0; i < n; i++) tcap = plen[i] + max_new > tcap ? plen[i] + max_new : tcap;
     c->seq_stride = (size_t)tcap * cfg->d_model;
     c->layer_stride = (size_t)n * c->seq_stride;
-}
-
-// ----------------------------------------------------------------------------------------------------------
-// The token sampler
-
-
-static inline int pair_before(const SortPair *a, const SortPair *b) {
-    return a->v > b->v || (a->v == b->v && a->i < b->i);
-}
-
-// Quickselect: afterwards x[0..k) are the k largest (in some order). O(n), deterministic (the order is
-// total: ties break on the index). The bound checks keep NaN logits from running off the array.
-static void select_top(SortPair *x, int n, int k) {
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        SortPair pivot = x[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (i <= hi && pair_before(&x[i], &pivot)) i++;
-            while (j >= lo && pair_before(&pivot, &x[j])) j--;
-            if (i <= j) { SortPair tmp = x[i]; x[i] = x[j]; x[j] = tmp; i++; j--; }
-        }
-        if (k - 1 <= j) hi = j;
-        else if (k - 1 >= i) lo = i;
-        else break;
-    }
-}
-
-// Heap whose root ranks lowest; popping roots to the back leaves x best-first. In place (glibc's qsort may
-// malloc), O(n log n) whatever the logits.
-static void sift_down(SortPair *x, int root, int n) {
-    for (;;) {
-        int c = 2 * root + 1;
-        if (c >= n) return;
-        if (c + 1 < n && pair_before(&x[c], &x[c + 1])) c++;
-        if (!pair_before(&x[root], &x[c])) return;
-        SortPair tmp = x[root]; x[root] = x[c]; x[c] = tmp;
-        root = c;
-    }
-}
-
-static void sort_best_first(SortPair *x, int n) {
-    for (int i = n / 2 - 1; i >= 0; i--) sift_down(x, i, n);
-    for (int end = n - 1; end > 0; end--) {
-        SortPair tmp = x[0]; x[0] = x[end]; x[end] = tmp;
-        sift_down(x, 0, end);
-    }
-}
-
-// Draws one token from logits z (V) under temperature/top-k/top-p with the uniform u; *logp1 gets its log-prob
-// at temperature 1. The caller draws exactly one uniform per token, so the stream stays aligned whatever the
-// filters do.
-static int sample_token(const float *z, int V, const SampleParams *sp, float u, float *probs, SortPair *pairs,
-                        float *logp1) {
-    float mx = vmax(z, V);
-    float lse1 = mx + logf(vexp_sum(probs, z, mx, V));
-    int tok = V - 1;
-    int filtered = (sp->top_k > 0 && sp->top_k < V) || sp->top_p < 1.0f;
-    float inv_t = 1.0f / sp->temperature;
-    if (!filtered) {
-        if (sp->temperature != 1.0f)
-            for (int v = 0; v < V; v++) probs[v] = exp_fast((z[v] - mx) * inv_t);
-        float target = u * vsum(probs, V), c = 0.0f;
-        for (int v = 0; v < V; v++) {
-            c += probs[v];
-            if (c > target) { tok = v; break; }
-        }
-    } else {
-        for (int v = 0; v < V; v++) { pairs[v].v = z[v]; pairs[v].i = v; }
-        // temperature is monotone, so ranking the raw logits serves every temperature
-        int keep = sp->top_k > 0 && sp->top_k < V ? sp->top_k : V;
-        if (keep < V) select_top(pairs, V, keep);
-        sort_best_first(pairs, keep);
-        float total = 0.0f;
-        for (int j = 0; j < keep; j++) { probs[j] = exp_fast((pairs[j].v - mx) * inv_t); total += probs[j]; }
-        if (sp->top_p < 1.0f) { // smallest prefix whose mass reaches top_p (at least one token)
-            float c = 0.0f, need = sp->top_p * total;
-            for (int j = 0; j < keep; j++) {
-                c += probs[j];
-                if (c >= need) { keep = j + 1; total = c; break; }
-            }
-        }
-        float target = u * total, c = 0.0f;
-        tok = pairs[keep - 1].i;
-        for (int j = 0; j < keep; j++) {
-            c += probs[j];
-            if (c > target) { tok = pairs[j].i; break; }
-        }
-    }
-    *logp1 = z[tok] - lse1;
-    return tok;
 }
 
 // The prefill's attention for one layer: the chunk's rows are segments (sequence seg_seq[k], positions
@@ -408,7 +316,7 @@ static void sample_rows(SampleCache *c, int V, const SampleParams *sp, const int
     for (int r = r0; r < r1; r++) {
         int i = seq ? seq[r] : r, g = pos ? pos[i] + 1 - plen[i] : 0;
         float lp;
-        int tk = sample_token(c->logits + (size_t)r * V, V, sp, c->uni[r], c->probs + (size_t)t * V,
+        int tk = token_sample(c->logits + (size_t)r * V, V, sp, c->uni[r], c->probs + (size_t)t * V,
                               c->pairs + (size_t)t * V, &lp);
         o->tok[(size_t)i * o->max_new + g] = tk;
         o->logp[(size_t)i * o->max_new + g] = lp;
