@@ -91,6 +91,28 @@ section_model() {
     echo "   cblas_sgemm)"
     C_PREFIX="$OUT/model_c" roof_table c256 c128
     gemm_table
+    token_table
+}
+
+# token_table: the token draw against ranking the whole vocabulary (build/bench/bench_token_sampler), medians.
+token_table() {
+    make -s build/bench/bench_token_sampler >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return; }
+    echo "-- token draw (us per token, 1 thread, temperature 0.8): pgrpo's (the best k in one pass) vs ranking the"
+    echo "   whole vocabulary (pgrpo's draw before 2026-11-28); differ: of 128 draws with the same uniforms"
+    rm -f "$OUT"/tok.*
+    local i
+    for ((i = 1; i <= RUNS; i++)); do run_to "$OUT/tok.$i" build/bench/bench_token_sampler 5; done
+    "$PY" - "$OUT/tok" <<'EOF2'
+import sys
+sys.path.insert(0, "tests/bench")
+from medians import medians
+m = medians(sys.argv[1])
+print(f"{'vocabulary, filter':<28} {'rank all':>9} {'pgrpo':>9} {'ratio':>7} {'differ':>7}")
+for k in sorted({k.split('.')[0] for k in m}, key=lambda s: (int(s.split('_')[0][1:]), s)):
+    V, f = k.split('_', 1)
+    d = next((v for kk, v in m.items() if kk.startswith(k + '.tokens_differ')), float('nan'))
+    print(f"{V[1:] + ' ' + f:<28} {m[k + '.rank_all_us']:>9.2f} {m[k + '.own_us']:>9.2f} {m[k + '.speedup']:>6.2f}x {d:>7.0f}")
+EOF2
 }
 
 # gemm_table: the packed-weight GEMM against cblas_sgemm on the model's shapes (build/bench/bench_gemm), medians.
