@@ -6,38 +6,31 @@
 // usage: bench_gemm [reps]
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <cblas.h>
 #include "../../src/nn/gemm.h"
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "best_time.h"
 
 enum { OPENBLAS, PACKED, PACKED_EACH_CALL };
+
+typedef struct { int how, M, N, K; const float *x, *w; float *wp, *out; } GemmCall;
+
+static void gemm_call(void *ctx, int i) {
+    (void)i;
+    const GemmCall *g = ctx;
+    int M = g->M, N = g->N, K = g->K;
+    if (g->how == OPENBLAS) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, g->x, K, g->w, K, 1.0f, g->out, N);
+        return;
+    }
+    if (g->how == PACKED_EACH_CALL) gemm_pack(g->wp, g->w, K, N, K);
+    gemm_packed(g->out, N, g->x, K, 0, g->wp, M, K, 0, N);
+}
 
 // Best-of-reps seconds per call (each rep enough calls to last ~5 ms).
 static double time_calls(int how, int M, int N, int K, const float *x, const float *w, float *wp, float *out,
                          int reps) {
-    double best = 1e30;
-    int calls = 1;
-    for (int rep = -1; rep < reps; rep++) {
-        double t0 = now_s();
-        for (int c = 0; c < calls; c++) {
-            if (how == OPENBLAS)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 1.0f, out, N);
-            else {
-                if (how == PACKED_EACH_CALL) gemm_pack(wp, w, K, N, K);
-                gemm_packed(out, N, x, K, 0, wp, M, K, 0, N);
-            }
-        }
-        double dt = now_s() - t0;
-        if (rep < 0) { calls = dt > 5e-3 ? 1 : (int)(5e-3 / (dt > 1e-7 ? dt : 1e-7)) + 1; continue; }
-        if (dt / calls < best) best = dt / calls;
-    }
-    return best;
+    GemmCall g = {how, M, N, K, x, w, wp, out};
+    return best_seconds_per_call(gemm_call, &g, reps, 5e-3);
 }
 
 int main(int argc, char **argv) {

@@ -7,16 +7,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include "rng.h"
 #include "../../src/nn/token_sampler.h"
 #include "../../src/nn/layers.h"      // vmax, vexp_sum, vsum, exp_fast
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "best_time.h"
 
 // ---- the peer: ranking the whole vocabulary (pgrpo's sampler before token_sampler.c) -------------------------
 static int before(const SortPair *a, const SortPair *b) { return a->v > b->v || (a->v == b->v && a->i < b->i); }
@@ -70,25 +64,22 @@ static int rank_all_sample(const float *z, int V, const SampleParams *sp, float 
 // ---- timing ----------------------------------------------------------------------------------------------------
 enum { ROWS = 16 };
 
+typedef struct { int own, V; const float *z; const SampleParams *sp; float *probs; SortPair *pairs; } Draw;
+
+static void draw_call(void *ctx, int d) {
+    const Draw *w = ctx;
+    const float *row = w->z + (size_t)(d % ROWS) * w->V;
+    float u = (float)(d % 97) / 97.0f, lp;
+    volatile int tok = w->own ? token_sample(row, w->V, w->sp, u, w->probs, w->pairs, &lp)
+                              : rank_all_sample(row, w->V, w->sp, u, w->probs, w->pairs);
+    (void)tok;
+}
+
 // Best-of-reps seconds per draw over ROWS rows (each rep enough draws to last ~20 ms).
 static double time_draws(int own, const float *z, int V, const SampleParams *sp, float *probs, SortPair *pairs,
                          int reps) {
-    double best = 1e30;
-    int draws = 1;
-    for (int rep = -1; rep < reps; rep++) {
-        volatile long s = 0;
-        float lp;
-        double t0 = now_s();
-        for (int d = 0; d < draws; d++) {
-            const float *row = z + (size_t)(d % ROWS) * V;
-            float u = (float)(d % 97) / 97.0f;
-            s += own ? token_sample(row, V, sp, u, probs, pairs, &lp) : rank_all_sample(row, V, sp, u, probs, pairs);
-        }
-        double dt = now_s() - t0;
-        if (rep < 0) { draws = dt > 2e-2 ? 1 : (int)(2e-2 / (dt > 1e-7 ? dt : 1e-7)) + 1; continue; }
-        if (dt / draws < best) best = dt / draws;
-    }
-    return best;
+    Draw w = {own, V, z, sp, probs, pairs};
+    return best_seconds_per_call(draw_call, &w, reps, 2e-2);
 }
 
 int main(int argc, char **argv) {

@@ -94,14 +94,21 @@ section_model() {
     token_table
 }
 
+# bench_runs PREFIX BINARY ARGS...: builds BINARY and runs it RUNS times into $OUT/PREFIX.<run> (the old runs
+# removed); returns 1, with the build log's tail, when it does not build.
+bench_runs() {
+    local prefix=$1 bin=$2 i
+    shift 2
+    make -s "$bin" >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return 1; }
+    rm -f "$OUT/$prefix".*
+    for ((i = 1; i <= RUNS; i++)); do run_to "$OUT/$prefix.$i" "$bin" "$@"; done
+}
+
 # token_table: the token draw against ranking the whole vocabulary (build/bench/bench_token_sampler), medians.
 token_table() {
-    make -s build/bench/bench_token_sampler >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return; }
+    bench_runs tok build/bench/bench_token_sampler 5 || return
     echo "-- token draw (us per token, 1 thread, temperature 0.8): pgrpo's (the best k in one pass) vs ranking the"
     echo "   whole vocabulary (pgrpo's draw before 2026-11-28); differ: of 128 draws with the same uniforms"
-    rm -f "$OUT"/tok.*
-    local i
-    for ((i = 1; i <= RUNS; i++)); do run_to "$OUT/tok.$i" build/bench/bench_token_sampler 5; done
     "$PY" - "$OUT/tok" <<'EOF2'
 import sys
 sys.path.insert(0, "tests/bench")
@@ -117,12 +124,9 @@ EOF2
 
 # gemm_table: the packed-weight GEMM against cblas_sgemm on the model's shapes (build/bench/bench_gemm), medians.
 gemm_table() {
-    make -s build/bench/bench_gemm >"$OUT/build.log" 2>&1 || { sed 's/^/# /' "$OUT/build.log" | tail -5; return; }
+    bench_runs gemm build/bench/bench_gemm 5 || return
     echo "-- weight products (out += X W^T, 1 thread, GFLOP/s): OpenBLAS cblas_sgemm vs pgrpo's gemm_packed"
     echo "   ($(build/bench/bench_gemm 0 | awk '$1 == "gemm_isa" {print $2}') tiles), W packed once or in every call"
-    rm -f "$OUT"/gemm.*
-    local i
-    for ((i = 1; i <= RUNS; i++)); do run_to "$OUT/gemm.$i" build/bench/bench_gemm 5; done
     "$PY" - "$OUT/gemm" <<'EOF2'
 import sys
 sys.path.insert(0, "tests/bench")
