@@ -65,7 +65,8 @@ void model_decay_mask(const Model *m, unsigned char *mask);
 // Threads per rank: forward, backward and sampling split their work over this many threads (OpenMP), with
 // OpenBLAS on one thread inside them so the two never oversubscribe. model_create takes OpenBLAS's thread count
 // at that moment (run.threads, which the command layer sets first). The bits are the same on any thread count
-// (static splits, and no float sum is cut across threads: README "Performance").
+// and split (no float sum is cut across threads, and no element's value depends on which thread computes it:
+// README "Performance").
 void model_set_threads(Model *m, int threads);
 int model_threads(const Model *m);
 
