@@ -111,10 +111,8 @@ typedef struct {
     size_t seq_stride;        // tcap*C (kv_layout)
     const int *seg_seq, *seg_t0, *seg_len;
     int nseg;
-    float *patt;              // (threads,ATT_BLOCK,maxT) scratch
-    size_t patt_stride;       // ATT_BLOCK*maxT
-    float *pws;               // (threads,pws_stride) scratch
-    size_t pws_stride;        // attention_scratch_floats(maxT, hs)
+    float *patt;              // (threads,ATT_BLOCK,maxT) scratch: a row block's scores
+    float *pws;               // (threads,attention_scratch_floats(maxT,hs)) scratch: the packed K, V
     int maxT;
     int C, NH;
 } PrefillAttention;
@@ -136,7 +134,8 @@ static void prefill_attend(void *ctx, float *atty, const float *qkv) {
                 memcpy(vrow + (size_t)(t0 + j) * C, qr + 2 * C, C * sizeof(float));
             }
         }
-        float *sc = pa->patt + nn_thread() * pa->patt_stride, *ws = pa->pws + nn_thread() * pa->pws_stride;
+        float *sc = pa->patt + (size_t)nn_thread() * ATT_BLOCK * pa->maxT;
+        float *ws = pa->pws + nn_thread() * attention_scratch_floats(pa->maxT, hs);
 #pragma omp for schedule(static)
         for (int kh = 0; kh < pa->nseg * NH; kh++) {
             int k = kh / NH, h = kh % NH, r = 0;
@@ -280,8 +279,7 @@ static void prefill(SampleCache *c, const ModelConfig *cfg, const ParamTensors *
             LayerTensors w = layer_tensors(p, l, C);
             PackedLayer pk = packed_layer(c->wpack, cfg, l);
             PrefillAttention pa = {c->kcache + l * layer_stride, c->vcache + l * layer_stride, seq_stride,
-                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, (size_t)ATT_BLOCK * cfg->max_t, c->pws,
-                                   attention_scratch_floats(cfg->max_t, C / NH), cfg->max_t, C, NH};
+                                   ch.seq, ch.t0, ch.len, ch.nseg, c->patt, c->pws, cfg->max_t, C, NH};
             block_forward(&w, &pk, &b, ch.rows, C, prefill_attend, &pa);
         }
         for (int k = 0, r = 0; k < ch.nseg; r += ch.len[k], k++) {
