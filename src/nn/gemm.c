@@ -1,5 +1,5 @@
-// gemm.c — out += op(X) B^T on packed panels of B (see gemm.h): a register tile of GEMM_MR rows x GEMM_NR
-// columns, its accumulators loaded from out, one k step = two vector loads of the panel and one broadcast per
+// gemm.c — out = start + op(X) B^T on packed panels of B (see gemm.h): a register tile of GEMM_MR rows x
+// GEMM_NR columns, its accumulators loaded from the start (out itself after the first k block), one k step = two vector loads of the panel and one broadcast per
 // row; blocked so a panel's slice stays in L1 and X's slice in L2.
 #include <string.h>
 #include "gemm.h"
@@ -16,6 +16,8 @@ typedef __m512 Vec;
 #define VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define VSET1(s) _mm512_set1_ps(s)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VZERO() _mm512_setzero_ps()
 #elif defined(__AVX2__) && defined(__FMA__)
 #define GEMM_MR 6           // 6 x 2 accumulators of 16 registers, 2 for the panel, 1 broadcast
 typedef __m256 Vec;
@@ -24,6 +26,8 @@ typedef __m256 Vec;
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VSET1(s) _mm256_set1_ps(s)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VZERO() _mm256_setzero_ps()
 #else
 #define GEMM_MR 4
 #endif
@@ -75,18 +79,31 @@ void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K) {
     }
 }
 
+// The start of element (r, j) of a tile (tile()'s s, lds, bs).
+static inline float start_value(const float *s, int lds, const float *bs, int r, int j) {
+    if (s && bs) return s[(size_t)r * lds + j] + bs[j];
+    return s ? s[(size_t)r * lds + j] : bs ? bs[j] : 0.0f;
+}
+
 // X's element (row r, k) of a tile: X (M,K) row-major, or X^T stored (K,M) (xt), both with leading dimension ldx.
 #define XAT(x, xt, ldx, r, k) ((xt) ? (x)[(size_t)(k) * (ldx) + (r)] : (x)[(size_t)(r) * (ldx) + (k)])
 
-// o (mr, GEMM_NR), leading dimension ldo, += op(x) (mr, kc) times the panel slice wp (kc, GEMM_NR). Inlined
-// with constant mr and xt, so the accumulators live in registers.
+// o (mr, GEMM_NR), leading dimension ldo, = start + op(x) (mr, kc) times the panel slice wp (kc, GEMM_NR), the
+// start s (mr, GEMM_NR) with leading dimension lds plus bias bs (GEMM_NR), either NULL (both: zero); s = o
+// accumulates. Inlined with constant mr and xt, so the accumulators live in registers.
 static inline __attribute__((always_inline)) void tile(int mr, int xt, const float *x, int ldx, const float *wp,
-                                                       int kc, float *o, int ldo) {
+                                                       int kc, float *o, int ldo, const float *s, int lds,
+                                                       const float *bs) {
 #ifdef VL
     Vec a0[GEMM_MR], a1[GEMM_MR];
     for (int r = 0; r < mr; r++) {
-        a0[r] = VLOAD(o + (size_t)r * ldo);
-        a1[r] = VLOAD(o + (size_t)r * ldo + VL);
+        const float *sr = s ? s + (size_t)r * lds : NULL;
+        a0[r] = sr ? VLOAD(sr) : bs ? VLOAD(bs) : VZERO();
+        a1[r] = sr ? VLOAD(sr + VL) : bs ? VLOAD(bs + VL) : VZERO();
+        if (sr && bs) {
+            a0[r] = VADD(a0[r], VLOAD(bs));
+            a1[r] = VADD(a1[r], VLOAD(bs + VL));
+        }
     }
     for (int k = 0; k < kc; k++) {
         Vec b0 = VLOAD(wp + (size_t)k * GEMM_NR), b1 = VLOAD(wp + (size_t)k * GEMM_NR + VL);
@@ -102,7 +119,8 @@ static inline __attribute__((always_inline)) void tile(int mr, int xt, const flo
     }
 #else
     float acc[GEMM_MR][GEMM_NR];
-    for (int r = 0; r < mr; r++) memcpy(acc[r], o + (size_t)r * ldo, sizeof acc[r]);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < GEMM_NR; j++) acc[r][j] = start_value(s, lds, bs, r, j);
     for (int k = 0; k < kc; k++)
         for (int r = 0; r < mr; r++) {
             float xv = XAT(x, xt, ldx, r, k);
@@ -115,65 +133,82 @@ static inline __attribute__((always_inline)) void tile(int mr, int xt, const flo
 // tile() for any mr in [1, GEMM_MR] and either X layout, each case compiled with its constants.
 #define TILE_CASES(XT)                                                                                          \
     switch (mr) {                                                                                               \
-    case GEMM_MR: tile(GEMM_MR, XT, x, ldx, wp, kc, o, ldo); break;                                            \
-    case 1: tile(1, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 2: tile(2, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 3: tile(3, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
+    case GEMM_MR: tile(GEMM_MR, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                            \
+    case 1: tile(1, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 2: tile(2, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 3: tile(3, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
     TILE_CASES_4_7(XT)                                                                                          \
     default: break;                                                                                             \
     }
 #if GEMM_MR > 6
 #define TILE_CASES_4_7(XT)                                                                                      \
-    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 6: tile(6, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 7: tile(7, XT, x, ldx, wp, kc, o, ldo); break;
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 6: tile(6, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 7: tile(7, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;
 #elif GEMM_MR > 4
 #define TILE_CASES_4_7(XT)                                                                                      \
-    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo); break;                                                        \
-    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo); break;
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;
 #else
 #define TILE_CASES_4_7(XT)
 #endif
 
-static void tile_rows(int mr, int xt, const float *x, int ldx, const float *wp, int kc, float *o, int ldo) {
+static void tile_rows(int mr, int xt, const float *x, int ldx, const float *wp, int kc, float *o, int ldo,
+                      const float *s, int lds, const float *bs) {
     if (xt) { TILE_CASES(1) }
     else { TILE_CASES(0) }
 }
 
-// A tile whose panel runs past column n1 (nc < GEMM_NR valid columns): through a full-width copy, so the
-// kernel never touches out beyond n1. The same operations on the valid columns, so the same bits.
+// A tile whose panel runs past column n1 (nc < GEMM_NR valid columns): through a full-width copy holding the
+// start, so the kernel never touches out beyond n1. The same operations on the valid columns, so the same bits.
+// (GCC sees the GEMM_MR-row case read rows of t past mr; the switch on mr never runs it with fewer rows.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 static void tile_partial(int mr, int nc, int xt, const float *x, int ldx, const float *wp, int kc, float *o,
-                         int ldo) {
+                         int ldo, const float *s, int lds, const float *bs) {
     float t[GEMM_MR * GEMM_NR];
-    for (int r = 0; r < mr; r++) {
-        memcpy(t + r * GEMM_NR, o + (size_t)r * ldo, (size_t)nc * sizeof(float));
-        memset(t + r * GEMM_NR + nc, 0, (size_t)(GEMM_NR - nc) * sizeof(float));
-    }
-    tile_rows(mr, xt, x, ldx, wp, kc, t, GEMM_NR);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < GEMM_NR; j++) t[r * GEMM_NR + j] = j < nc ? start_value(s, lds, bs, r, j) : 0.0f;
+    tile_rows(mr, xt, x, ldx, wp, kc, t, GEMM_NR, t, GEMM_NR, NULL);
     for (int r = 0; r < mr; r++) memcpy(o + (size_t)r * ldo, t + r * GEMM_NR, (size_t)nc * sizeof(float));
 }
+#pragma GCC diagnostic pop
 
 void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int M, int K, int n0,
-                 int n1) {
-    gemm_packed_prefix(out, ldo, x, ldx, x_trans, wp, K, M, K, n0, n1);
+                 int n1, const GemmStart *start) {
+    gemm_packed_prefix(out, ldo, x, ldx, x_trans, wp, K, M, K, n0, n1, start);
+}
+
+// K = 0: no chain to start, out is the start itself.
+static void start_only(float *out, int ldo, int M, int n0, int n1, const GemmStart *st) {
+    for (int i = 0; i < M; i++)
+        for (int j = n0; j < n1; j++)
+            out[(size_t)i * ldo + j] = st->add ? start_value(st->add + (size_t)i * st->ld_add, 0, st->bias, 0, j)
+                                               : start_value(NULL, 0, st->bias, 0, j);
 }
 
 void gemm_packed_prefix(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int kp, int M,
-                        int K, int n0, int n1) {
+                        int K, int n0, int n1, const GemmStart *start) {
+    if (K <= 0) {
+        if (start) start_only(out, ldo, M, n0, n1, start);
+        return;
+    }
     for (int m0 = 0; m0 < M; m0 += GEMM_MC) {
         int m1 = m0 + GEMM_MC < M ? m0 + GEMM_MC : M;
         for (int k0 = 0; k0 < K; k0 += GEMM_KB) {     // in order: every element's chain runs k = 0..K-1
-            int kc = K - k0 < GEMM_KB ? K - k0 : GEMM_KB;
+            int kc = K - k0 < GEMM_KB ? K - k0 : GEMM_KB, first = k0 == 0 && start;
             for (int j0 = n0; j0 < n1; j0 += GEMM_NR) {
                 const float *w = wp + ((size_t)(j0 / GEMM_NR) * kp + k0) * GEMM_NR;
+                const float *bs = first && start->bias ? start->bias + j0 : NULL;
                 int nc = n1 - j0 < GEMM_NR ? n1 - j0 : GEMM_NR;
                 for (int r0 = m0; r0 < m1; r0 += GEMM_MR) {
-                    int mr = m1 - r0 < GEMM_MR ? m1 - r0 : GEMM_MR;
+                    int mr = m1 - r0 < GEMM_MR ? m1 - r0 : GEMM_MR, lds = first ? start->ld_add : ldo;
                     const float *xr = x_trans ? x + (size_t)k0 * ldx + r0 : x + (size_t)r0 * ldx + k0;
                     float *o = out + (size_t)r0 * ldo + j0;
-                    if (nc == GEMM_NR) tile_rows(mr, x_trans, xr, ldx, w, kc, o, ldo);
-                    else tile_partial(mr, nc, x_trans, xr, ldx, w, kc, o, ldo);
+                    const float *s = !first ? o : start->add ? start->add + (size_t)r0 * lds + j0 : NULL;
+                    if (nc == GEMM_NR) tile_rows(mr, x_trans, xr, ldx, w, kc, o, ldo, s, lds, bs);
+                    else tile_partial(mr, nc, x_trans, xr, ldx, w, kc, o, ldo, s, lds, bs);
                 }
             }
         }

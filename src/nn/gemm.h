@@ -9,9 +9,10 @@
 // OpenBLAS build of this environment runs its AVX2 (Haswell) kernels: measured 2.1-2.3x OpenBLAS's one-thread
 // sgemm on the model's shapes on an AVX-512 machine, 1.1x with AVX2 (README "Performance").
 //
-// Bits: each out[i][j] is one fused multiply-add chain over k = 0..K-1 in order, started from out's value. So
-// the AVX-512 and AVX2 builds give the same bits, and neither the row or column split over threads, nor the
-// blocking, nor M changes them. Builds without FMA (plain x86-64) multiply and add separately: other bits.
+// Bits: each out[i][j] is one fused multiply-add chain over k = 0..K-1 in order, started from out's value or
+// the start given (GemmStart). So the AVX-512 and AVX2 builds give the same bits, and neither the row or column
+// split over threads, nor the blocking, nor M changes them. Builds without FMA (plain x86-64) multiply and add
+// separately: other bits.
 #ifndef PGRPO_NN_GEMM_H
 #define PGRPO_NN_GEMM_H
 #include <stddef.h>
@@ -34,14 +35,25 @@ void gemm_pack(float *wp, const float *w, int ldw, int N, int K);
 // wp = B packed, B = W^T for W (K,N) with leading dimension ldw (a weight for d input, an activation for
 // d weight).
 void gemm_pack_t(float *wp, const float *w, int ldw, int N, int K);
-// Columns [n0, n1) of out (M,N), leading dimension ldo, += op(X) (M,K) B^T, B packed (N,K). op(X) = X (M,K)
-// with leading dimension ldx, or with x_trans X^T, X (K,M). n0 a multiple of GEMM_NR; n1 N or a multiple.
-// One thread.
+// Where each out element's fused multiply-add chain starts: start NULL, out's own value (accumulate); else
+// add (M,N), leading dimension ld_add, plus bias (N) broadcast down the rows, either one NULL: add alone, bias
+// alone, or zero for both. Starting the chain there, instead of a pass that writes add + bias into out first,
+// saves that pass over out (the Linear layers' bias and residual add, the products that overwrite). The start
+// value is the one that pass wrote (add + bias in one rounding), so the bits are the same.
+typedef struct {
+    const float *add;   // (M,N) or NULL
+    int ld_add;
+    const float *bias;  // (N) or NULL
+} GemmStart;
+// Columns [n0, n1) of out (M,N), leading dimension ldo, = start + op(X) (M,K) B^T, B packed (N,K). op(X) = X
+// (M,K) with leading dimension ldx, or with x_trans X^T, X (K,M). n0 a multiple of GEMM_NR; n1 N or a
+// multiple. add and bias are indexed like out (row i, column j), so a column range passes them whole. One
+// thread.
 void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int M, int K, int n0,
-                 int n1);
+                 int n1, const GemmStart *start);
 // The same over the first K (<= kp) rows of panels packed with kp: B's leading K columns (causal attention's
 // row blocks see only the positions before them).
 void gemm_packed_prefix(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int kp, int M,
-                        int K, int n0, int n1);
+                        int K, int n0, int n1, const GemmStart *start);
 
 #endif

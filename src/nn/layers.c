@@ -237,17 +237,6 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 }
 
 // Rows [r0,r1) x columns [c0,c1) of out (N,OC) = add + bias (either may be NULL; out may be add).
-static void bias_add_init(float *out, const float *add, const float *bias, int r0, int r1, int c0, int c1, int OC) {
-    for (int n = r0; n < r1; n++) {
-        float *o = out + (size_t)n * OC;
-        const float *a = add ? add + (size_t)n * OC : NULL;
-        if (a && bias) for (int j = c0; j < c1; j++) o[j] = a[j] + bias[j];
-        else if (a) { if (o != a) memcpy(o + c0, a + c0, (size_t)(c1 - c0) * sizeof(float)); }
-        else if (bias) memcpy(o + c0, bias + c0, (size_t)(c1 - c0) * sizeof(float));
-        else memset(o + c0, 0, (size_t)(c1 - c0) * sizeof(float));
-    }
-}
-
 // B packed by the team from W^T, W (K,N) with leading dimension ldw: each thread its own panels.
 static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
 #pragma omp parallel if ((size_t)N * K >= PAR_MIN)
@@ -258,16 +247,15 @@ static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
     }
 }
 
-// out (M,N) = [add + bias +] op(X) B^T (gemm_packed) on the team; init 0 accumulates into out instead. Each
-// thread initialises and multiplies its own slice (rows when M >= N, else panels) in one parallel region: one
-// fork/join per product, which matters in the decode step's many small ones. gemm.h's bits do not depend on the
-// split, so neither the thread count nor the shape changes them. add (M,N) has leading dimension ldo.
+// out (M,N) = st + op(X) B^T (gemm_packed; st NULL accumulates into out) on the team. Each thread multiplies
+// its own slice (rows when M >= N, else panels) in one parallel region: one fork/join per product, which
+// matters in the decode step's many small ones. gemm.h's bits do not depend on the split, so neither the thread
+// count nor the shape changes them.
 static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, const float *bp, int M, int K, int N,
-                      int init, const float *add, const float *bias) {
+                      const GemmStart *st) {
     int nt = nn_team();
     if (nt <= 1 || (double)M * N * K < GEMM_SPLIT_MIN) {
-        if (init) bias_add_init(out, add, bias, 0, M, 0, N, ldo);
-        gemm_packed(out, ldo, x, ldx, xt, bp, M, K, 0, N);
+        gemm_packed(out, ldo, x, ldx, xt, bp, M, K, 0, N, st);
         return;
     }
     int by_rows = M >= N;
@@ -276,12 +264,12 @@ static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, cons
         int lo, hi;
         nn_part_here(by_rows ? M : N, by_rows ? 8 : GEMM_NR, &lo, &hi);
         const float *xs = xt ? x + lo : x + (size_t)lo * ldx;
-        if (hi > lo && by_rows) {
-            if (init) bias_add_init(out, add, bias, lo, hi, 0, N, ldo);
-            gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N);
+        if (hi > lo && by_rows) {   // the rows' own part of the start
+            GemmStart mine = st ? *st : (GemmStart){0};
+            if (mine.add) mine.add += (size_t)lo * mine.ld_add;
+            gemm_packed(out + (size_t)lo * ldo, ldo, xs, ldx, xt, bp, hi - lo, K, 0, N, st ? &mine : NULL);
         } else if (hi > lo) {
-            if (init) bias_add_init(out, add, bias, 0, M, lo, hi, ldo);
-            gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi);
+            gemm_packed(out, ldo, x, ldx, xt, bp, M, K, lo, hi, st);
         }
     }
 }
@@ -290,7 +278,7 @@ static void team_gemm(float *out, int ldo, const float *x, int ldx, int xt, cons
 // Folding the residual add into the GEMM's accumulator saves a pass over the stream.
 void matmul_forward(float *out, const float *inp, const float *wp, const float *bias, const float *add, int N,
                     int IC, int OC) {
-    team_gemm(out, OC, inp, IC, 0, wp, N, IC, OC, 1, add, bias);
+    team_gemm(out, OC, inp, IC, 0, wp, N, IC, OC, &(GemmStart){add, OC, bias});
 }
 
 size_t nn_pack_scratch_floats(int N, int C, int V) {
@@ -305,9 +293,9 @@ size_t nn_pack_scratch_floats(int N, int C, int V) {
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      float *pack, int N, int IC, int OC) {
     team_pack_t(pack, w, IC, IC, OC);
-    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC, 1, NULL, NULL);
+    team_gemm(dinp, IC, dout, OC, 0, pack, N, OC, IC, &(GemmStart){0});
     team_pack_t(pack, inp, IC, IC, N);
-    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC, 0, NULL, NULL);
+    team_gemm(dw, IC, dout, OC, 1, pack, OC, N, IC, NULL);
     if (dbias) {
 #pragma omp parallel if ((size_t)N * OC >= PAR_MIN)
         {
@@ -342,11 +330,6 @@ size_t attention_scratch_floats(int T, int hs) {
     return gemm_packed_floats(T, hs) + gemm_packed_floats(hs, T) + gemm_packed_floats(hs, ATT_BLOCK);
 }
 
-// Rows [0,n) x columns [0,m) of out (leading dimension ld) = 0.
-static void zero_block(float *out, int ld, int n, int m) {
-    for (int i = 0; i < n; i++) memset(out + (size_t)i * ld, 0, (size_t)m * sizeof(float));
-}
-
 // One head's causal attention (layers.h AttnHead): S = Q K^T row block by row block (the causal part), scaled
 // and softmaxed in place into A, then Y = A V. ws: attention_scratch_floats(t0 + nr, hs).
 void attention_head(const AttnHead *a, float *A, int lda, int keep, int t0, int nr, int hs, float *ws) {
@@ -358,16 +341,14 @@ void attention_head(const AttnHead *a, float *A, int lda, int keep, int t0, int 
     for (int i0 = 0; i0 < nr; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < nr ? i0 + ATT_BLOCK : nr, ni = i1 - i0, see = t0 + i1;
         float *ab = keep ? A + (size_t)i0 * lda : A, *y = a->y + (size_t)i0 * a->ldy;
-        zero_block(ab, lda, ni, see);
-        gemm_packed(ab, lda, a->q + (size_t)i0 * a->ldq, a->ldq, 0, kp, ni, hs, 0, see);
+        gemm_packed(ab, lda, a->q + (size_t)i0 * a->ldq, a->ldq, 0, kp, ni, hs, 0, see, &(GemmStart){0});
         for (int i = 0; i < ni; i++) {
             float *row = ab + (size_t)i * lda;
             int own = t0 + i0 + i; // causal: keys [0, own]
             for (int j = 0; j <= own; j++) row[j] *= scale;
             causal_softmax_row(row, own + 1, keep ? lda : see); // (a kept A is zero past each row's keys)
         }
-        zero_block(y, a->ldy, ni, hs);
-        gemm_packed_prefix(y, a->ldy, ab, lda, 0, vt, nk, ni, see, 0, hs);
+        gemm_packed_prefix(y, a->ldy, ab, lda, 0, vt, nk, ni, see, 0, hs, &(GemmStart){0});
     }
 }
 
@@ -396,10 +377,9 @@ static void attention_head_backward(float *dq, float *dS, const float *dy, const
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
         // dP = dY V^T, and dV += P^T dY, over the lower block-triangle only
-        zero_block(dS + (size_t)i0 * T, T, ni, i1);
-        gemm_packed(dS + (size_t)i0 * T, T, dy + (size_t)i0 * C, C, 0, vp, ni, hs, 0, i1);
+        gemm_packed(dS + (size_t)i0 * T, T, dy + (size_t)i0 * C, C, 0, vp, ni, hs, 0, i1, &(GemmStart){0});
         gemm_pack_t(blk, dy + (size_t)i0 * C, C, hs, ni);
-        gemm_packed(dv, C3, A + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs);
+        gemm_packed(dv, C3, A + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs, NULL);
     }
     for (int i = 0; i < T; i++) {
         // softmax backward: dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik), with the 1/sqrt(hs) folded in
@@ -412,9 +392,9 @@ static void attention_head_backward(float *dq, float *dS, const float *dy, const
     gemm_pack_t(kt, k, C3, hs, T);     // dQ = dS K: B = K^T
     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
         int i1 = i0 + ATT_BLOCK < T ? i0 + ATT_BLOCK : T, ni = i1 - i0;
-        gemm_packed_prefix(dq + (size_t)i0 * C3, C3, dS + (size_t)i0 * T, T, 0, kt, T, ni, i1, 0, hs);
+        gemm_packed_prefix(dq + (size_t)i0 * C3, C3, dS + (size_t)i0 * T, T, 0, kt, T, ni, i1, 0, hs, NULL);
         gemm_pack_t(blk, q + (size_t)i0 * C3, C3, hs, ni);   // dK += dS^T Q: B = Q^T of the block
-        gemm_packed(dk, C3, dS + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs);
+        gemm_packed(dk, C3, dS + (size_t)i0 * T, T, 1, blk, i1, ni, 0, hs, NULL);
     }
 }
 

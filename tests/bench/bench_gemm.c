@@ -23,7 +23,7 @@ static void gemm_call(void *ctx, int i) {
         return;
     }
     if (g->how == PACKED_EACH_CALL) gemm_pack(g->wp, g->w, K, N, K);
-    gemm_packed(g->out, N, g->x, K, 0, g->wp, M, K, 0, N);
+    gemm_packed(g->out, N, g->x, K, 0, g->wp, M, K, 0, N, NULL);
 }
 
 // Best-of-reps seconds per call (each rep enough calls to last ~5 ms).

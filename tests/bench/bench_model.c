@@ -112,7 +112,7 @@ static double time_shape(const Shape *s, int openblas) {
         double t0 = now_s();
         for (int k = 0; k < calls; k++) {
             if (packed)
-                gemm_packed(c, s->ldc, a, s->lda, s->ta, wp, s->M, s->K, 0, s->N);
+                gemm_packed(c, s->ldc, a, s->lda, s->ta, wp, s->M, s->K, 0, s->N, NULL);
             else if (s->gemv)
                 cblas_sgemv(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->M, s->N, 1.0f, a, s->lda, b, 1, 0.0f,
                             c, 1);

@@ -23,22 +23,33 @@ static void fill(float *a, size_t n, Rng *r) {
 // How a case gives its operands: X (M,K) or X^T stored (K,M); B (N,K) as W (N,K) or as W^T, W (K,N).
 enum { X_ROWS = 0, X_TRANS = 1, B_ROWS = 0, B_TRANS = 2 };
 
-// One case: out (M,ldo) starts random; columns [n0,n1) get += op(X) B^T. Returns the number of differing floats
-// (columns outside [n0,n1) and the padding past N must stay as they were). ldx: X's leading dimension
-// (>= K, or >= M when transposed).
-static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, int how, Rng *r) {
+// Where a case's chains start (gemm.h GemmStart): out itself, add + bias, add, bias, zero.
+enum { START_OUT, START_ADD_BIAS, START_ADD, START_BIAS, START_ZERO, N_STARTS };
+
+// One case: out (M,ldo) starts random; columns [n0,n1) get start + op(X) B^T. Returns the number of differing
+// floats (columns outside [n0,n1) and the padding past N must stay as they were). ldx: X's leading dimension
+// (>= K, or >= M when transposed); add (M, ldo + 1) and bias (ldo) random.
+static int check_case_from(int M, int N, int K, int n0, int n1, int ldx, int ldo, int how, int start, Rng *r) {
     int xt = how & X_TRANS, bt = how & B_TRANS;
     size_t nx = xt ? (size_t)K * ldx : (size_t)M * ldx;
     float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * N * K);
     float *wp = malloc(sizeof(float) * gemm_packed_floats(N, K));
     float *out = malloc(sizeof(float) * M * ldo), *want = malloc(sizeof(float) * M * ldo);
+    float *add = malloc(sizeof(float) * M * (ldo + 1)), *bias = malloc(sizeof(float) * ldo);
     fill(x, nx, r);
     fill(w, (size_t)N * K, r);
     fill(out, (size_t)M * ldo, r);
+    fill(add, (size_t)M * (ldo + 1), r);
+    fill(bias, (size_t)ldo, r);
     memcpy(want, out, sizeof(float) * M * ldo);
+    GemmStart st = {start == START_ADD_BIAS || start == START_ADD ? add : NULL, ldo + 1,
+                    start == START_ADD_BIAS || start == START_BIAS ? bias : NULL};
     for (int i = 0; i < M; i++)
         for (int j = n0; j < n1; j++) {
-            float acc = want[(size_t)i * ldo + j];
+            float a = add[(size_t)i * (ldo + 1) + j], acc = start == START_OUT ? want[(size_t)i * ldo + j]
+                                                   : start == START_ADD_BIAS ? a + bias[j]
+                                                   : start == START_ADD ? a
+                                                   : start == START_BIAS ? bias[j] : 0.0f;
             for (int k = 0; k < K; k++) {
                 float xv = xt ? x[(size_t)k * ldx + i] : x[(size_t)i * ldx + k];
                 float bv = bt ? w[(size_t)k * N + j] : w[(size_t)j * K + k];
@@ -48,11 +59,15 @@ static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, int
         }
     if (bt) gemm_pack_t(wp, w, N, N, K);
     else gemm_pack(wp, w, K, N, K);
-    gemm_packed(out, ldo, x, ldx, xt, wp, M, K, n0, n1);
+    gemm_packed(out, ldo, x, ldx, xt, wp, M, K, n0, n1, start == START_OUT ? NULL : &st);
     int bad = 0;
     for (size_t i = 0; i < (size_t)M * ldo; i++) bad += memcmp(&out[i], &want[i], sizeof(float)) != 0;
-    free(x); free(w); free(wp); free(out); free(want);
+    free(x); free(w); free(wp); free(out); free(want); free(add); free(bias);
     return bad;
+}
+
+static int check_case(int M, int N, int K, int n0, int n1, int ldx, int ldo, int how, Rng *r) {
+    return check_case_from(M, N, K, n0, n1, ldx, ldo, how, START_OUT, r);
 }
 
 static void test_shapes_bit_exact(void) {
@@ -125,15 +140,33 @@ static void test_prefix(void) {
         fill(out, sizeof out / sizeof out[0], &r);
         memcpy(want, out, sizeof out);
         gemm_pack_t(wk, w, N, N, K);       // the first K rows of W only
-        gemm_packed(want, N, x, kp, 0, wk, M, K, 0, N);
-        gemm_packed_prefix(out, N, x, kp, 0, wp, kp, M, K, 0, N);
+        gemm_packed(want, N, x, kp, 0, wk, M, K, 0, N, NULL);
+        gemm_packed_prefix(out, N, x, kp, 0, wp, kp, M, K, 0, N, NULL);
         T_ASSERT(memcmp(out, want, sizeof out) == 0, "K=%d of kp=%d: the prefix product differs", K, kp);
     }
     free(wp); free(wk);
 }
 
+// Each start (gemm.h GemmStart) on every edge the kernel has: full and partial panels, row tile remainders, K
+// past one k block (the start enters the first block only), a column range, K = 0 (out = the start).
+static void test_starts(void) {
+    Rng r;
+    rng_seed(&r, 10, RNG_TEST, 0, 0);
+    int shapes[][5] = {{13, 2 * GEMM_NR + 5, 300, 0, 2 * GEMM_NR + 5}, {7, GEMM_NR, 1, 0, GEMM_NR},
+                       {9, 3 * GEMM_NR + 3, 40, GEMM_NR, 3 * GEMM_NR + 3}, {5, 11, 0, 0, 11}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int start = 0; start < N_STARTS; start++)
+            for (int how = 0; how < 4; how++) {
+                int M = shapes[c][0], N = shapes[c][1], K = shapes[c][2], ldx = how & X_TRANS ? M : K;
+                int bad = check_case_from(M, N, K, shapes[c][3], shapes[c][4], ldx ? ldx : 1, N + 2, how, start, &r);
+                T_ASSERT(bad == 0, "M=%d N=%d K=%d columns [%d,%d) how=%d start=%d: %d floats differ", M, N, K,
+                         shapes[c][3], shapes[c][4], how, start, bad);
+            }
+}
+
 int main(void) {
     T_RUN(test_shapes_bit_exact);
+    T_RUN(test_starts);
     T_RUN(test_prefix);
     T_RUN(test_column_ranges);
     T_RUN(test_pack_layout);
