@@ -75,6 +75,13 @@ int model_threads(const Model *m);
 void model_reserve(Model *m, int B, int T, int n_seq);
 size_t model_activation_bytes(const Model *m); // what model_reserve allocated, for the memory report
 
+// Each model_forward and model_sample packs the weight matrices for its products (a pass over them). Between
+// model_hold_weights(m, 1) and model_hold_weights(m, 0) the caller promises not to change the parameters, and
+// only the first call of the hold packs them: the learner's micro-batches of one optimizer step, the frozen
+// reference model for a whole run. A change while held is not seen: the calls keep the weights of the hold's
+// first call.
+void model_hold_weights(Model *m, int held);
+
 // Forward over tokens (B,T). For every position t it returns the log-probability of targets[b,t]
 // (the next token) under softmax(logits) at temperature 1, and the entropy of that distribution.
 // logp (B,T) and entropy (B,T) may be NULL. Keeps what backward needs.

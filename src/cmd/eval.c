@@ -13,7 +13,9 @@
 static Model *load_for_eval(App *a, const Task *t, char *path, size_t n) {
     if (a->checkpoint) snprintf(path, n, "%s", a->checkpoint);
     else app_out_path(a, "final.h5", path, n);
-    return policy_load(a, path, t);
+    Model *m = policy_load(a, path, t);
+    model_hold_weights(m, 1);   // evaluation never changes them: every call reuses the first call's packing
+    return m;
 }
 
 // Distinct n-grams / all n-grams over a set of completions (EOS excluded).

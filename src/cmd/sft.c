@@ -12,6 +12,7 @@ double sft_heldout_nll(Model *m, const Task *t, uint64_t seed, int n, int *tok, 
     const ModelConfig *c = model_config(m);
     int T = c->max_t;
     double nll = 0, cnt = 0;
+    model_hold_weights(m, 1);
     for (int i = 0; i < n; i++) {
         int plen, len = task_sft_example(t, seed, SPLIT_EVAL, i, tok, &plen);
         if (len > T + 1) len = T + 1;
@@ -19,6 +20,7 @@ double sft_heldout_nll(Model *m, const Task *t, uint64_t seed, int n, int *tok, 
         model_forward(m, tok, tgt, 1, len - 1, logp, NULL);
         for (int j = 0; j < len - 1; j++) { nll -= logp[j]; cnt += 1; }
     }
+    model_hold_weights(m, 0);
     return nll / (cnt > 0 ? cnt : 1);
 }
 

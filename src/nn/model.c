@@ -65,7 +65,9 @@ struct Model {
     int cap_threads;
     SampleCache *cache; // KV cache and decode buffers of model_sample (sample.c); NULL until reserved
     float *wpack;      // (packed_weights_floats) the weight matrices packed for the forward's GEMMs: packed
-                       // by each model_forward and model_sample (layers.h pack_weights)
+                       // by each model_forward and model_sample (layers.h pack_weights), once while held
+    int held;          // model_hold_weights: the caller does not change the parameters
+    int packed_held;   // wpack holds the parameters as they are while held
 };
 
 
@@ -208,7 +210,16 @@ SampleCache *model_sample_cache(Model *m, int n_seq) {
     return m->cache;
 }
 
-float *model_packed_weights(Model *m) { return m->wpack; }
+const float *model_packed_weights(Model *m) {
+    if (!(m->held && m->packed_held)) pack_weights(m->wpack, &m->cfg, &m->p);
+    m->packed_held = m->held;
+    return m->wpack;
+}
+
+void model_hold_weights(Model *m, int held) {
+    m->held = held;
+    m->packed_held = 0;   // a hold starts from the parameters as they are now
+}
 
 void model_set_threads(Model *m, int threads) {
     CHECK(threads >= 1, "model_set_threads(%d)", threads);
@@ -291,18 +302,18 @@ void model_forward(Model *m, const int *tokens, const int *targets, int B, int T
     Acts *a = &m->a;
     const ParamTensors *p = &m->p;
     size_t latt = (size_t)m->cap_b * NH * m->cap_t * m->cap_t; // floats between layer slices of att
-    pack_weights(m->wpack, cfg, p);
+    const float *wpack = model_packed_weights(m);
     encoder_forward(a->encoded, m->act_tok, p->wte, p->wpe, B, T, C);
     for (int l = 0; l < L; l++) {
         LayerTensors w = layer_tensors(p, l, C);
-        PackedLayer pk = packed_layer(m->wpack, cfg, l);
+        PackedLayer pk = packed_layer(wpack, cfg, l);
         BlockBufs b = layer_acts(m, l);
         LearnerAttention la = {a->att + l * latt, a->attws, B, T, C, NH};
         block_forward(&w, &pk, &b, BT, C, learner_attend, &la);
     }
     const float *res_out = layer_acts(m, L - 1).out; // (B,T,C)
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res_out, p->lnfw, p->lnfb, BT, C);
-    lm_head_forward(a->logits, a->lnf, packed_wte(m->wpack, cfg), BT, C, V);
+    lm_head_forward(a->logits, a->lnf, packed_wte(wpack, cfg), BT, C, V);
     logits_to_logp(a->logits, a->lse, m->act_tok + BT, BT, V, logp, entropy);
     nn_leave(saved);
 }

@@ -453,9 +453,7 @@ void model_sample(Model *m, const int *prompt_tok, int prompt_stride, const int 
     int *src = pos; // during prefill pos holds each sequence's source prompt
     find_sources(&pr, src);
     kv_layout(c, cfg, prompt_len, n, max_new);
-    float *wpack = model_packed_weights(m);
-    pack_weights(wpack, cfg, &p);
-    c->wpack = wpack;
+    c->wpack = model_packed_weights(m);
     prefill(c, cfg, &p, &pr, src);
     copy_duplicates(c, cfg, &pr, src);
     memcpy(act + c->cap_n, src, n * sizeof(int)); // srow: the sources, for the decode's attention

@@ -16,7 +16,8 @@ size_t sample_cache_bytes(const SampleCache *c); // 0 for NULL
 
 // model.c: the model's cache, grown to at least n_seq sequences.
 SampleCache *model_sample_cache(Model *m, int n_seq);
-// model.c: the model's buffer for its packed weights (layers.h pack_weights), which model_sample fills too.
-float *model_packed_weights(Model *m);
+// model.c: the model's weights packed (layers.h pack_weights) as they are now: packed in this call, or while
+// held (model_hold_weights) by the first call of the hold.
+const float *model_packed_weights(Model *m);
 
 #endif

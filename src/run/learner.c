@@ -117,10 +117,14 @@ static int minibatch(Learner *l, Batch *b, int it, int j, StepStats *st, Timers 
     double norm = minibatch_norm(l, k0, nk);
     timer_start(tm, TIMER_FWD_BWD);
     model_zero_grad(l->policy);
-    // Micro-batches accumulate into the gradient: the global normaliser makes their sum the minibatch's.
-    int micro = l->scratch.micro;
-    for (long c0 = k0; norm > 0 && c0 < k0 + nk; c0 += micro)
-        if (micro_batch(l, b, c0, k0 + nk - c0 < micro ? k0 + nk - c0 : micro, norm, it == 0, st)) return -1;
+    // Micro-batches accumulate into the gradient: the global normaliser makes their sum the minibatch's. The
+    // weights are those of the step until AdamW: packed by the first micro-batch only.
+    int micro = l->scratch.micro, rc = 0;
+    model_hold_weights(l->policy, 1);
+    for (long c0 = k0; !rc && norm > 0 && c0 < k0 + nk; c0 += micro)
+        rc = micro_batch(l, b, c0, k0 + nk - c0 < micro ? k0 + nk - c0 : micro, norm, it == 0, st);
+    model_hold_weights(l->policy, 0);
+    if (rc) return -1;
     timer_stop(tm, TIMER_FWD_BWD);
     timer_start(tm, TIMER_ALLREDUCE);
     comm_allreduce_sum(model_grads(l->policy), model_num_params(l->policy), l->roles->learners);

@@ -77,6 +77,7 @@ static double space_needed_mib(const TrainConfig *c, size_t n_params) {
 static Model *load_reference(Trainer *t, int micro) {
     Model *ref = policy_load(t->a, t->base_path, t->task);
     model_reserve(ref, micro, model_config(t->policy)->max_t, 0);
+    model_hold_weights(ref, 1);   // frozen: packed once for the run
     return ref;
 }
 

@@ -451,8 +451,42 @@ static void test_forward_grows_and_flops(void) {
     model_free(m);
 }
 
+// model_hold_weights: a held forward reuses the hold's first packing with the same bits as packing anew; a
+// change to a weight matrix after the release, or before a new hold, is seen (the packing is never stale outside
+// a hold). Each case against a second model given the same parameters, never held.
+static void test_hold_weights(void) {
+    int B = 2, T = 9, V = 37, n = B * T;
+    Model *m = tiny_model(2, 2, 16, V, 16, 0.05f, 21), *ref = tiny_model(2, 2, 16, V, 16, 0.05f, 21);
+    int tok[18], tgt[18];
+    float a[18], b[18];
+    Rng r;
+    rng_seed(&r, 22, RNG_TEST, 0, 0);
+    random_tokens(tok, n, V, &r);
+    random_tokens(tgt, n, V, &r);
+    size_t off = (size_t)(model_param_tensors(m).qkvw - model_params(m)) + 5; // in a packed weight matrix
+    model_hold_weights(m, 1);
+    for (int call = 0; call < 2; call++) {
+        model_forward(m, tok, tgt, B, T, a, NULL);
+        model_forward(ref, tok, tgt, B, T, b, NULL);
+        T_ASSERT(memcmp(a, b, sizeof a) == 0, "held forward %d differs from an unheld one", call);
+    }
+    model_hold_weights(m, 0);
+    for (int step = 0; step < 2; step++) {   // a change after the release; then one before a new hold
+        model_params(m)[off] += 0.5f;
+        model_params(ref)[off] += 0.5f;
+        if (step == 1) model_hold_weights(m, 1);
+        model_forward(m, tok, tgt, B, T, a, NULL);
+        model_forward(ref, tok, tgt, B, T, b, NULL);
+        T_ASSERT(memcmp(a, b, sizeof a) == 0, "%s: the forward used stale packed weights",
+                 step == 0 ? "changed after the release" : "changed before the hold");
+    }
+    model_free(m);
+    model_free(ref);
+}
+
 int main(void) {
     T_RUN(test_gradcheck_every_tensor);
+    T_RUN(test_hold_weights);
     T_RUN(test_gradcheck_long_context);
     T_RUN(test_entropy_and_normalisation);
     T_RUN(test_causality);
