@@ -181,39 +181,61 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
     }
 }
 
-// dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored. Two parallel
-// passes: rows for dinp, then column ranges for dw and db (each column summed over the rows in order).
+// Row n's part of LayerNorm's backward: the two sums over the row, then dx += d LayerNorm.
+static void layernorm_backward_row(float *dx, const float *x, const float *dy, const float *w, float mu, float s,
+                                   int C) {
+    float acc_a[LANES] = {0}, acc_b[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= C; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float xh = (x[i + k] - mu) * s, dn = w[i + k] * dy[i + k];
+            acc_a[k] += dn;
+            acc_b[k] += dn * xh;
+        }
+    float sa = 0.0f, sb = 0.0f;
+    for (; i < C; i++) {
+        float xh = (x[i] - mu) * s, dn = w[i] * dy[i];
+        sa += dn; sb += dn * xh;
+    }
+    for (int k = 0; k < LANES; k++) { sa += acc_a[k]; sb += acc_b[k]; }
+    sa /= C; sb /= C;
+    for (i = 0; i < C; i++) {
+        float xh = (x[i] - mu) * s;
+        dx[i] += (w[i] * dy[i] - sa - xh * sb) * s;
+    }
+}
+
+// Row n's part of dw, db (C) (restrict: the gradients never overlap the activations, so the loop vectorises).
+static void layernorm_param_row(float *restrict dw, float *restrict db, const float *restrict x,
+                                const float *restrict dy, float mu, float s, int C) {
+    for (int i = 0; i < C; i++) {
+        db[i] += dy[i];
+        dw[i] += (x[i] - mu) * s * dy[i];
+    }
+}
+
+// dinp (N,C) += d LayerNorm; dw, db (C) +=. xhat is recomputed from inp rather than stored. On a team, two
+// parallel passes: rows for dinp, then column ranges for dw and db (each column summed over the rows in order).
+// One thread adds row n into dw, db right after its dinp, while the row is in L1: the same sums in the same order,
+// so the same bits, without the second pass over inp and dout (which at d_model 256 come back from L3).
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                const float *w, const float *mean, const float *rstd, int N, int C) {
     int par = (size_t)N * C >= PAR_MIN;
-#pragma omp parallel for schedule(static) if (par)
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-        float *dx = dinp + (size_t)n * C;
-        float mu = mean[n], s = rstd[n];
-        float acc_a[LANES] = {0}, acc_b[LANES] = {0};
-        int i = 0;
-        for (; i + LANES <= C; i += LANES)
-            for (int k = 0; k < LANES; k++) {
-                float xh = (x[i + k] - mu) * s, dn = w[i + k] * dy[i + k];
-                acc_a[k] += dn;
-                acc_b[k] += dn * xh;
-            }
-        float sa = 0.0f, sb = 0.0f;
-        for (; i < C; i++) {
-            float xh = (x[i] - mu) * s, dn = w[i] * dy[i];
-            sa += dn; sb += dn * xh;
+    if (!par || nn_team() <= 1) {
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float mu = mean[n], s = rstd[n];
+            layernorm_backward_row(dinp + (size_t)n * C, x, dy, w, mu, s, C);
+            layernorm_param_row(dw, db, x, dy, mu, s, C);
         }
-        for (int k = 0; k < LANES; k++) { sa += acc_a[k]; sb += acc_b[k]; }
-        sa /= C; sb /= C;
-        for (i = 0; i < C; i++) {
-            float xh = (x[i] - mu) * s;
-            dx[i] += (w[i] * dy[i] - sa - xh * sb) * s;
-        }
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        layernorm_backward_row(dinp + (size_t)n * C, inp + (size_t)n * C, dout + (size_t)n * C, w, mean[n], rstd[n], C);
     // dw, db: each thread its columns, summed over the rows in row order in registers (64 columns at a time)
     // and stored once: the same bits as adding into dw, db row by row, without a load and store of them per row.
-#pragma omp parallel if (par)
+#pragma omp parallel
     {
         int c0, c1;
         nn_part_here(C, 16, &c0, &c1);
@@ -236,7 +258,6 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     }
 }
 
-// Rows [r0,r1) x columns [c0,c1) of out (N,OC) = add + bias (either may be NULL; out may be add).
 // B packed by the team from W^T, W (K,N) with leading dimension ldw: each thread its own panels.
 static void team_pack_t(float *bp, const float *w, int ldw, int N, int K) {
 #pragma omp parallel if ((size_t)N * K >= PAR_MIN)
