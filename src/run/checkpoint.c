@@ -1,6 +1,7 @@
 // checkpoint.c — checkpoint files of a training run and the output snapshots (see checkpoint.h).
 #include "checkpoint.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -247,8 +248,24 @@ static void remove_stale_snapshot_tmp(const char *dir) {
     closedir(d);
 }
 
+// One snapshot_save, for a thread: its files, its result and message.
+typedef struct {
+    const char *live, *snap;
+    int rc;
+    char err[2400];
+} SnapshotJob;
+
+static void *snapshot_job(void *arg) {
+    SnapshotJob *j = arg;
+    j->rc = snapshot_save(j->live, j->snap, j->err, sizeof j->err);
+    return NULL;
+}
+
 // Snapshots are framed raw copies (snapshot.h): "<ckpt dir>/metrics.snapshot" and "trajectories.snapshot". Both
-// are verified before either replaces its live file, and every restored byte is checked against the CRC.
+// are verified before either replaces its live file, and every restored byte is checked against the CRC. The two
+// are saved at once, the metrics' in a second thread: each waits on its own fsyncs (file, then directory), about
+// 1-2 ms apiece on this machine's disk, and a checkpoint's I/O is held to 5% of a step. Neither file is published
+// in the checkpoint until both calls returned.
 void ckpt_snapshot_outputs(const App *a, const char *dir, int restore) {
     static const char *const names[2] = {"metrics", "trajectories"};
     char live[2][1100], snap[2][1100], err[2400], file[64];
@@ -259,9 +276,14 @@ void ckpt_snapshot_outputs(const App *a, const char *dir, int restore) {
     }
     if (!restore) {
         remove_stale_snapshot_tmp(dir);
+        SnapshotJob job[2] = {{.live = live[0], .snap = snap[0]}, {.live = live[1], .snap = snap[1]}};
+        pthread_t th;
+        int threaded = pthread_create(&th, NULL, snapshot_job, &job[0]) == 0;
+        if (!threaded) snapshot_job(&job[0]);
+        snapshot_job(&job[1]);
+        if (threaded) pthread_join(th, NULL);
         for (int i = 0; i < 2; i++)
-            if (snapshot_save(live[i], snap[i], err, sizeof err))
-                die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", err);
+            if (job[i].rc) die_user(EXIT_RUNTIME, "check disk space and permissions of run.out_dir", "%s", job[i].err);
         return;
     }
     // A checkpoint is only published after both snapshots were written, so a missing one is not a state pgrpo
