@@ -1,6 +1,7 @@
 // gemm.c — out = start + op(X) B^T on packed panels of B (see gemm.h): a register tile of GEMM_MR rows x
-// GEMM_NR columns, its accumulators loaded from the start (out itself after the first k block), one k step = two vector loads of the panel and one broadcast per
-// row; blocked so a panel's slice stays in L1 and X's slice in L2.
+// GEMM_NR columns, its accumulators loaded from the start (out itself after the first k block), one k step =
+// two vector loads of the panel and one broadcast per row; blocked so a panel's slice stays in L1 and X's slice
+// in L2.
 #include <string.h>
 #include "gemm.h"
 
@@ -133,22 +134,22 @@ static inline __attribute__((always_inline)) void tile(int mr, int xt, const flo
 // tile() for any mr in [1, GEMM_MR] and either X layout, each case compiled with its constants.
 #define TILE_CASES(XT)                                                                                          \
     switch (mr) {                                                                                               \
-    case GEMM_MR: tile(GEMM_MR, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                            \
-    case 1: tile(1, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
-    case 2: tile(2, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
-    case 3: tile(3, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case GEMM_MR: tile(GEMM_MR, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                 \
+    case 1: tile(1, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
+    case 2: tile(2, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
+    case 3: tile(3, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
     TILE_CASES_4_7(XT)                                                                                          \
     default: break;                                                                                             \
     }
 #if GEMM_MR > 6
 #define TILE_CASES_4_7(XT)                                                                                      \
-    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
-    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
-    case 6: tile(6, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
+    case 5: tile(5, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
+    case 6: tile(6, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
     case 7: tile(7, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;
 #elif GEMM_MR > 4
 #define TILE_CASES_4_7(XT)                                                                                      \
-    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                                        \
+    case 4: tile(4, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;                                             \
     case 5: tile(5, XT, x, ldx, wp, kc, o, ldo, s, lds, bs); break;
 #else
 #define TILE_CASES_4_7(XT)
@@ -184,8 +185,8 @@ void gemm_packed(float *out, int ldo, const float *x, int ldx, int x_trans, cons
 static void start_only(float *out, int ldo, int M, int n0, int n1, const GemmStart *st) {
     for (int i = 0; i < M; i++)
         for (int j = n0; j < n1; j++)
-            out[(size_t)i * ldo + j] = st->add ? start_value(st->add + (size_t)i * st->ld_add, 0, st->bias, 0, j)
-                                               : start_value(NULL, 0, st->bias, 0, j);
+            out[(size_t)i * ldo + j] =
+                start_value(st->add ? st->add + (size_t)i * st->ld_add : NULL, 0, st->bias, 0, j);
 }
 
 void gemm_packed_prefix(float *out, int ldo, const float *x, int ldx, int x_trans, const float *wp, int kp, int M,
