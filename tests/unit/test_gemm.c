@@ -74,9 +74,9 @@ static void test_shapes_bit_exact(void) {
     Rng r;
     rng_seed(&r, 7, RNG_TEST, 0, 0);
     // (M, N, K): decode-like, prefill-like, edge rows (every remainder of the row tile), N not a multiple of
-    // the panel, K = 1 and K past the 256 k block, a single row.
+    // the panel, K = 1 and K past the 256 k block, a single row; M past GEMM_ROWS_OUTER (the row-tile-outer order).
     int shapes[][3] = {{64, 96, 32}, {1, 40, 17}, {13, 37, 300}, {7, 16, 1}, {300, 64, 64}, {9, 100, 513},
-                       {5, 8, 8}, {33, 3 * GEMM_NR + 5, 70}};
+                       {5, 8, 8}, {33, 3 * GEMM_NR + 5, 70}, {100, 2 * GEMM_NR + 3, 600}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int how = 0; how < 4; how++) {
@@ -148,12 +148,14 @@ static void test_prefix(void) {
 }
 
 // Each start (gemm.h GemmStart) on every edge the kernel has: full and partial panels, row tile remainders, K
-// past one k block (the start enters the first block only), a column range, K = 0 (out = the start).
+// past one k block (the start enters the first block only), a column range, K = 0 (out = the start); both tile
+// orders (M under and past gemm.c's GEMM_ROWS_OUTER).
 static void test_starts(void) {
     Rng r;
     rng_seed(&r, 10, RNG_TEST, 0, 0);
     int shapes[][5] = {{13, 2 * GEMM_NR + 5, 300, 0, 2 * GEMM_NR + 5}, {7, GEMM_NR, 1, 0, GEMM_NR},
-                       {9, 3 * GEMM_NR + 3, 40, GEMM_NR, 3 * GEMM_NR + 3}, {5, 11, 0, 0, 11}};
+                       {9, 3 * GEMM_NR + 3, 40, GEMM_NR, 3 * GEMM_NR + 3}, {5, 11, 0, 0, 11},
+                       {61, 2 * GEMM_NR + 5, 300, 0, 2 * GEMM_NR + 5}, {50, 3 * GEMM_NR + 3, 40, GEMM_NR, 3 * GEMM_NR + 3}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
         for (int start = 0; start < N_STARTS; start++)
             for (int how = 0; how < 4; how++) {
