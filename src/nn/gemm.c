@@ -222,7 +222,11 @@ static const float *block_x(const KBlock *b, int r0) {
 // (the weight gradients) has a row tile's slice in kc strided pieces of mr floats: it is copied into xp first,
 // (kc, GEMM_MR) contiguous, once for all the panels (read in place it measured 0.91-0.95x; copied, the d256
 // learner's weight gradients took 3% less of its backward, 15% less at the MLP's first layer).
+// Measured on AVX2 only; on AVX-512 (8 x 32 tiles) unmeasured: -DGEMM_ROWS_OUTER=1000000000 restores panel-outer
+// everywhere for an A/B.
+#ifndef GEMM_ROWS_OUTER
 #define GEMM_ROWS_OUTER 48
+#endif
 
 static void block_run(const KBlock *b, int m0, int m1, int n0, int n1) {
     if (m1 - m0 < GEMM_ROWS_OUTER) {
