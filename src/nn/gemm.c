@@ -228,6 +228,18 @@ static const float *block_x(const KBlock *b, int r0) {
 #define GEMM_ROWS_OUTER 48
 #endif
 
+// xp (kc, GEMM_MR) = a transposed X's slice: kc pieces of mr floats, ldx apart. Each piece is on its own line
+// (the weight gradients' X is d output, rows of OC floats), so the lines XT_AHEAD pieces ahead are asked for
+// while these copy: read in order they missed cache one by one.
+#define XT_AHEAD 16
+static void xt_copy(float *xp, const float *xr, int ldx, int mr, int kc) {
+    for (int k = 0; k < kc; k++) {
+        __builtin_prefetch(xr + (size_t)(k + XT_AHEAD) * ldx); // past the slice's end: a hint, never a fault
+        if (mr == GEMM_MR) memcpy(xp + k * GEMM_MR, xr + (size_t)k * ldx, GEMM_MR * sizeof(float));
+        else memcpy(xp + k * GEMM_MR, xr + (size_t)k * ldx, (size_t)mr * sizeof(float));
+    }
+}
+
 static void block_run(const KBlock *b, int m0, int m1, int n0, int n1) {
     if (m1 - m0 < GEMM_ROWS_OUTER) {
         for (int j0 = n0; j0 < n1; j0 += GEMM_NR)
@@ -241,8 +253,7 @@ static void block_run(const KBlock *b, int m0, int m1, int n0, int n1) {
         const float *xr = block_x(b, r0);
         int ldx = b->ldx;
         if (b->xt) {
-            for (int k = 0; k < b->kc; k++)
-                for (int r = 0; r < mr; r++) xp[k * GEMM_MR + r] = xr[(size_t)k * ldx + r];
+            xt_copy(xp, xr, ldx, mr, b->kc);
             xr = xp;
             ldx = GEMM_MR;
         }
