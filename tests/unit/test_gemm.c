@@ -74,9 +74,10 @@ static void test_shapes_bit_exact(void) {
     Rng r;
     rng_seed(&r, 7, RNG_TEST, 0, 0);
     // (M, N, K): decode-like, prefill-like, edge rows (every remainder of the row tile), N not a multiple of
-    // the panel, K = 1 and K past the 256 k block, a single row; M past GEMM_ROWS_OUTER (the row-tile-outer order).
+    // the panel, K = 1 and K past the 256 k block, a single row; M past GEMM_ROWS_OUTER (the row-tile-outer order),
+    // with N past two of its 256-column passes (GEMM_NC).
     int shapes[][3] = {{64, 96, 32}, {1, 40, 17}, {13, 37, 300}, {7, 16, 1}, {300, 64, 64}, {9, 100, 513},
-                       {5, 8, 8}, {33, 3 * GEMM_NR + 5, 70}, {100, 2 * GEMM_NR + 3, 600}};
+                       {5, 8, 8}, {33, 3 * GEMM_NR + 5, 70}, {100, 2 * GEMM_NR + 3, 600}, {50, 600, 40}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         for (int how = 0; how < 4; how++) {
